@@ -1,0 +1,144 @@
+# mimrl.c — one Makefile for the library, the CLI, the tests, the fuzzer.
+#
+#   make            build build/mimrl and the library the tests link
+#   make run        the README's main job (installs deps first)
+#   make test       install deps if missing, build, run all Criterion tests for
+#                   the default BLAS and for the BLAS=none reference build
+#   make debug      the same tests under ASan + UBSan (-O0)
+#   make fuzz       libFuzzer run of the npz/npy reader (FUZZ_SECONDS=60)
+#   make deps       install the Debian packages the build and tests need
+#   make clean
+#
+# BLAS selects the matrix-multiply backend (comments stay on their own line:
+# a trailing comment would put spaces into the value):
+#   openblas  GSL's CBLAS interface bound to OpenBLAS (default)
+#   gslcblas  GSL's own reference CBLAS
+#   none      naive loops, no threads: the bitwise-reproducible reference build
+BLAS    ?= openblas
+SHARED  ?= ../shared
+CC      ?= cc
+CFLAGS  ?= -std=c11 -O2 -g -Wall -Wextra -Wshadow -Wpedantic -Werror -ffp-contract=off
+CPPFLAGS += -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -I. -MMD -MP
+
+ifeq ($(BLAS),openblas)
+  BLAS_DEF  = -DMR_OPENBLAS=1
+  BLAS_LIBS = -lopenblas
+else ifeq ($(BLAS),gslcblas)
+  BLAS_DEF  =
+  BLAS_LIBS = -lgslcblas
+else ifeq ($(BLAS),none)
+  BLAS_DEF  = -DMR_REF=1
+  BLAS_LIBS = -lgslcblas
+else
+  $(error BLAS must be openblas, gslcblas or none (got '$(BLAS)'))
+endif
+
+# Build variant: objects and binaries of each (BLAS, sanitizer) pair live apart.
+VARIANT ?= $(BLAS)
+ifeq ($(VARIANT),openblas)
+  OUT = build
+else
+  OUT = build/$(VARIANT)
+endif
+OBJ = build/obj/$(VARIANT)
+
+LDLIBS      = -lgsl $(BLAS_LIBS) -lz -lm
+TEST_LDLIBS = -pthread -lcriterion $(LDLIBS)
+
+# The interpreter that imports numpy (Debian's system python3; the first
+# python3 on PATH may be another one without it).
+PYTHON ?= $(shell for p in /usr/bin/python3 python3; do $$p -c 'import numpy' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+
+LIB_SRC  = $(wildcard ref/*.c estimators/*.c datasets/*.c)
+LIB_SRC := $(filter-out ref/cli.c datasets/fuzz_npz.c,$(LIB_SRC))
+CLI_SRC  = ref/cli.c
+TEST_SRC = $(wildcard verify/*.c)
+
+LIB_OBJ  = $(LIB_SRC:%.c=$(OBJ)/%.o)
+CLI_OBJ  = $(CLI_SRC:%.c=$(OBJ)/%.o)
+TEST_OBJ = $(TEST_SRC:%.c=$(OBJ)/%.o)
+
+LIB = $(OUT)/libmimrl.a
+BIN = $(OUT)/mimrl
+TESTBIN = $(OUT)/test_all
+
+DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev zlib1g-dev python3 python3-numpy
+FUZZ_PKGS = clang libclang-rt-14-dev
+
+.PHONY: all run test test-run debug fuzz deps deps-fuzz clean banner
+.DEFAULT_GOAL := all
+
+all: banner $(BIN) $(LIB)
+
+banner:
+	@echo "[config] CC=$(CC) BLAS=$(BLAS) VARIANT=$(VARIANT) OUT=$(OUT)"
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@./$@ blas
+
+$(TESTBIN): $(TEST_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
+
+# ---------------------------------------------------------------- main job
+run: deps
+	$(MAKE) all
+	./build/mimrl demo --out build/demo
+
+# ------------------------------------------------------------------- tests
+# Tests run with one OpenBLAS thread and two Criterion workers (2 cores).
+CRITERION_FLAGS ?= --jobs 2 --timeout 300
+test: deps
+	$(MAKE) test-run
+	$(MAKE) test-run BLAS=none
+
+test-run: all $(TESTBIN)
+	@mkdir -p build/reports
+	OPENBLAS_NUM_THREADS=1 MIMRL_PYTHON="$(PYTHON)" MIMRL_SHARED="$(SHARED)" MIMRL_BIN="$(BIN)" \
+	  ./$(TESTBIN) $(CRITERION_FLAGS) --xml=build/reports/test-$(VARIANT).xml
+
+debug: deps
+	$(MAKE) test-run VARIANT=debug-$(BLAS) \
+	  CFLAGS="-std=c11 -O0 -g -Wall -Wextra -Wshadow -Wpedantic -Werror -ffp-contract=off -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	  LDFLAGS="-fsanitize=address,undefined"
+
+# -------------------------------------------------------------------- fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_DIR = build/fuzz
+fuzz: deps deps-fuzz $(TESTBIN)
+	@mkdir -p $(FUZZ_DIR)/corpus
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  $(CPPFLAGS) -DMR_REF=1 -o $(FUZZ_DIR)/fuzz_npz datasets/fuzz_npz.c datasets/npz.c ref/common.c -lz -lm
+	OPENBLAS_NUM_THREADS=1 MIMRL_FUZZ_SEEDS=$(FUZZ_DIR)/corpus ./$(TESTBIN) --filter 'npz/write_fuzz_seeds' >/dev/null
+	./$(FUZZ_DIR)/fuzz_npz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+	  $(FUZZ_DIR)/corpus 2>&1 | tee $(FUZZ_DIR)/last.log | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done'
+
+# -------------------------------------------------------------------- deps
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "[deps] installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "[deps] missing packages; run as root:"; echo "  apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+deps-fuzz:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(FUZZ_PKGS)"
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -1,0 +1,113 @@
+/* gradcheck.c — see gradcheck.h and tolerance.h. */
+#include "verify/gradcheck.h"
+
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "verify/tolerance.h"
+
+static double five_point(mr_gc_fn f, void *ctx, double *x, double h) {
+    double x0 = *x;
+    *x = x0 + h;
+    double f1 = f(ctx);
+    *x = x0 - h;
+    double fm1 = f(ctx);
+    *x = x0 + 2 * h;
+    double f2 = f(ctx);
+    *x = x0 - 2 * h;
+    double fm2 = f(ctx);
+    *x = x0;
+    return (8.0 * (f1 - fm1) - (f2 - fm2)) / (12.0 * h);
+}
+
+static int judge(double g, double d, double scale, mr_gc_result *r) {
+    double err = fabs(g - d);
+    double bound = GC_ATOL * scale + GC_RTOL * fmax(fabs(g), fabs(d));
+    r->checked++;
+    if (err > r->max_err) r->max_err = err;
+    if (err / bound > r->max_ratio) r->max_ratio = err / bound;
+    if (fabs(g) > r->max_abs_grad) r->max_abs_grad = fabs(g);
+    return !(err <= bound); /* NaN fails */
+}
+
+int mr_gradcheck(mr_gc_fn f, void *ctx, mr_gc_var *vars, size_t nvars, double scale,
+                 mr_gc_result *res) {
+    mr_gc_result r = {0};
+    if (scale <= 0.0) scale = fmax(1.0, fabs(f(ctx)));
+    r.scale = scale;
+    int printed = 0;
+    for (size_t v = 0; v < nvars; v++) {
+        for (size_t i = 0; i < vars[v].n; i++) {
+            double h = GC_H * fmax(1.0, fabs(vars[v].x[i]));
+            double d = five_point(f, ctx, &vars[v].x[i], h);
+            double g = vars[v].g[i];
+            if (judge(g, d, scale, &r)) {
+                r.failed++;
+                if (printed++ < 5)
+                    fprintf(stderr, "gradcheck: %s[%zu]: analytic %.17g, finite difference %.17g\n",
+                            vars[v].name, i, g, d);
+            }
+        }
+    }
+    int trivial = r.max_abs_grad <= GC_NONTRIVIAL * scale;
+    if (trivial) fprintf(stderr, "gradcheck: gradient is trivially zero (max |g| = %g)\n", r.max_abs_grad);
+    if (res) *res = r;
+    return (int)r.failed + trivial;
+}
+
+int mr_gradcheck_dir(mr_gc_fn f, void *ctx, mr_gc_var *vars, size_t nvars, double scale,
+                     size_t ndirs, unsigned long seed, mr_gc_result *res) {
+    mr_gc_result r = {0};
+    if (scale <= 0.0) scale = fmax(1.0, fabs(f(ctx)));
+    r.scale = scale;
+    size_t total = 0;
+    for (size_t v = 0; v < nvars; v++) total += vars[v].n;
+    double *x0 = malloc((total ? total : 1) * sizeof *x0);
+    double *dir = malloc((total ? total : 1) * sizeof *dir);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, seed);
+    size_t k = 0;
+    for (size_t v = 0; v < nvars; v++)
+        for (size_t i = 0; i < vars[v].n; i++) x0[k++] = vars[v].x[i];
+    int fails = 0;
+    for (size_t d = 0; d < ndirs; d++) {
+        double norm = 0.0;
+        for (k = 0; k < total; k++) {
+            dir[k] = 2.0 * gsl_rng_uniform(rng) - 1.0;
+            norm += dir[k] * dir[k];
+        }
+        norm = sqrt(norm);
+        double gd = 0.0;
+        k = 0;
+        for (size_t v = 0; v < nvars; v++)
+            for (size_t i = 0; i < vars[v].n; i++, k++) {
+                dir[k] /= norm;
+                gd += vars[v].g[i] * dir[k];
+            }
+        double fv[4], ts[4] = {1, -1, 2, -2}, h = GC_H;
+        for (int s = 0; s < 4; s++) {
+            k = 0;
+            for (size_t v = 0; v < nvars; v++)
+                for (size_t i = 0; i < vars[v].n; i++, k++) vars[v].x[i] = x0[k] + ts[s] * h * dir[k];
+            fv[s] = f(ctx);
+        }
+        k = 0;
+        for (size_t v = 0; v < nvars; v++)
+            for (size_t i = 0; i < vars[v].n; i++, k++) vars[v].x[i] = x0[k];
+        double fd = (8.0 * (fv[0] - fv[1]) - (fv[2] - fv[3])) / (12.0 * h);
+        if (judge(gd, fd, scale, &r)) {
+            fails++;
+            r.failed++;
+            fprintf(stderr, "gradcheck_dir: direction %zu: analytic %.17g, finite difference %.17g\n", d, gd, fd);
+        }
+    }
+    gsl_rng_free(rng);
+    free(x0);
+    free(dir);
+    int trivial = r.max_abs_grad <= GC_NONTRIVIAL * scale;
+    if (trivial) fprintf(stderr, "gradcheck_dir: directional derivative trivially zero\n");
+    if (res) *res = r;
+    return fails + trivial;
+}

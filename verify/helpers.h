@@ -1,0 +1,30 @@
+/* helpers.h — shared test utilities: seeded random fills, array comparison,
+ * temporary paths, environment lookups. FP traps (invalid, divide-by-zero,
+ * overflow) are switched on in every test process by a constructor in
+ * helpers.c, so the first NaN/inf produced by library code crashes the test. */
+#ifndef MR_TEST_HELPERS_H
+#define MR_TEST_HELPERS_H
+
+#include <gsl/gsl_rng.h>
+#include <stddef.h>
+
+gsl_rng *t_rng(unsigned long seed);
+void t_fill_uniform(double *x, size_t n, double lo, double hi, gsl_rng *r);
+/* Uniform in ±[lo, hi]: magnitudes kept away from 0 (for kinks at 0). */
+void t_fill_away(double *x, size_t n, double lo, double hi, gsl_rng *r);
+double *t_alloc(size_t n);             /* zeroed, aborts on failure */
+double t_max_abs_diff(const double *a, const double *b, size_t n);
+/* A fresh directory under build/tmp for this test process. */
+const char *t_tmpdir(void);
+/* path = t_tmpdir()/name (static buffer per call site is not needed: caller's buf). */
+void t_path(char *buf, size_t n, const char *name);
+/* Trap state helpers: tests that deliberately produce NaN/inf wrap the
+ * computation in t_traps_off()/t_traps_on(). */
+void t_traps_off(void);
+void t_traps_on(void);
+/* Write len bytes to path; returns 0 on success. */
+int t_write_file(const char *path, const void *buf, size_t len);
+/* Read a whole file (malloc'd), NULL on failure. */
+unsigned char *t_read_file(const char *path, size_t *len);
+
+#endif
