@@ -29,7 +29,7 @@ enum {
 
 typedef struct {
     int code;
-    char msg[2048];
+    char msg[8192];
 } mr_error;
 
 /* Fill e (if non-NULL) with code and a printf-style message; return code. */
