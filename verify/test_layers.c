@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "ref/layers.h"
-#include "verify/gradcheck.h"
+#include "ref/gradcheck.h"
 #include "verify/helpers.h"
 #include "verify/tolerance.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "ref/losses.h"
-#include "verify/gradcheck.h"
+#include "ref/gradcheck.h"
 #include "verify/helpers.h"
 #include "verify/tolerance.h"
 

@@ -1,12 +1,11 @@
 /* gradcheck.c — see gradcheck.h and tolerance.h. */
-#include "verify/gradcheck.h"
+#include "ref/gradcheck.h"
 
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "verify/tolerance.h"
 
 static double five_point(mr_gc_fn f, void *ctx, double *x, double h) {
     double x0 = *x;
