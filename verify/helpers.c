@@ -43,9 +43,28 @@ void t_fill_away(double *x, size_t n, double lo, double hi, gsl_rng *r) {
     }
 }
 
+/* Test buffers live until the test process exits; they are released by an
+ * atexit handler so LeakSanitizer (make debug) reports only real leaks. */
+static void **t_allocs;
+static size_t t_nallocs, t_capallocs;
+
+static void t_free_all(void) {
+    for (size_t i = 0; i < t_nallocs; i++) free(t_allocs[i]);
+    free(t_allocs);
+    t_allocs = NULL;
+    t_nallocs = t_capallocs = 0;
+}
+
 double *t_alloc(size_t n) {
     double *p = calloc(n ? n : 1, sizeof *p);
     if (!p) abort();
+    if (t_nallocs == t_capallocs) {
+        if (!t_allocs) atexit(t_free_all);
+        t_capallocs = t_capallocs ? 2 * t_capallocs : 64;
+        t_allocs = realloc(t_allocs, t_capallocs * sizeof *t_allocs);
+        if (!t_allocs) abort();
+    }
+    t_allocs[t_nallocs++] = p;
     return p;
 }
 
