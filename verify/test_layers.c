@@ -403,3 +403,83 @@ Test(logsumexp, stable_for_large_and_empty_inputs) {
     double strided[6] = {1, 99, 2, 99, 3, 99};
     cr_assert(fabs(mr_logsumexp(strided, 3, 2) - log(exp(1) + exp(2) + exp(3))) < 1e-14);
 }
+
+/* ------------------------------------------------------------ accumulation */
+
+/* Every backward ADDS into its gradients: calling it twice on zeroed
+ * buffers gives twice one call, for every gradient it writes (an overwrite
+ * would give once). Elementwise gradients double exactly (x + x is exact);
+ * reductions over rows (dγ, dβ, dw, db) accumulated in place are summed in a
+ * different association, off by at most 2N·ε·Σ|terms| with N ≤ 15 terms of
+ * magnitude ≤ C = 5 here: bound 64·ε·N·C ≈ 2e-13. */
+static void expect_doubled(const char *what, const double *once, const double *twice, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        cr_expect(fabs(twice[i] - 2.0 * once[i]) <= 64 * DBL_EPSILON * 15 * 5 && (once[i] == 0 || twice[i] != once[i]),
+                  "%s: entry %zu: %.17g after two calls, %.17g after one", what, i, twice[i], once[i]);
+}
+
+Test(accumulation, every_backward_accumulates) {
+    gsl_rng *r = t_rng(91);
+    enum { N = 3, C = 5 };
+    double x[N * C], y[N * C], w[N * C], g[C], b[C], mean[N], rstd[N], mask[N * C];
+    double a1[N * C], a2[N * C], g1[C], g2[C], b1[C], b2[C];
+    t_fill_away(x, N * C, 0.1, 2, r);
+    t_fill_uniform(w, N * C, -1, 1, r);
+    t_fill_uniform(g, C, 0.5, 1.5, r);
+    t_fill_uniform(b, C, -1, 1, r);
+    /* layernorm */
+    mr_layernorm_forward(y, mean, rstd, x, g, b, N, C, 1e-6);
+    memset(a1, 0, sizeof a1); memset(g1, 0, sizeof g1); memset(b1, 0, sizeof b1);
+    memset(a2, 0, sizeof a2); memset(g2, 0, sizeof g2); memset(b2, 0, sizeof b2);
+    mr_layernorm_backward(a1, g1, b1, w, x, g, mean, rstd, N, C);
+    for (int k = 0; k < 2; k++) mr_layernorm_backward(a2, g2, b2, w, x, g, mean, rstd, N, C);
+    expect_doubled("layernorm dinp", a1, a2, N * C);
+    expect_doubled("layernorm dgamma", g1, g2, C);
+    expect_doubled("layernorm dbeta", b1, b2, C);
+    /* dropout */
+    mr_dropout_mask(mask, N * C, 0.4, r);
+    memset(a1, 0, sizeof a1); memset(a2, 0, sizeof a2);
+    mr_dropout_backward(a1, w, mask, N * C);
+    for (int k = 0; k < 2; k++) mr_dropout_backward(a2, w, mask, N * C);
+    expect_doubled("dropout", a1, a2, N * C);
+    /* every activation */
+    for (int a = 0; a < MR_ACT_COUNT; a++) {
+        mr_act_forward((mr_act)a, y, x, N * C);
+        memset(a1, 0, sizeof a1); memset(a2, 0, sizeof a2);
+        mr_act_backward((mr_act)a, a1, w, x, y, N * C);
+        for (int k = 0; k < 2; k++) mr_act_backward((mr_act)a, a2, w, x, y, N * C);
+        expect_doubled(mr_act_name((mr_act)a), a1, a2, N * C);
+    }
+    /* hardtanh, clamp */
+    memset(a1, 0, sizeof a1); memset(a2, 0, sizeof a2);
+    mr_hardtanh_backward(a1, w, x, N * C, -1, 1);
+    for (int k = 0; k < 2; k++) mr_hardtanh_backward(a2, w, x, N * C, -1, 1);
+    expect_doubled("hardtanh", a1, a2, N * C);
+    memset(a1, 0, sizeof a1); memset(a2, 0, sizeof a2);
+    mr_clamp_backward(a1, w, x, N * C, -1, 1);
+    for (int k = 0; k < 2; k++) mr_clamp_backward(a2, w, x, N * C, -1, 1);
+    expect_doubled("clamp", a1, a2, N * C);
+    /* mean over the middle axis of [1, N, C] */
+    memset(a1, 0, sizeof a1); memset(a2, 0, sizeof a2);
+    mr_mean_axis_backward(a1, w, 1, N, C);
+    for (int k = 0; k < 2; k++) mr_mean_axis_backward(a2, w, 1, N, C);
+    expect_doubled("mean_axis", a1, a2, N * C);
+    /* logsumexp rows */
+    double lse[N];
+    mr_logsumexp_rows_forward(lse, x, N, C);
+    memset(a1, 0, sizeof a1); memset(a2, 0, sizeof a2);
+    mr_logsumexp_rows_backward(a1, w, x, lse, N, C);
+    for (int k = 0; k < 2; k++) mr_logsumexp_rows_backward(a2, w, x, lse, N, C);
+    expect_doubled("logsumexp", a1, a2, N * C);
+    /* linear, all three gradients */
+    double W[C * C], B[C], dW1[C * C] = {0}, dW2[C * C] = {0}, dB1[C] = {0}, dB2[C] = {0};
+    t_fill_uniform(W, C * C, -1, 1, r);
+    t_fill_uniform(B, C, -1, 1, r);
+    memset(a1, 0, sizeof a1); memset(a2, 0, sizeof a2);
+    mr_linear_backward(a1, dW1, dB1, w, x, W, N, C, C);
+    for (int k = 0; k < 2; k++) mr_linear_backward(a2, dW2, dB2, w, x, W, N, C, C);
+    expect_doubled("linear dinp", a1, a2, N * C);
+    expect_doubled("linear dw", dW1, dW2, C * C);
+    expect_doubled("linear db", dB1, dB2, C);
+    gsl_rng_free(r);
+}
