@@ -1,0 +1,90 @@
+/* cmine.h — the classifier-based conditional MI estimator of MIMRL
+ * (spec §3: MLP_For_CMI, prod_knn_sample, VCMIEstimator, estimate_cmi).
+ *
+ * Product sampling (k-NN, CMINE "prod_iso_kNN"): from feature banks X[N×dX],
+ * Y[N×dY], Z[N×dZ] and the current batch size B, m = ⌊B/k⌋ anchors are drawn
+ * without replacement from 0..N−1 (random order; or supplied, so a run can be
+ * replayed). The anchors are removed from the neighbour pool; for each anchor
+ * s its k nearest pool rows in Z-space (exact squared Euclidean distance,
+ * ties broken by bank index — deterministic, where sklearn's order is
+ * implementation-defined) give product rows [X[n_j] | Y[s] | Z[s]], anchor-major.
+ * Blocks narrower than d_max = max(dX, dY, dZ) are tiled ⌊d_max/d⌋ times (the
+ * 1-d label becomes 128 copies); a width that does not divide d_max is an
+ * error here (a crash upstream).
+ *
+ * Classifier: Linear(3d→h), ReLU, Linear(h→h), ReLU, Linear(h→h), ReLU,
+ * Linear(h→2) (d = 128, h = 256 in MIMRL), logits clamped to [−10, 10], then
+ * per-column sigmoid (default) or hardtanh to [1e-4, 1 − 1e-4].
+ * Parameter names <prefix>.classifier.mlp.{0,2,4,6}.{weight,bias}; default
+ * PyTorch init (biases not zeroed).
+ *
+ * Estimator on M' joint rows J (the batch's [fx|fy|fz], truncated to the
+ * first M' = m·k rows when B is not a multiple of k) and M' product rows P:
+ *   o = classifier([J; P]);  targets J → [1, 0], P → [0, 1]
+ *   BCE = mean over the 2M'×2 entries (PyTorch's log clamp at −100)
+ * and one of three read-outs of γ = o[:, 0]:
+ *   mimrl (official, O-12): n = 2M', s = Σ log(γ/(1 − γ + 1e-6)) over J resp. P,
+ *                           CMI = 1 + s_J/n − s_P/n
+ *   nwj   (CMINE/CCMI):     r = γ/(1−γ), CMI = 1 + mean_J log r − mean_P r
+ *   dv:                     CMI = mean_J log r − log mean_P r
+ * Gradients flow to the classifier and to J, never to P (the banks).
+ */
+#ifndef MR_CMINE_H
+#define MR_CMINE_H
+
+#include <gsl/gsl_rng.h>
+#include <stdint.h>
+
+#include "ref/mlp.h"
+
+typedef enum { MR_CMI_HEAD_SIGMOID = 0, MR_CMI_HEAD_HARDTANH } mr_cmi_head;
+typedef enum { MR_CMI_READ_MIMRL = 0, MR_CMI_READ_NWJ, MR_CMI_READ_DV, MR_CMI_READ_COUNT } mr_cmi_readout;
+
+const char *mr_cmi_readout_name(mr_cmi_readout r);
+int mr_cmi_readout_parse(const char *name);
+int mr_cmi_head_parse(const char *name); /* "sigmoid" | "hardtanh" */
+
+typedef struct {
+    mr_mlp mlp;
+    size_t d; /* block width; input 3·d */
+    mr_cmi_head head;
+} mr_cmi;
+
+int mr_cmi_register(mr_cmi *c, mr_params *p, const char *prefix, size_t d, size_t hidden,
+                    mr_cmi_head head, mr_error *e);
+void mr_cmi_init(const mr_cmi *c, mr_params *p, gsl_rng *r);
+
+/* ---- product sampling */
+
+/* m distinct indices of 0..N−1 in random order (partial Fisher–Yates). */
+int mr_knn_draw_anchors(size_t N, size_t m, gsl_rng *r, int64_t *anchors, mr_error *e);
+/* The k nearest non-anchor rows of Z to each anchor → neighbors[m·k]
+ * (bank indices, anchor-major, nearest first). */
+int mr_knn_neighbors(const double *Z, size_t dZ, size_t N, const int64_t *anchors, size_t m,
+                     size_t k, int64_t *neighbors, mr_error *e);
+/* Product rows P[(m·k) × 3·dmax] = [tile(X[n]) | tile(Y[s]) | tile(Z[s])]. */
+int mr_knn_product_rows(const double *X, size_t dX, const double *Y, size_t dY, const double *Z,
+                        size_t dZ, const int64_t *anchors, size_t m, size_t k,
+                        const int64_t *neighbors, size_t dmax, double *P, mr_error *e);
+/* Joint rows J[M' × 3·dmax] from the batch, tiled the same way. */
+int mr_cmi_joint_rows(const double *fx, size_t dx, const double *fy, size_t dy, const double *fz,
+                      size_t dz, size_t Mp, size_t dmax, double *J, mr_error *e);
+/* Gradient of mr_cmi_joint_rows: sums the tiles back (accumulates). */
+void mr_cmi_joint_rows_backward(const double *dJ, size_t dx, size_t dy, size_t dz, size_t Mp,
+                                size_t dmax, double *dfx, double *dfy, double *dfz);
+
+/* ---- the estimator */
+
+typedef struct {
+    double cmi, bce;
+} mr_cmi_out;
+
+size_t mr_cmi_work_size(const mr_cmi *c, size_t Mp);
+mr_cmi_out mr_cmi_forward(const mr_cmi *c, const mr_params *p, const double *J, const double *P,
+                          size_t Mp, mr_cmi_readout ro, double *work);
+/* Accumulates g_cmi·∂CMI + g_bce·∂BCE into the classifier gradients and,
+ * when dJ is non-NULL, into dJ[M' × 3d]. Reads the forward's workspace. */
+void mr_cmi_backward(const mr_cmi *c, mr_params *p, size_t Mp, mr_cmi_readout ro, double g_cmi,
+                     double g_bce, double *dJ, double *work);
+
+#endif
