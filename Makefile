@@ -5,6 +5,7 @@
 #   make test       install deps if missing, build, run all Criterion tests for
 #                   the default BLAS and for the BLAS=none reference build
 #   make debug      the same tests under ASan + UBSan (-O0)
+#   make verify     slow estimator benchmarks → verify/results/ (not in CI)
 #   make fuzz       libFuzzer run of the npz/npy reader (FUZZ_SECONDS=60)
 #   make deps       install the Debian packages the build and tests need
 #   make clean
@@ -50,8 +51,8 @@ TEST_LDLIBS = -pthread -lcriterion $(LDLIBS)
 PYTHON ?= $(shell for p in /usr/bin/python3 python3; do $$p -c 'import numpy' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 
 LIB_SRC  = $(wildcard ref/*.c estimators/*.c datasets/*.c)
-LIB_SRC := $(filter-out ref/cli.c datasets/fuzz_npz.c,$(LIB_SRC))
-CLI_SRC  = ref/cli.c
+LIB_SRC := $(filter-out ref/cli%.c datasets/fuzz_npz.c,$(LIB_SRC))
+CLI_SRC  = $(wildcard ref/cli*.c)
 TEST_SRC = $(wildcard verify/*.c)
 
 LIB_OBJ  = $(LIB_SRC:%.c=$(OBJ)/%.o)
@@ -65,7 +66,7 @@ TESTBIN = $(OUT)/test_all
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev zlib1g-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
-.PHONY: all run test test-run debug fuzz deps deps-fuzz clean banner
+.PHONY: all run test test-run debug verify fuzz deps deps-fuzz clean banner
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
@@ -118,6 +119,14 @@ debug: deps
 	  LDFLAGS="-fsanitize=address,undefined" 2>&1 | tee build/reports/debug.log
 	@! grep -E 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' build/reports/debug.log \
 	  || { echo "make debug: sanitizer reports above"; exit 1; }
+
+# ------------------------------------------------------------------ verify
+# The slow tier (not in CI): the full Poole staircase for every bound and the
+# CMINE / CCMI benchmarks, written to verify/results/ (CSV + RESULTS.md).
+VERIFY_FLAGS ?=
+verify: deps
+	$(MAKE) all
+	OPENBLAS_NUM_THREADS=1 ./$(BIN) verify-estimators --out verify/results $(VERIFY_FLAGS)
 
 # -------------------------------------------------------------------- fuzz
 FUZZ_SECONDS ?= 60

@@ -237,6 +237,44 @@ mr_cmi_out mr_cmi_forward(const mr_cmi *c, const mr_params *p, const double *J, 
     return out;
 }
 
+static void mean_var(const double *v, size_t n, double *m, double *var) {
+    double a = 0.0, b = 0.0;
+    for (size_t i = 0; i < n; i++) a += v[i];
+    a /= (double)n;
+    for (size_t i = 0; i < n; i++) b += (v[i] - a) * (v[i] - a);
+    *m = a;
+    *var = n > 1 ? b / (double)(n - 1) : 0.0;
+}
+
+double mr_cmi_readout_se(const mr_cmi *c, size_t Mp, mr_cmi_readout ro, const double *work) {
+    cmi_ws s = carve(c, Mp, (double *)work);
+    double *tj = malloc(Mp * sizeof *tj), *tp = malloc(Mp * sizeof *tp);
+    if (!tj || !tp) {
+        free(tj);
+        free(tp);
+        return NAN;
+    }
+    for (size_t r = 0; r < Mp; r++) {
+        double gj = s.o[2 * r], gp = s.o[2 * (Mp + r)];
+        if (ro == MR_CMI_READ_MIMRL) {
+            tj[r] = log(gj / (1.0 - gj + 1e-6));
+            tp[r] = log(gp / (1.0 - gp + 1e-6));
+        } else {
+            tj[r] = log(gj / (1.0 - gj));
+            tp[r] = gp / (1.0 - gp);
+        }
+    }
+    double mj, vj, mp, vp;
+    mean_var(tj, Mp, &mj, &vj);
+    mean_var(tp, Mp, &mp, &vp);
+    free(tj);
+    free(tp);
+    double M = (double)Mp;
+    if (ro == MR_CMI_READ_MIMRL) return sqrt((vj + vp) / (4.0 * M));
+    if (ro == MR_CMI_READ_NWJ) return sqrt(vj / M + vp / M);
+    return sqrt(vj / M + vp / (M * mp * mp));
+}
+
 void mr_cmi_backward(const mr_cmi *c, mr_params *p, size_t Mp, mr_cmi_readout ro, double g_cmi,
                      double g_bce, double *dJ, double *work) {
     cmi_ws s = carve(c, Mp, work);

@@ -82,6 +82,12 @@ typedef struct {
 size_t mr_cmi_work_size(const mr_cmi *c, size_t Mp);
 mr_cmi_out mr_cmi_forward(const mr_cmi *c, const mr_params *p, const double *J, const double *P,
                           size_t Mp, mr_cmi_readout ro, double *work);
+/* Sampling standard error of the read-out computed by the last forward
+ * (delta method over the M' joint and M' product rows treated as
+ * independent): mimrl √((v_J + v_P)/(4M')) with v the variances of
+ * log(γ/(1−γ+1e-6)); nwj √(var_J(log r)/M' + var_P(r)/M'); dv the same with
+ * the product term divided by mean_P(r)². */
+double mr_cmi_readout_se(const mr_cmi *c, size_t Mp, mr_cmi_readout ro, const double *work);
 /* Accumulates g_cmi·∂CMI + g_bce·∂BCE into the classifier gradients and,
  * when dJ is non-NULL, into dJ[M' × 3d]. Reads the forward's workspace. */
 void mr_cmi_backward(const mr_cmi *c, mr_params *p, size_t Mp, mr_cmi_readout ro, double g_cmi,

@@ -12,6 +12,7 @@
 #include "ref/common.h"
 #include "ref/demo.h"
 #include "ref/metrics.h"
+#include "ref/cli.h"
 
 #define MIMRL_VERSION "0.1.0"
 
@@ -29,56 +30,14 @@ static void usage(FILE *f) {
             "  metrics --pred P --true Y [--task mosi|avec] [--json]\n"
             "                     evaluation metrics of spec §6; P and Y are .npy files or\n"
             "                     FILE.npz:member (an npz with a single member needs no :member)\n"
+            "  estimate [--preset poole|cmine|ccmi] [--dist D] [--bound B] [--critic C] ...\n"
+            "                     train an MI/CMI estimator on a distribution with known\n"
+            "                     information and print truth beside estimate ('mimrl estimate --help')\n"
+            "  verify-estimators [--out DIR] [--quick]\n"
+            "                     the slow estimator benchmark of make verify (CSV + Markdown)\n"
             "  blas               which BLAS this build uses\n"
             "  version, help\n",
             MIMRL_VERSION);
-}
-
-/* ------------------------------------------------------------------ flags */
-
-typedef struct {
-    const char *name; /* "--pred" */
-    int takes_value;
-    const char *value;
-    int seen;
-} flag;
-
-/* Parse argv[from..] against flags; unknown or malformed → message, 2. */
-static int parse_flags(int argc, char **argv, int from, flag *fl, size_t nf, const char *cmd) {
-    for (int i = from; i < argc; i++) {
-        size_t k;
-        for (k = 0; k < nf; k++)
-            if (strcmp(argv[i], fl[k].name) == 0) break;
-        if (k == nf) {
-            fprintf(stderr, "mimrl %s: unknown option '%s' (see 'mimrl help')\n", cmd, argv[i]);
-            return 2;
-        }
-        if (fl[k].seen) {
-            fprintf(stderr, "mimrl %s: option '%s' given twice\n", cmd, argv[i]);
-            return 2;
-        }
-        fl[k].seen = 1;
-        if (fl[k].takes_value) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "mimrl %s: option '%s' needs a value\n", cmd, argv[i]);
-                return 2;
-            }
-            fl[k].value = argv[++i];
-        }
-    }
-    return 0;
-}
-
-static int parse_ulong(const char *cmd, const char *flagname, const char *s, unsigned long *out) {
-    char *end;
-    if (!s || !*s || *s == '-') goto bad;
-    unsigned long v = strtoul(s, &end, 10);
-    if (*end) goto bad;
-    *out = v;
-    return 0;
-bad:
-    fprintf(stderr, "mimrl %s: %s expects a non-negative integer, got '%s'\n", cmd, flagname, s ? s : "");
-    return 2;
 }
 
 /* ------------------------------------------------------------------- info */
@@ -205,9 +164,9 @@ static void json_num(FILE *f, const char *key, double v, int last) {
 }
 
 static int cmd_metrics(int argc, char **argv) {
-    flag fl[] = {{"--pred", 1, NULL, 0}, {"--true", 1, NULL, 0}, {"--task", 1, NULL, 0}, {"--json", 0, NULL, 0},
+    mr_flag fl[] = {{"--pred", 1, NULL, 0}, {"--true", 1, NULL, 0}, {"--task", 1, NULL, 0}, {"--json", 0, NULL, 0},
                  {"--rmse-scale", 1, NULL, 0}};
-    int rc = parse_flags(argc, argv, 2, fl, sizeof fl / sizeof fl[0], "metrics");
+    int rc = mr_parse_flags(argc, argv, 2, fl, sizeof fl / sizeof fl[0], "metrics");
     if (rc) return rc;
     if (!fl[0].value || !fl[1].value) {
         fprintf(stderr, "mimrl metrics: --pred and --true are required\n");
@@ -282,12 +241,12 @@ static int cmd_metrics(int argc, char **argv) {
 /* ------------------------------------------------------------------- demo */
 
 static int cmd_demo(int argc, char **argv) {
-    flag fl[] = {{"--out", 1, NULL, 0}, {"--seed", 1, NULL, 0}, {"--epochs", 1, NULL, 0}};
-    int rc = parse_flags(argc, argv, 2, fl, sizeof fl / sizeof fl[0], "demo");
+    mr_flag fl[] = {{"--out", 1, NULL, 0}, {"--seed", 1, NULL, 0}, {"--epochs", 1, NULL, 0}};
+    int rc = mr_parse_flags(argc, argv, 2, fl, sizeof fl / sizeof fl[0], "demo");
     if (rc) return rc;
     unsigned long seed = 0, epochs = 30;
-    if (fl[1].value && parse_ulong("demo", "--seed", fl[1].value, &seed)) return 2;
-    if (fl[2].value && (parse_ulong("demo", "--epochs", fl[2].value, &epochs) || epochs == 0 || epochs > 100000)) {
+    if (fl[1].value && mr_parse_ulong("demo", "--seed", fl[1].value, &seed)) return 2;
+    if (fl[2].value && (mr_parse_ulong("demo", "--epochs", fl[2].value, &epochs) || epochs == 0 || epochs > 100000)) {
         fprintf(stderr, "mimrl demo: --epochs must be between 1 and 100000\n");
         return 2;
     }
@@ -323,6 +282,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "info") == 0) return cmd_info(argc, argv);
     if (strcmp(cmd, "metrics") == 0) return cmd_metrics(argc, argv);
     if (strcmp(cmd, "demo") == 0) return cmd_demo(argc, argv);
+    if (strcmp(cmd, "estimate") == 0) return mr_cmd_estimate(argc, argv);
+    if (strcmp(cmd, "verify-estimators") == 0) return mr_cmd_verify_estimators(argc, argv);
     fprintf(stderr, "mimrl: unknown command '%s' (see 'mimrl help')\n", cmd);
     return 2;
 }

@@ -1,0 +1,23 @@
+/* cli.h — pieces shared by the `mimrl` subcommands (ref/cli*.c). */
+#ifndef MR_CLI_H
+#define MR_CLI_H
+
+#include <stddef.h>
+
+typedef struct {
+    const char *name; /* "--pred" */
+    int takes_value;
+    const char *value;
+    int seen;
+} mr_flag;
+
+/* Parse argv[from..] against the flags; an unknown, repeated or valueless
+ * flag prints a message naming it and returns 2. */
+int mr_parse_flags(int argc, char **argv, int from, mr_flag *fl, size_t nf, const char *cmd);
+int mr_parse_ulong(const char *cmd, const char *flagname, const char *s, unsigned long *out);
+int mr_parse_double(const char *cmd, const char *flagname, const char *s, double *out);
+
+int mr_cmd_estimate(int argc, char **argv);
+int mr_cmd_verify_estimators(int argc, char **argv);
+
+#endif
