@@ -42,9 +42,9 @@ static int logdet_sub(const double *S, size_t n, const size_t *a, size_t na, con
         free(sub);
         return mr_fail(e, MR_ENOMEM, "out of memory");
     }
-    memcpy(idx, a, na * sizeof *idx);
-    memcpy(idx + na, b, nb * sizeof *idx);
-    memcpy(idx + na + nb, c, nc * sizeof *idx);
+    if (na) memcpy(idx, a, na * sizeof *idx);
+    if (nb) memcpy(idx + na, b, nb * sizeof *idx);
+    if (nc) memcpy(idx + na + nb, c, nc * sizeof *idx);
     int rc = MR_OK;
     for (size_t i = 0; i < k && rc == MR_OK; i++) {
         if (idx[i] >= n) rc = mr_fail(e, MR_EINVAL, "index %zu outside the %zu×%zu covariance", idx[i], n, n);
