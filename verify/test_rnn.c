@@ -1,0 +1,228 @@
+/* test_rnn.c — GRU, LSTM and Conv1d: packed-sequence semantics (padding
+ * invariance, zeros past the length, the backward direction starting at the
+ * last valid frame), the official length rule, orthogonal init, and
+ * finite-difference gradients with variable lengths, a length-1 sample, an
+ * all-padding sample, odd sizes and B = 1. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "ref/gradcheck.h"
+#include "ref/rnn.h"
+#include "verify/helpers.h"
+
+typedef struct {
+    mr_rnn r;
+    mr_params p;
+    size_t B, L;
+    int len[8];
+    double *x, *y, *w, *cache, *work;
+} rctx;
+
+static double rloss(void *c_) {
+    rctx *c = c_;
+    mr_rnn_forward(&c->r, &c->p, c->x, c->B, c->L, c->len, c->y, c->cache, c->work);
+    double s = 0;
+    for (size_t i = 0; i < c->B * c->L * c->r.H; i++) s += c->y[i] * c->w[i];
+    return s;
+}
+
+static void rbuild(rctx *c, mr_rnn_kind kind, size_t layers, size_t B, size_t L, size_t din, size_t H, const int *len,
+                   unsigned long seed) {
+    memset(c, 0, sizeof *c);
+    mr_params_init(&c->p);
+    mr_error e;
+    cr_assert(mr_rnn_register(&c->r, &c->p, "rnn_a", kind, din, H, layers, &e) == MR_OK, "%s", e.msg);
+    cr_assert(mr_params_alloc(&c->p, &e) == MR_OK);
+    gsl_rng *g = t_rng(seed);
+    mr_rnn_init(&c->r, &c->p, g);
+    c->B = B;
+    c->L = L;
+    memcpy(c->len, len, B * sizeof *len);
+    c->x = t_alloc(B * L * din);
+    c->y = t_alloc(B * L * H);
+    c->w = t_alloc(B * L * H);
+    c->cache = t_alloc(mr_rnn_cache_size(&c->r, B, L));
+    c->work = t_alloc(mr_rnn_work_size(&c->r, B, L));
+    for (size_t b = 0; b < B; b++)
+        for (size_t t = 0; t < (size_t)len[b]; t++) t_fill_uniform(c->x + (b * L + t) * din, din, -1, 1, g);
+    t_fill_uniform(c->w, B * L * H, -1, 1, g);
+    gsl_rng_free(g);
+}
+
+static void check_rnn_grad(mr_rnn_kind kind, size_t layers, size_t B, size_t L, size_t din, size_t H, const int *len,
+                           unsigned long seed) {
+    rctx c;
+    rbuild(&c, kind, layers, B, L, din, H, len, seed);
+    double *dx = t_alloc(B * L * din);
+    mr_params_zero_grad(&c.p);
+    rloss(&c);
+    mr_rnn_backward(&c.r, &c.p, c.x, B, L, c.len, c.w, dx, c.cache, c.work);
+    mr_gc_var v[2] = {{"params", c.p.data, c.p.grad, c.p.total}, {"x", c.x, dx, B * L * din}};
+    mr_gc_result res;
+    int fails = mr_gradcheck(rloss, &c, v, 2, 0, &res);
+    cr_assert(fails == 0, "%s layers=%zu B=%zu L=%zu: %d failures (max err %g)", kind == MR_RNN_GRU ? "GRU" : "LSTM", layers,
+              B, L, fails, res.max_err);
+    /* gradients w.r.t. padded input frames are exactly zero */
+    for (size_t b = 0; b < B; b++)
+        for (size_t t = (size_t)len[b]; t < L; t++)
+            for (size_t f = 0; f < din; f++) cr_assert(dx[(b * L + t) * din + f] == 0.0, "padding frame got a gradient");
+    mr_params_free(&c.p);
+}
+
+Test(rnn, gru_two_layers_variable_lengths) {
+    int len[3] = {4, 1, 3}; /* full, length 1, partial */
+    check_rnn_grad(MR_RNN_GRU, 2, 3, 4, 2, 3, len, 1);
+}
+
+Test(rnn, gru_one_layer_batch_one_odd_sizes) {
+    int len[1] = {5};
+    check_rnn_grad(MR_RNN_GRU, 1, 1, 5, 3, 5, len, 2);
+}
+
+Test(rnn, lstm_variable_lengths) {
+    int len[3] = {2, 4, 1};
+    check_rnn_grad(MR_RNN_LSTM, 1, 3, 4, 3, 2, len, 3);
+}
+
+Test(rnn, lstm_two_layers) {
+    int len[2] = {3, 2};
+    check_rnn_grad(MR_RNN_LSTM, 2, 2, 3, 2, 3, len, 4);
+}
+
+Test(rnn, all_padding_sample_counts_as_length_one) {
+    /* an all-zero sample: the official rule gives len 1, so frame 0 (zeros)
+     * is processed and the output there is the cell applied to x = 0 */
+    int len[2];
+    double x[2 * 3 * 2] = {1, 2, 3, 0, 0, 0, /* sample 0: 2 frames then padding */ 0, 0, 0, 0, 0, 0};
+    mr_seq_lengths(x, 2, 3, 2, len);
+    cr_assert(len[0] == 2 && len[1] == 1);
+    int l2[2] = {2, 1};
+    check_rnn_grad(MR_RNN_GRU, 2, 2, 3, 2, 2, l2, 5);
+}
+
+Test(rnn, length_rule_counts_nonzero_frames) {
+    /* interior zero frame: counted out, so len = 2 though the last real frame is at 2 (O-10) */
+    double x[4 * 2] = {1, 0, 0, 0, 0, -2, 0, 0};
+    int len[1];
+    mr_seq_lengths(x, 1, 4, 2, len);
+    cr_assert(len[0] == 2);
+    double y[3] = {0, 0, 0}; /* Σ|x| == 0 only: a frame (1, −1) is not padding */
+    mr_seq_lengths(y, 1, 3, 1, len);
+    cr_assert(len[0] == 1);
+}
+
+Test(rnn, padding_invariance_and_zeros_past_length) {
+    /* each sample run alone without padding gives the same outputs as in the
+     * padded batch, and outputs past a length are exactly zero */
+    for (int kind = 0; kind < 2; kind++) {
+        int len[3] = {5, 2, 3};
+        rctx c;
+        rbuild(&c, (mr_rnn_kind)kind, kind == 0 ? 2 : 1, 3, 6, 3, 4, len, 10 + kind);
+        rloss(&c);
+        for (size_t b = 0; b < 3; b++) {
+            rctx s;
+            memset(&s, 0, sizeof s);
+            s.r = c.r;
+            s.p = c.p;
+            s.B = 1;
+            s.L = (size_t)len[b];
+            s.len[0] = len[b];
+            s.x = c.x + b * 6 * 3;
+            s.y = t_alloc(s.L * 4);
+            s.w = t_alloc(s.L * 4);
+            s.cache = t_alloc(mr_rnn_cache_size(&s.r, 1, s.L));
+            s.work = t_alloc(mr_rnn_work_size(&s.r, 1, s.L));
+            rloss(&s);
+            for (size_t t = 0; t < 6; t++)
+                for (size_t j = 0; j < 4; j++) {
+                    double got = c.y[(b * 6 + t) * 4 + j];
+                    if (t >= (size_t)len[b]) cr_assert(got == 0.0, "output past the length must be 0");
+                    else cr_assert(fabs(got - s.y[t * 4 + j]) <= 1e-15 * fmax(1, fabs(got)), "padding changed sample %zu", b);
+                }
+        }
+        mr_params_free(&c.p);
+    }
+}
+
+Test(rnn, backward_direction_starts_at_last_valid_frame) {
+    /* single layer: the backward direction's output at the last valid frame
+     * is one cell step from h = 0 on that frame alone */
+    int len[1] = {3};
+    rctx c;
+    rbuild(&c, MR_RNN_GRU, 1, 1, 5, 2, 3, len, 20);
+    rloss(&c);
+    const double *st = c.cache; /* out_0 [1, 5, 2H]: backward half at τ = 2 */
+    rctx one;
+    int l1[1] = {1};
+    rbuild(&one, MR_RNN_GRU, 1, 1, 1, 2, 3, l1, 20);
+    memcpy(one.p.data, c.p.data, c.p.total * sizeof(double));
+    memcpy(one.x, c.x + 2 * 2, 2 * sizeof(double));
+    rloss(&one);
+    for (int j = 0; j < 3; j++) cr_assert(fabs(st[2 * 6 + 3 + j] - one.cache[3 + j]) < 1e-15);
+    mr_params_free(&c.p);
+    mr_params_free(&one.p);
+}
+
+Test(rnn, orthogonal_recurrent_init_and_names) {
+    rctx c;
+    int len[1] = {1};
+    rbuild(&c, MR_RNN_GRU, 2, 1, 1, 5, 8, len, 30);
+    long k = mr_params_find(&c.p, "rnn_a.weight_hh_l1_reverse");
+    cr_assert(k >= 0 && c.p.t[k].shape[0] == 24 && c.p.t[k].shape[1] == 8);
+    cr_assert(mr_params_find(&c.p, "rnn_a.weight_ih_l1") >= 0 && c.p.t[mr_params_find(&c.p, "rnn_a.weight_ih_l1")].shape[1] == 16);
+    const double *W = c.p.data + c.p.t[k].offset;
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++) {
+            double s = 0;
+            for (int r = 0; r < 24; r++) s += W[r * 8 + i] * W[r * 8 + j];
+            cr_assert(fabs(s - (i == j)) < 1e-13, "WᵀW = I (columns orthonormal)");
+        }
+    long b = mr_params_find(&c.p, "rnn_a.bias_ih_l0");
+    for (size_t i = 0; i < c.p.t[b].size; i++) cr_assert(fabs(c.p.data[c.p.t[b].offset + i]) <= 1 / sqrt(8.0));
+    mr_params_free(&c.p);
+    /* spec §1.9: GRU audio (d_a = 5) + visual (d_v = 20), H = 128, 2 layers: 400,128 + 411,648 */
+    mr_params p;
+    mr_params_init(&p);
+    mr_rnn a, v;
+    mr_error e;
+    mr_rnn_register(&a, &p, "rnn_a", MR_RNN_GRU, 5, 128, 2, &e);
+    size_t na = p.total;
+    mr_rnn_register(&v, &p, "rnn_v", MR_RNN_GRU, 20, 128, 2, &e);
+    cr_assert(na == 400128 && p.total - na == 411648, "%zu %zu", na, p.total - na);
+    mr_params_free(&p);
+}
+
+/* ------------------------------------------------------------------ conv */
+
+typedef struct {
+    size_t B, L, din, D;
+    double *x, *w, *b, *y, *g;
+} cvctx;
+
+static double cvloss(void *c_) {
+    cvctx *c = c_;
+    mr_conv1d_forward(c->y, c->x, c->w, c->b, c->B, c->L, c->din, c->D);
+    double s = 0;
+    for (size_t i = 0; i < c->B * c->L * c->D; i++) s += c->y[i] * c->g[i];
+    return s;
+}
+
+Test(conv1d, values_and_gradient) {
+    gsl_rng *r = t_rng(40);
+    cvctx c = {2, 4, 3, 5, t_alloc(24), t_alloc(45), t_alloc(5), t_alloc(40), t_alloc(40)};
+    t_fill_uniform(c.x, 24, -1, 1, r);
+    t_fill_uniform(c.w, 45, -1, 1, r);
+    t_fill_uniform(c.b, 5, -1, 1, r);
+    t_fill_uniform(c.g, 40, -1, 1, r);
+    cvloss(&c);
+    /* y[1, 0, 2] = b + Σ_i W[2,i,1] x[1,0,i] + W[2,i,2] x[1,1,i] (zero padding before τ = 0) */
+    double want = c.b[2];
+    for (int i = 0; i < 3; i++) want += c.w[(2 * 3 + i) * 3 + 1] * c.x[(4 + 0) * 3 + i] + c.w[(2 * 3 + i) * 3 + 2] * c.x[(4 + 1) * 3 + i];
+    cr_assert(fabs(c.y[(4 + 0) * 5 + 2] - want) < 1e-14);
+    double *dx = t_alloc(24), *dw = t_alloc(45), *db = t_alloc(5);
+    mr_conv1d_backward(dx, dw, db, c.g, c.x, c.w, 2, 4, 3, 5);
+    mr_gc_var v[3] = {{"x", c.x, dx, 24}, {"w", c.w, dw, 45}, {"b", c.b, db, 5}};
+    cr_assert(mr_gradcheck(cvloss, &c, v, 3, 0, NULL) == 0);
+    gsl_rng_free(r);
+}
