@@ -6,6 +6,7 @@
 #                   the default BLAS and for the BLAS=none reference build
 #   make debug      the same tests under ASan + UBSan (-O0)
 #   make verify     slow estimator benchmarks → verify/results/ (not in CI)
+#   make fixtures   regenerate the PyTorch cross-check fixtures (python3-torch)
 #   make fuzz       libFuzzer run of the npz/npy reader (FUZZ_SECONDS=60)
 #   make deps       install the Debian packages the build and tests need
 #   make clean
@@ -66,7 +67,7 @@ TESTBIN = $(OUT)/test_all
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev zlib1g-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
-.PHONY: all run test test-run debug verify fuzz deps deps-fuzz clean banner
+.PHONY: all run test test-run debug verify fixtures fuzz deps deps-fuzz clean banner
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
@@ -119,6 +120,15 @@ debug: deps
 	  LDFLAGS="-fsanitize=address,undefined" 2>&1 | tee build/reports/debug.log
 	@! grep -E 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' build/reports/debug.log \
 	  || { echo "make debug: sanitizer reports above"; exit 1; }
+
+# ---------------------------------------------------------------- fixtures
+# Regenerates the PyTorch cross-check fixtures in verify/fixtures/ (committed;
+# the tests read them without Python). Needs Debian's python3-torch.
+TORCH_PKGS = python3-torch
+PYTHON_TORCH ?= $(shell for p in /usr/bin/python3 python3; do $$p -c 'import torch' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+fixtures: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
+	$(or $(PYTHON_TORCH),/usr/bin/python3) verify/torch_fixtures.py verify/fixtures
 
 # ------------------------------------------------------------------ verify
 # The slow tier (not in CI): the full Poole staircase for every bound and the
