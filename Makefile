@@ -7,6 +7,7 @@
 #   make debug      the same tests under ASan + UBSan (-O0)
 #   make verify     slow estimator benchmarks → verify/results/ (not in CI)
 #   make fixtures   regenerate the PyTorch cross-check fixtures (python3-torch)
+#   make bench      benchmarks against PyTorch float64 in the same run
 #   make fuzz       libFuzzer run of the npz/npy reader (FUZZ_SECONDS=60)
 #   make deps       install the Debian packages the build and tests need
 #   make clean
@@ -64,10 +65,12 @@ LIB = $(OUT)/libmimrl.a
 BIN = $(OUT)/mimrl
 TESTBIN = $(OUT)/test_all
 
+TORCH_PKGS = python3-torch
+PYTHON_TORCH ?= $(shell for p in /usr/bin/python3 python3; do $$p -c 'import torch' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev zlib1g-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
-.PHONY: all run test test-run debug verify fixtures fuzz deps deps-fuzz clean banner
+.PHONY: all run test test-run debug verify fixtures bench fuzz deps deps-fuzz clean banner
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
@@ -121,11 +124,23 @@ debug: deps
 	@! grep -E 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' build/reports/debug.log \
 	  || { echo "make debug: sanitizer reports above"; exit 1; }
 
+# ------------------------------------------------------------------- bench
+# GRU forward+backward at MIMRL shapes: C (this BLAS, 1 and 2 threads) and
+# PyTorch float64 (same call, same lengths) in the same run; ratios printed,
+# rows appended to bench/results/gru.csv.
+BENCH_REPS ?= 5
+$(OUT)/gru_bench: bench/gru_bench.c $(LIB)
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+bench: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
+	$(MAKE) all $(OUT)/gru_bench
+	@mkdir -p bench/results
+	bash bench/run_gru.sh "$(OUT)/gru_bench" "$(or $(PYTHON_TORCH),/usr/bin/python3)" $(BENCH_REPS)
+
 # ---------------------------------------------------------------- fixtures
 # Regenerates the PyTorch cross-check fixtures in verify/fixtures/ (committed;
 # the tests read them without Python). Needs Debian's python3-torch.
-TORCH_PKGS = python3-torch
-PYTHON_TORCH ?= $(shell for p in /usr/bin/python3 python3; do $$p -c 'import torch' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 fixtures: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
 	$(or $(PYTHON_TORCH),/usr/bin/python3) verify/torch_fixtures.py verify/fixtures
