@@ -26,7 +26,10 @@ static void usage(FILE *f) {
             "  demo [--out DIR] [--seed N] [--epochs N]\n"
             "                     end-to-end run of the foundation (train, checkpoint, metrics)\n"
             "  info FILE.npz|FILE.npy\n"
-            "                     list members (dtype, shape, compression) and validate every one\n"
+            "                     list members (dtype, shape, compression) and validate every one;\n"
+            "                     a mimrl-npz dataset split is also checked against the schema\n"
+            "  synth [--like mosi|mosei|avec] [--out PREFIX] ...\n"
+            "                     synthetic dataset with known information structure ('mimrl synth --help')\n"
             "  metrics --pred P --true Y [--task mosi|avec] [--json]\n"
             "                     evaluation metrics of spec §6; P and Y are .npy files or\n"
             "                     FILE.npz:member (an npz with a single member needs no :member)\n"
@@ -100,6 +103,13 @@ static int cmd_info(int argc, char **argv) {
         return 2;
     }
     printf("validation: valid (every member read, CRC-32 and .npy header checked)\n");
+    mr_npz z2;
+    mr_error e2 = {0};
+    if (mr_npz_open(&z2, path, &e2) == MR_OK) {
+        int is_dataset = mr_npz_find(&z2, "schema_version") >= 0;
+        mr_npz_close(&z2);
+        if (is_dataset) return mr_info_dataset(path);
+    }
     return 0;
 }
 
@@ -283,6 +293,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "metrics") == 0) return cmd_metrics(argc, argv);
     if (strcmp(cmd, "demo") == 0) return cmd_demo(argc, argv);
     if (strcmp(cmd, "estimate") == 0) return mr_cmd_estimate(argc, argv);
+    if (strcmp(cmd, "synth") == 0) return mr_cmd_synth(argc, argv);
     if (strcmp(cmd, "verify-estimators") == 0) return mr_cmd_verify_estimators(argc, argv);
     fprintf(stderr, "mimrl: unknown command '%s' (see 'mimrl help')\n", cmd);
     return 2;

@@ -19,5 +19,8 @@ int mr_parse_double(const char *cmd, const char *flagname, const char *s, double
 
 int mr_cmd_estimate(int argc, char **argv);
 int mr_cmd_verify_estimators(int argc, char **argv);
+int mr_cmd_synth(int argc, char **argv);
+/* schema check and summary of a mimrl-npz split; 0 valid, 2 invalid */
+int mr_info_dataset(const char *path);
 
 #endif
