@@ -241,8 +241,8 @@ int mr_cmd_verify_estimators(int argc, char **argv) {
     }
     /* 2. CMI benchmarks over several seeds */
     struct { const char *name; mr_cmi_dist dist; size_t d; } cases[] = {
-        {"CMINE chain I(X;Y|Z), d=1", MR_CMI_DIST_CMINE, 1},
-        {"CMINE chain I(X;Z|Y) = 0, d=1", MR_CMI_DIST_CMINE_ZERO, 1},
+        {"CMINE chain I(X;Y\\|Z), d=1", MR_CMI_DIST_CMINE, 1},
+        {"CMINE chain I(X;Z\\|Y) = 0, d=1", MR_CMI_DIST_CMINE_ZERO, 1},
         {"CCMI category F, d_z=20", MR_CMI_DIST_CCMI_F, 20},
         {"CCMI category G, d_z=20", MR_CMI_DIST_CCMI_G, 20},
     };
