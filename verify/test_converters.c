@@ -1,0 +1,124 @@
+/* test_converters.c — datasets/convert.py on fabricated files of every
+ * source structure (verify/make_fake_sources.py): the outputs pass the C
+ * loader and `mimrl info`, carry the right frames, lengths, labels and
+ * transcripts, and a file with the wrong padding side is refused. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "datasets/dataset.h"
+#include "verify/helpers.h"
+
+static const char *py(void) {
+    const char *p = getenv("MIMRL_PYTHON");
+    return (p && *p) ? p : NULL;
+}
+
+static char dir[512];
+
+static int sh(const char *fmt, const char *a, const char *b) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, fmt, py(), a, b);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void fabricate(void) {
+    if (!py()) cr_skip_test("MIMRL_PYTHON unset: no python3 with numpy (run via make test, which installs python3-numpy)");
+    t_path(dir, sizeof dir, "fake");
+    cr_assert(sh("%s verify/make_fake_sources.py %s >/dev/null%s", dir, "") == 0);
+}
+
+static float pattern(size_t i, size_t t, size_t f) { return (float)(i + 1 + t / 100.0 + f / 10000.0); }
+
+static void open_ok(mr_dataset *d, const char *prefix, const char *split) {
+    char p[700];
+    snprintf(p, sizeof p, "%s/out/%s_%s.npz", dir, prefix, split);
+    mr_error e;
+    cr_assert(mr_dataset_open(d, p, NULL, &e) == MR_OK, "%s", e.msg);
+}
+
+static const char *text_of(const mr_dataset *d, size_t i, char *buf) {
+    size_t n = (size_t)(d->text_off[i + 1] - d->text_off[i]);
+    memcpy(buf, d->text_bytes + d->text_off[i], n);
+    buf[n] = 0;
+    return buf;
+}
+
+Test(converters, mmsa_unaligned_and_aligned) {
+    fabricate();
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s/mmsa_unaligned.pkl --out %s/out/mmsa_u", dir, dir);
+    cr_assert(sh("%s datasets/convert.py mmsa %s >/dev/null%s", cmd, "") == 0);
+    mr_dataset d;
+    open_ok(&d, "mmsa_u", "train");
+    int alen[4] = {5, 3, 7, 1};
+    cr_assert(d.N == 4 && !d.aligned && d.audio.dim == 5 && d.vision.dim == 20 && d.text_emb.dim == 16);
+    for (size_t i = 0; i < 4; i++) cr_assert(d.audio.off[i + 1] - d.audio.off[i] == alen[i], "end padding stripped");
+    cr_assert(d.audio.x[(d.audio.off[2] + 1) * 5 + 3] == pattern(2, 1, 3));
+    char buf[256];
+    cr_assert(strcmp(text_of(&d, 1, buf), "hello world") == 0);
+    cr_assert(strncmp(d.id_bytes + d.id_off[1], "vid1_1", 6) == 0, "'$_$' becomes '_'");
+    mr_dataset_free(&d);
+    snprintf(cmd, sizeof cmd, "%s/mmsa_aligned.pkl --aligned --out %s/out/mmsa_a", dir, dir);
+    cr_assert(sh("%s datasets/convert.py mmsa %s >/dev/null%s", cmd, "") == 0);
+    open_ok(&d, "mmsa_a", "test");
+    cr_assert(d.aligned && d.N == 3);
+    for (size_t i = 0; i <= 3; i++) cr_assert(d.audio.off[i] == d.vision.off[i] && d.audio.off[i] == d.text_emb.off[i]);
+    mr_dataset_free(&d);
+}
+
+Test(converters, mult_declarelab_front_padding_and_csv_text) {
+    fabricate();
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s/mult_noalign.pkl %s/label.csv --dataset mosi --glove", dir, dir);
+    char full[2600];
+    snprintf(full, sizeof full, "%s --out %s/out/mult", cmd, dir);
+    cr_assert(sh("%s datasets/convert.py mult %s >/dev/null%s", full, "") == 0);
+    mr_dataset d;
+    open_ok(&d, "mult", "valid");
+    cr_assert(d.N == 2);
+    cr_assert(d.vision.off[2] - d.vision.off[1] == 2, "front padding stripped: the last len frames kept");
+    cr_assert(d.vision.x[(d.vision.off[1] + 1) * 20 + 7] == pattern(1, 1, 7));
+    char buf[256];
+    cr_assert(strcmp(text_of(&d, 1, buf), "hello world") == 0, "MOSI text matched by (video, clip): %s", buf);
+    cr_assert(d.text_emb.dim == 300 && d.text_emb.off[1] == 2, "GloVe rows without the all-zero ones");
+    mr_dataset_free(&d);
+    /* end-padded data given to the MulT converter is refused */
+    snprintf(full, sizeof full, "%s/mult_bad_padding.pkl %s/label.csv --dataset mosi --out %s/out/bad", dir, dir, dir);
+    char log[600];
+    t_path(log, sizeof log, "conv.log");
+    char cmd2[4096];
+    snprintf(cmd2, sizeof cmd2, "%s datasets/convert.py mult %s > %s 2>&1", py(), full, log);
+    int rc = system(cmd2);
+    cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+    size_t n;
+    char *msg = (char *)t_read_file(log, &n);
+    cr_assert(msg && strstr(msg, "mult_bad_padding.pkl[train]") && strstr(msg, "front-padded"), "%s", msg ? msg : "");
+    free(msg);
+    snprintf(cmd2, sizeof cmd2, "ls %s/out/bad_train.npz >/dev/null 2>&1", dir);
+    cr_assert(system(cmd2) != 0, "nothing written for a refused input");
+}
+
+Test(converters, cubemlp_sdk_and_avec) {
+    fabricate();
+    char full[2600];
+    snprintf(full, sizeof full, "%s/sdk_train.pkl --dataset mosi --split train --out %s/out/sdk", dir, dir);
+    cr_assert(sh("%s datasets/convert.py sdk %s >/dev/null%s", full, "") == 0);
+    mr_dataset d;
+    open_ok(&d, "sdk", "train");
+    cr_assert(d.aligned && d.audio.dim == 74 && d.vision.dim == 47 && d.text_emb.dim == 768);
+    cr_assert(d.audio.off[3] - d.audio.off[2] == 4 && d.label[0] == -1.5);
+    cr_assert(d.text_emb.x[(d.text_emb.off[1] + 1) * 768 + 5] == pattern(1, 1, 5));
+    mr_dataset_free(&d);
+    snprintf(full, sizeof full, "%s/avec_train.pkl --split train --out %s/out/avec", dir, dir);
+    cr_assert(sh("%s datasets/convert.py avec %s >/dev/null%s", full, "") == 0);
+    open_ok(&d, "avec", "train");
+    cr_assert(d.audio.dim == 39 && d.vision.dim == 49);
+    cr_assert(fabs(d.label[1] - 6.0) < 1e-5, "labels stored /25 are restored to the PHQ-8 scale: %g", d.label[1]);
+    char buf[512];
+    cr_assert(strchr(text_of(&d, 2, buf), '\n') != NULL, "sentences newline-separated");
+    mr_dataset_free(&d);
+}
