@@ -1,0 +1,201 @@
+/* test_model.c — the whole MIMRL model on a small configuration:
+ * directional finite-difference checks of both stage losses with respect to
+ * every parameter (the k-NN anchors supplied, dropout off, so the loss is a
+ * fixed smooth function of the parameters away from ReLU kinks), the
+ * objectives recomputed from the reported estimates with the spec's signs,
+ * epoch 0 without MI terms, and the parameter names against the official
+ * state_dict listing. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref/gradcheck.h"
+#include "ref/model.h"
+#include "verify/helpers.h"
+
+typedef struct {
+    mr_model m;
+    mr_inputs in;
+    mr_banks bk;
+    mr_rand r;
+    int stage, with_banks;
+    int64_t anchors[MR_NCMI][8];
+} mctx;
+
+static double *mk(size_t n, gsl_rng *g, double lo, double hi) {
+    double *x = t_alloc(n);
+    t_fill_uniform(x, n, lo, hi, g);
+    return x;
+}
+
+static void small_model(mctx *c, mr_encoder enc, mr_bound bound, mr_critic_kind critic, int ln_first, unsigned long seed) {
+    memset(c, 0, sizeof *c);
+    mr_model_cfg cfg;
+    mr_model_cfg_default(&cfg);
+    cfg.d_t = 6, cfg.d_a = 3, cfg.d_v = 4, cfg.d_common = 8, cfg.time_len = 5;
+    cfg.encoder = enc;
+    cfg.activate = MR_ACT_GELU;
+    size_t h[2][3] = {{3, 3, 8}, {3, 3, 8}};
+    memcpy(cfg.hid, h, sizeof h);
+    memcpy(cfg.out, h, sizeof h);
+    cfg.bias = 1;
+    cfg.ln_first = ln_first;
+    cfg.bound = bound;
+    cfg.critic = critic;
+    if (bound == MR_BOUND_TUBA) cfg.baseline = MR_BASE_GAUSSIAN;
+    for (int k = 0; k < 11; k++) cfg.c1[k] = 0.3 + 0.05 * k;
+    for (int k = 0; k < 8; k++) cfg.c2[k] = 0.2 + 0.03 * k;
+    mr_error e;
+    cr_assert(mr_model_build(&c->m, &cfg, &e) == MR_OK, "%s", e.msg);
+    mr_model_init(&c->m, seed);
+    gsl_rng *g = t_rng(seed + 1);
+    /* LayerNorm biases start at exactly 0, and the RNN output at padded
+     * positions is exactly 0, so the tail sits on ReLU's kink: ReLU(LN(0)) =
+     * ReLU(β). Move every LayerNorm's affine parameters off 1/0 (β in
+     * ±[0.1, 0.5]) so the loss is smooth where it is checked. */
+    for (size_t i = 0; i < c->m.n_main; i++) {
+        const char *n = c->m.p.t[i].name;
+        if (!strstr(n, "ln_")) continue;
+        double *v = c->m.p.data + c->m.p.t[i].offset;
+        if (strstr(n, ".weight")) t_fill_uniform(v, c->m.p.t[i].size, 0.5, 1.5, g);
+        else t_fill_away(v, c->m.p.t[i].size, 0.1, 0.5, g);
+    }
+    size_t B = 6, Lt = 4, La = 5, Lv = 7;
+    c->in = (mr_inputs){B, Lt, La, Lv, mk(B * Lt * 6, g, -1, 1), mk(B * La * 3, g, -1, 1), mk(B * Lv * 4, g, -1, 1), mk(B, g, -3, 3)};
+    /* variable lengths: zero the tail frames */
+    int la[6] = {5, 2, 4, 1, 5, 3}, lv[6] = {7, 3, 1, 6, 2, 7};
+    for (size_t b = 0; b < B; b++) {
+        memset((double *)c->in.audio + (b * La + la[b]) * 3, 0, (La - la[b]) * 3 * sizeof(double));
+        memset((double *)c->in.vision + (b * Lv + lv[b]) * 4, 0, (Lv - lv[b]) * 4 * sizeof(double));
+    }
+    size_t N = 20;
+    c->bk = (mr_banks){N, mk(N, g, -3, 3), mk(N * 8, g, -1, 1), mk(N * 8, g, -1, 1), mk(N * 8, g, -1, 1)};
+    /* distinct anchors per estimator */
+    for (int j = 0; j < MR_NCMI; j++) {
+        for (int a = 0; a < 3; a++) c->anchors[j][a] = (j * 3 + a * 5) % 20;
+        c->r.given[j] = c->anchors[j];
+    }
+    c->with_banks = 1;
+    /* The estimators' ReLU MLPs have ~10⁵ units on this batch: a random
+     * direction crosses some of their kinks within the finite-difference
+     * stencil, which no step size avoids at 1e-7 relative accuracy. The
+     * whole-model check therefore runs them with tanh (the activation is a
+     * field of each MLP); the ReLU critics and classifiers are checked on
+     * their own in test_critic.c and test_cmine.c. */
+    for (int i = 0; i < MR_NVMI; i++) c->m.vmi[i].g.act = c->m.vmi[i].h.act = c->m.vmi[i].f.act = c->m.vmi[i].bmlp.act = MR_ACT_TANH;
+    for (int j = 0; j < MR_NCMI; j++) c->m.vcmi[j].mlp.act = MR_ACT_TANH;
+    gsl_rng_free(g);
+}
+
+static double mloss(void *c_) {
+    mctx *c = c_;
+    mr_step st;
+    mr_fwd *f;
+    mr_error e;
+    cr_assert(mr_model_forward(&c->m, &c->in, c->with_banks ? &c->bk : NULL, &c->r, &st, &f, &e) == MR_OK, "%s", e.msg);
+    double L = c->stage == 1 ? st.loss_stage1 : st.loss_stage2;
+    mr_fwd_free(f);
+    return L;
+}
+
+static void check_model(mr_encoder enc, mr_bound bound, mr_critic_kind critic, int ln_first, unsigned long seed) {
+    mctx c;
+    small_model(&c, enc, bound, critic, ln_first, seed);
+    for (int stage = 1; stage <= 2; stage++) {
+        c.stage = stage;
+        mr_step st;
+        mr_fwd *f;
+        mr_error e;
+        cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &c.r, &st, &f, &e) == MR_OK, "%s", e.msg);
+        mr_params_zero_grad(&c.m.p);
+        mr_model_backward(&c.m, f, stage, 1);
+        mr_fwd_free(f);
+        /* main model and estimators separately: each direction must match */
+        mr_gc_var vmain = {"main", c.m.p.data, c.m.p.grad, c.m.p.t[c.m.n_main].offset};
+        size_t off = c.m.p.t[c.m.n_main].offset;
+        mr_gc_var vest = {"estimators", c.m.p.data + off, c.m.p.grad + off, c.m.p.total - off};
+        mr_gc_result r1, r2;
+        int f1 = mr_gradcheck_dir(mloss, &c, &vmain, 1, 0, 4, seed + 10 * stage, &r1);
+        int f2 = mr_gradcheck_dir(mloss, &c, &vest, 1, 0, 4, seed + 10 * stage + 5, &r2);
+        cr_expect(f1 == 0, "stage %d, main model (encoder %d, bound %s, ln_first %d): %d failing directions (worst %.3g of bound)", stage, enc,
+                  mr_bound_name(bound), ln_first, f1, r1.max_ratio);
+        cr_expect(f2 == 0, "stage %d, estimators (bound %s): %d failing directions (worst %.3g of bound)", stage, mr_bound_name(bound), f2,
+                  r2.max_ratio);
+    }
+    mr_model_free(&c.m);
+}
+
+Test(model, gradients_gru_infonce_separate, .timeout = 300) { check_model(MR_ENC_GRU, MR_BOUND_INFONCE, MR_CRITIC_SEPARATE, 0, 1); }
+Test(model, gradients_lstm_nwj_concat_preln, .timeout = 300) { check_model(MR_ENC_LSTM, MR_BOUND_NWJ, MR_CRITIC_CONCAT, 1, 2); }
+Test(model, gradients_conv_tuba_gaussian, .timeout = 300) { check_model(MR_ENC_CONV, MR_BOUND_TUBA, MR_CRITIC_SEPARATE, 0, 3); }
+
+Test(model, objectives_follow_the_spec_signs) {
+    mctx c;
+    small_model(&c, MR_ENC_GRU, MR_BOUND_INFONCE, MR_CRITIC_SEPARATE, 0, 4);
+    mr_step st;
+    mr_fwd *f;
+    mr_error e;
+    cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &c.r, &st, &f, &e) == MR_OK);
+    const double *I = st.mi, *c1 = c.m.cfg.c1, *c2 = c.m.cfg.c2;
+    /* stage 1: Σ c1[i]·ℓ_i with ℓ = −I for the VMI (infonce), BCE for the CMI */
+    double L1 = 0;
+    for (int i = 0; i < 5; i++) {
+        cr_assert(st.stage1_terms[i] == -I[i], "mi_loss = −I for infonce");
+        L1 += c1[i] * -I[i];
+    }
+    for (int j = 0; j < 6; j++) L1 += c1[5 + j] * st.stage1_terms[5 + j];
+    cr_assert(fabs(st.loss_stage1 - L1) < 1e-12);
+    /* stage 2 with the net coefficients of spec §4.3 */
+    double L2 = st.loss_task - c2[0] * I[0] - c2[1] * I[1] - c2[2] * I[2] - c2[3] * (I[3] + I[4]);
+    L2 += -c2[4] * I[9] - c2[4] * I[10] - c2[5] * I[5] - c2[6] * I[7];
+    L2 += (c2[4] + c2[5] - c2[7]) * I[6] + (c2[4] + c2[6] - c2[7]) * I[8];
+    cr_assert(fabs(st.loss_stage2 - L2) < 1e-12, "%.17g vs %.17g", st.loss_stage2, L2);
+    /* the 8 derived quantities */
+    cr_assert(st.derived[3] == I[3] + I[4] && fabs(st.derived[4] - (I[9] + I[10] - I[6] - I[8])) < 1e-15);
+    cr_assert(st.derived[7] == I[6] + I[8]);
+    /* InfoNCE estimates respect log B */
+    for (int i = 0; i < 5; i++) cr_assert(I[i] <= log(6.0));
+    /* product rows: neighbours are never anchors */
+    for (int j = 0; j < 6; j++)
+        for (size_t q = 0; q < st.m_anchor * st.k; q++)
+            for (size_t a = 0; a < st.m_anchor; a++) cr_assert(st.neighbors[j][q] != st.anchors[j][a]);
+    mr_fwd_free(f);
+    /* epoch 0: no banks → task loss only, MI zero */
+    c.with_banks = 0;
+    cr_assert(mr_model_forward(&c.m, &c.in, NULL, &c.r, &st, &f, &e) == MR_OK);
+    cr_assert(!st.has_mi && st.loss_stage2 == st.loss_task && st.mi[0] == 0 && st.loss_stage1 == 0);
+    mr_fwd_free(f);
+    mr_model_free(&c.m);
+}
+
+Test(model, names_and_shapes_match_the_official_state_dict) {
+    const char *sh = getenv("MIMRL_SHARED");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/spec/state-dict/mosi_dec-gru-separate.tsv", sh && *sh ? sh : "../shared");
+    FILE *f = fopen(path, "r");
+    if (!f) cr_skip_test("%s not found (MIMRL_SHARED points to the shared/ folder)", path);
+    fclose(f);
+    /* the README configuration: GRU, d_hiddens = d_outs = 50-3-128=10-3-128, bias, res 1-1 */
+    mr_model_cfg cfg;
+    mr_model_cfg_default(&cfg);
+    size_t h[2][3] = {{50, 3, 128}, {10, 3, 128}};
+    memcpy(cfg.hid, h, sizeof h);
+    memcpy(cfg.out, h, sizeof h);
+    cfg.bias = 1;
+    mr_model m;
+    mr_error e;
+    cr_assert(mr_model_build(&m, &cfg, &e) == MR_OK, "%s", e.msg);
+    mr_params ref;
+    mr_params_init(&ref);
+    cr_assert(mr_params_add_tsv(&ref, path, &e) == MR_OK);
+    cr_assert(ref.n == m.p.n, "%zu tensors listed, %zu built", ref.n, m.p.n);
+    for (size_t i = 0; i < ref.n; i++) {
+        long k = mr_params_find(&m.p, ref.t[i].name);
+        cr_assert(k >= 0, "'%s' is not built", ref.t[i].name);
+        cr_assert(m.p.t[k].ndim == ref.t[i].ndim, "%s", ref.t[i].name);
+        for (int d = 0; d < ref.t[i].ndim; d++) cr_assert(m.p.t[k].shape[d] == ref.t[i].shape[d], "%s", ref.t[i].name);
+    }
+    mr_params_free(&ref);
+    mr_model_free(&m);
+}
