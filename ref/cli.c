@@ -38,6 +38,8 @@ static void usage(FILE *f) {
             "                     information and print truth beside estimate ('mimrl estimate --help')\n"
             "  verify-estimators [--out DIR] [--quick]\n"
             "                     the slow estimator benchmark of make verify (CSV + Markdown)\n"
+            "  oracle --checkpoint CKPT.npz --batch BATCH.npz --out OUT.npz\n"
+            "                     one forward and the backward of both stage losses, randomness injected\n"
             "  blas               which BLAS this build uses\n"
             "  version, help\n",
             MIMRL_VERSION);
@@ -294,6 +296,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "demo") == 0) return cmd_demo(argc, argv);
     if (strcmp(cmd, "estimate") == 0) return mr_cmd_estimate(argc, argv);
     if (strcmp(cmd, "synth") == 0) return mr_cmd_synth(argc, argv);
+    if (strcmp(cmd, "oracle") == 0) return mr_cmd_oracle(argc, argv);
     if (strcmp(cmd, "verify-estimators") == 0) return mr_cmd_verify_estimators(argc, argv);
     fprintf(stderr, "mimrl: unknown command '%s' (see 'mimrl help')\n", cmd);
     return 2;
