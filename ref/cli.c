@@ -23,6 +23,10 @@ static void usage(FILE *f) {
             "usage: mimrl <command> [options]\n"
             "\n"
             "commands:\n"
+            "  train [--data PREFIX] [--out RUNDIR] [official flags] | --resume RUNDIR\n"
+            "                     MIMRL's two-stage training ('mimrl train --help')\n"
+            "  eval --checkpoint FILE.npz --data PREFIX [--split test]\n"
+            "                     metrics of a saved model on a split\n"
             "  demo [--out DIR] [--seed N] [--epochs N]\n"
             "                     end-to-end run of the foundation (train, checkpoint, metrics)\n"
             "  info FILE.npz|FILE.npy\n"
@@ -297,6 +301,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "estimate") == 0) return mr_cmd_estimate(argc, argv);
     if (strcmp(cmd, "synth") == 0) return mr_cmd_synth(argc, argv);
     if (strcmp(cmd, "oracle") == 0) return mr_cmd_oracle(argc, argv);
+    if (strcmp(cmd, "train") == 0) return mr_cmd_train(argc, argv);
+    if (strcmp(cmd, "eval") == 0) return mr_cmd_eval(argc, argv);
     if (strcmp(cmd, "verify-estimators") == 0) return mr_cmd_verify_estimators(argc, argv);
     fprintf(stderr, "mimrl: unknown command '%s' (see 'mimrl help')\n", cmd);
     return 2;

@@ -21,6 +21,8 @@ int mr_cmd_estimate(int argc, char **argv);
 int mr_cmd_verify_estimators(int argc, char **argv);
 int mr_cmd_synth(int argc, char **argv);
 int mr_cmd_oracle(int argc, char **argv);
+int mr_cmd_train(int argc, char **argv);
+int mr_cmd_eval(int argc, char **argv);
 
 #include "ref/config.h"
 /* Build a model from a checkpoint's config_json and load its parameters. */

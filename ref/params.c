@@ -133,6 +133,17 @@ int mr_params_save(const mr_params *p, const char *path, const char *config_json
     mr_npz_writer w;
     int rc = mr_npz_writer_open(&w, path, 0, e);
     if (rc != MR_OK) return rc;
+    rc = mr_params_write(p, &w, config_json, with_optim, e);
+    if (rc != MR_OK) {
+        mr_npz_writer_abort(&w);
+        return rc;
+    }
+    return mr_npz_writer_close(&w, e);
+}
+
+int mr_params_write(const mr_params *p, mr_npz_writer *wp, const char *config_json, int with_optim, mr_error *e) {
+    mr_npz_writer w = *wp;
+    int rc;
     int32_t ver = MR_FORMAT_VERSION;
     uint64_t one = 1;
     rc = mr_npz_add(&w, "mimrl_format_version", MR_DT_I4, 1, &one, &ver, e);
@@ -150,18 +161,15 @@ int mr_params_save(const mr_params *p, const char *path, const char *config_json
             rc = mr_npz_add(&w, name, MR_DT_I8, 0, NULL, &p->step[i], e);
         }
     }
-    if (rc != MR_OK) {
-        mr_npz_writer_abort(&w);
-        return rc;
-    }
-    return mr_npz_writer_close(&w, e);
+    *wp = w;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ load */
 
 static int is_reserved(const char *name) {
     return strcmp(name, "config_json") == 0 || strcmp(name, "mimrl_format_version") == 0 ||
-           strncmp(name, "optim/", 6) == 0;
+           strncmp(name, "optim/", 6) == 0 || strncmp(name, "trainer/", 8) == 0;
 }
 
 static void shape_str(char *buf, size_t n, int ndim, const uint64_t *s64, const size_t *s) {

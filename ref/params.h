@@ -59,6 +59,10 @@ int mr_params_add_tsv(mr_params *p, const char *path, mr_error *e);
 /* Save values (and with_optim: moments and steps) plus config_json (may be NULL). */
 int mr_params_save(const mr_params *p, const char *path, const char *config_json, int with_optim,
                    mr_error *e);
+/* The same members written into an open npz writer (datasets/npz.h), so a
+ * caller can add its own (names under "trainer/" are ignored when loading). */
+#include "datasets/npz.h"
+int mr_params_write(const mr_params *p, mr_npz_writer *w, const char *config_json, int with_optim, mr_error *e);
 /* Load by name. config_json (if non-NULL) receives a malloc'd string or NULL
  * when the file has none. with_optim: optimizer state must be present too. */
 int mr_params_load(mr_params *p, const char *path, char **config_json, int with_optim,
