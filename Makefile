@@ -114,11 +114,11 @@ run: deps
 CRITERION_FLAGS ?= --jobs 2 --timeout 300
 test: deps
 	$(MAKE) test-run
-	$(MAKE) test-run BLAS=none
+	$(MAKE) test-run BLAS=none MIMRL_BIN_OTHER=build/mimrl
 
 test-run: all $(TESTBIN)
 	@mkdir -p build/reports
-	OPENBLAS_NUM_THREADS=1 MIMRL_PYTHON="$(PYTHON)" MIMRL_SHARED="$(SHARED)" MIMRL_BIN="$(BIN)" \
+	OPENBLAS_NUM_THREADS=1 MIMRL_PYTHON="$(PYTHON)" MIMRL_SHARED="$(SHARED)" MIMRL_BIN="$(BIN)" MIMRL_BIN_OTHER="$(MIMRL_BIN_OTHER)" \
 	  ./$(TESTBIN) $(CRITERION_FLAGS) --xml=build/reports/test-$(VARIANT).xml
 
 # ASan must leave SIGFPE alone: the trap tests expect the signal itself.

@@ -212,3 +212,75 @@ Test(oracle, config_json_errors_name_the_key) {
     free(j);
     free(j2);
 }
+
+/* The reference build (BLAS=none) and the OpenBLAS build give the same
+ * oracle output up to summation order. `make test` runs the BLAS=none suite
+ * second and points MIMRL_BIN_OTHER at the OpenBLAS binary. Bound: each dot
+ * product differs by ≤ K·ε relative (K ≤ 768 here), and the backward chains
+ * ~30 such layers; observed differences are ~1e-13 of each tensor's scale, and
+ * 1e-9 of the scale leaves 10⁴ for amplification by the chain's conditioning.
+ * Tensors that are exactly zero in exact arithmetic (e.g. the last bias of an
+ * InfoNCE critic's x-embedding: its gradient sums a softmax minus its mean)
+ * come out as ±1e-19-sized rounding: an absolute floor of 1e-12 of the
+ * largest value in the file covers them. */
+Test(oracle, blas_builds_agree) {
+    const char *other = getenv("MIMRL_BIN_OTHER");
+    if (!other || !*other) cr_skip_test("MIMRL_BIN_OTHER unset: run by make test in the BLAS=none phase");
+    mr_model_cfg mc;
+    mr_train_cfg tc;
+    mr_model_cfg_default(&mc);
+    mr_train_cfg_default(&tc);
+    mr_error e;
+    cr_assert(mr_cfg_from_json(&mc, &tc, CFG, "test config", NULL, &e) == MR_OK);
+    mr_model m;
+    cr_assert(mr_model_build(&m, &mc, &e) == MR_OK);
+    mr_model_init(&m, 5);
+    char ck[512], bp[512], o1[512], o2[512], args[4096], out[8192];
+    t_path(ck, sizeof ck, "ck.npz");
+    t_path(bp, sizeof bp, "b.npz");
+    t_path(o1, sizeof o1, "o1.npz");
+    t_path(o2, sizeof o2, "o2.npz");
+    cr_assert(mr_params_save(&m.p, ck, CFG, 0, &e) == MR_OK);
+    gsl_rng *g = t_rng(6);
+    batch b;
+    make_batch(&b, g);
+    write_batch(bp, &b, 3);
+    snprintf(args, sizeof args, "oracle --checkpoint %s --batch %s --out %s", ck, bp, o1);
+    cr_assert(run(args, out, sizeof out) == 0, "%s", out);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s oracle --checkpoint %s --batch %s --out %s > /dev/null 2>&1", other, ck, bp, o2);
+    cr_assert(system(cmd) == 0, "%s failed", other);
+    mr_npz za, zb;
+    cr_assert(mr_npz_open(&za, o1, &e) == MR_OK && mr_npz_open(&zb, o2, &e) == MR_OK);
+    cr_assert(za.n == zb.n);
+    double worst = 0, global = 0;
+    for (size_t i = 0; i < za.n; i++) {
+        mr_array x;
+        cr_assert(mr_npz_read_index(&za, i, &x, &e) == MR_OK);
+        double *vx = t_alloc(x.count);
+        mr_array_to_f64(&x, vx);
+        for (size_t k = 0; k < x.count; k++) global = fmax(global, fabs(vx[k]));
+        mr_array_free(&x);
+    }
+    for (size_t i = 0; i < za.n; i++) {
+        mr_array x, y;
+        cr_assert(mr_npz_read_index(&za, i, &x, &e) == MR_OK && mr_npz_read(&zb, za.m[i].name, &y, &e) == MR_OK);
+        cr_assert(x.count == y.count);
+        double *vx = t_alloc(x.count), *vy = t_alloc(y.count), scale = 0;
+        mr_array_to_f64(&x, vx);
+        mr_array_to_f64(&y, vy);
+        for (size_t k = 0; k < x.count; k++) scale = fmax(scale, fabs(vy[k]));
+        for (size_t k = 0; k < x.count; k++) {
+            double d = fabs(vx[k] - vy[k]);
+            cr_assert(d <= 1e-9 * scale + 1e-12 * global, "%s[%zu]: %.17g vs %.17g", za.m[i].name, k, vx[k], vy[k]);
+            if (scale > 1e-12 * global) worst = fmax(worst, d / scale);
+        }
+        mr_array_free(&x);
+        mr_array_free(&y);
+    }
+    fprintf(stderr, "oracle: BLAS=none vs OpenBLAS, largest difference %.2e of a tensor's scale\n", worst);
+    mr_npz_close(&za);
+    mr_npz_close(&zb);
+    gsl_rng_free(g);
+    mr_model_free(&m);
+}
