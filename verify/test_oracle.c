@@ -1,4 +1,4 @@
-/* test_oracle.c — `mimrl oracle` end to end: a checkpoint written with its
+/* test_oracle.c — `mimrl oracle` (ref/cli_model.c) end to end: a checkpoint written with its
  * config_json (official flag names), a batch file, and the output file
  * compared with the same step computed in-process (identical code, so the
  * numbers must agree bit for bit: the test checks the file contract —
