@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "ref/layers.h"
+#include "ref/metrics.h"
 
 double mr_loss_mae(const double *p, const double *y, size_t n, double *dp, double scale) {
     double s = 0.0;
@@ -43,22 +44,8 @@ double mr_loss_simse(const double *p, const double *y, size_t n, double *dp, dou
 }
 
 double mr_loss_ccc(const double *p, const double *y, size_t n, double *dp, double scale) {
-    double mp = 0.0, my = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        mp += p[i];
-        my += y[i];
-    }
-    mp /= (double)n;
-    my /= (double)n;
-    double cov = 0.0, vp = 0.0, vy = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        cov += (p[i] - mp) * (y[i] - my);
-        vp += (p[i] - mp) * (p[i] - mp);
-        vy += (y[i] - my) * (y[i] - my);
-    }
-    cov /= (double)n;
-    vp /= (double)n;
-    vy /= (double)n;
+    double mp, my, vp, vy, cov;
+    mr_moments(p, y, n, &mp, &my, &vp, &vy, &cov);
     double num = 2.0 * cov;
     double den = vy + vp + (my - mp) * (my - mp) + 1e-10;
     if (dp) {

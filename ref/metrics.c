@@ -3,43 +3,37 @@
 
 #include <math.h>
 
+void mr_moments(const double *p, const double *y, size_t n, double *mp, double *my, double *vp, double *vy,
+                double *cov) {
+    double a = 0, b = 0;
+    for (size_t i = 0; i < n; i++) {
+        a += p[i];
+        b += y[i];
+    }
+    a /= (double)n;
+    b /= (double)n;
+    double c = 0, u = 0, v = 0;
+    for (size_t i = 0; i < n; i++) {
+        c += (p[i] - a) * (y[i] - b);
+        u += (p[i] - a) * (p[i] - a);
+        v += (y[i] - b) * (y[i] - b);
+    }
+    *mp = a, *my = b;
+    *cov = c / (double)n, *vp = u / (double)n, *vy = v / (double)n;
+}
+
 double mr_pearson(const double *x, const double *y, size_t n) {
     if (n < 2) return NAN;
-    double mx = 0, my = 0;
-    for (size_t i = 0; i < n; i++) {
-        mx += x[i];
-        my += y[i];
-    }
-    mx /= (double)n;
-    my /= (double)n;
-    double sxy = 0, sxx = 0, syy = 0;
-    for (size_t i = 0; i < n; i++) {
-        sxy += (x[i] - mx) * (y[i] - my);
-        sxx += (x[i] - mx) * (x[i] - mx);
-        syy += (y[i] - my) * (y[i] - my);
-    }
-    if (sxx == 0.0 || syy == 0.0) return NAN;
-    double r = sxy / sqrt(sxx) / sqrt(syy);
+    double mx, my, vx, vy, cov;
+    mr_moments(x, y, n, &mx, &my, &vx, &vy, &cov);
+    if (vx == 0.0 || vy == 0.0) return NAN;
+    double r = cov / sqrt(vx) / sqrt(vy);
     return r > 1.0 ? 1.0 : (r < -1.0 ? -1.0 : r); /* numpy clips to [−1, 1] */
 }
 
 double mr_ccc(const double *p, const double *y, size_t n) {
-    double mp = 0, my = 0;
-    for (size_t i = 0; i < n; i++) {
-        mp += p[i];
-        my += y[i];
-    }
-    mp /= (double)n;
-    my /= (double)n;
-    double cov = 0, vp = 0, vy = 0;
-    for (size_t i = 0; i < n; i++) {
-        cov += (p[i] - mp) * (y[i] - my);
-        vp += (p[i] - mp) * (p[i] - mp);
-        vy += (y[i] - my) * (y[i] - my);
-    }
-    cov /= (double)n;
-    vp /= (double)n;
-    vy /= (double)n;
+    double mp, my, vp, vy, cov;
+    mr_moments(p, y, n, &mp, &my, &vp, &vy, &cov);
     double den = vp + vy + (mp - my) * (mp - my);
     return den == 0.0 ? NAN : 2.0 * cov / den;
 }

@@ -34,6 +34,9 @@ typedef struct {
 void mr_metrics_mosi(const double *p, const double *y, size_t n, mr_metrics *m);
 void mr_metrics_avec(const double *p, const double *y, size_t n, double rmse_scale, mr_metrics *m);
 
+/* Population (1/n) means, variances and covariance of p and y. */
+void mr_moments(const double *p, const double *y, size_t n, double *mp, double *my, double *vp, double *vy,
+                double *cov);
 double mr_pearson(const double *x, const double *y, size_t n);
 double mr_ccc(const double *p, const double *y, size_t n);
 /* sklearn f1_score(truth, pred, average='weighted') for binary 0/1 labels,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Criterion re-executes the test binary for every test with BXFI_MAP set in
@@ -112,4 +113,21 @@ unsigned char *t_read_file(const char *path, size_t *len) {
     fclose(f);
     if (b) *len = (size_t)sz;
     return b;
+}
+
+int t_run_cli(const char *args, char *out, size_t n) {
+    const char *b = getenv("MIMRL_BIN");
+    char cmd[16384], path[512];
+    t_path(path, sizeof path, "cli_out.txt");
+    snprintf(cmd, sizeof cmd, "%s %s > %s 2>&1", (b && *b) ? b : "build/mimrl", args, path);
+    int rc = system(cmd);
+    size_t len = 0;
+    unsigned char *buf = t_read_file(path, &len);
+    if (out && n) {
+        size_t k = buf ? (len < n - 1 ? len : n - 1) : 0;
+        if (k) memcpy(out, buf, k);
+        out[k] = 0;
+    }
+    free(buf);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }

@@ -26,5 +26,8 @@ void t_traps_on(void);
 int t_write_file(const char *path, const void *buf, size_t len);
 /* Read a whole file (malloc'd), NULL on failure. */
 unsigned char *t_read_file(const char *path, size_t *len);
+/* Run `$MIMRL_BIN args` (default build/mimrl) with stdout and stderr captured
+ * into out (NUL-terminated, truncated to n); returns the exit status. */
+int t_run_cli(const char *args, char *out, size_t n);
 
 #endif

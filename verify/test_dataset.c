@@ -27,26 +27,7 @@ static void small_synth(char *prefix, size_t n, double cx) {
     (void)n;
 }
 
-static const char *bin(void) {
-    const char *b = getenv("MIMRL_BIN");
-    return (b && *b) ? b : "build/mimrl";
-}
 
-static int cli(const char *args, char *out, size_t n) {
-    char cmd[2048], path[512];
-    t_path(path, sizeof path, "cli.txt");
-    snprintf(cmd, sizeof cmd, "%s %s > %s 2>&1", bin(), args, path);
-    int rc = system(cmd);
-    size_t len = 0;
-    unsigned char *b = t_read_file(path, &len);
-    if (b && out) {
-        size_t k = len < n - 1 ? len : n - 1;
-        memcpy(out, b, k);
-        out[k] = 0;
-    }
-    free(b);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 Test(dataset, synth_loads_with_expected_shapes) {
     char prefix[512], path[600];
@@ -230,7 +211,7 @@ static void expect_broken(const char *path, const mr_dataset_expect *x, const ch
     if (!x) { /* the CLI reports the same with exit status 2 */
         char args[1024], out[16384];
         snprintf(args, sizeof args, "info %s", path);
-        cr_expect(cli(args, out, sizeof out) == 2, "mimrl info must exit 2 on %s: %s", path, out);
+        cr_expect(t_run_cli(args, out, sizeof out) == 2, "mimrl info must exit 2 on %s: %s", path, out);
         cr_expect(strstr(out, must) != NULL, "mimrl info output lacks '%s'", must);
     }
 }
@@ -298,10 +279,10 @@ Test(dataset, synth_cli_errors_and_info) {
     char out[16384], args[1024], prefix[512];
     t_path(prefix, sizeof prefix, "clisyn");
     snprintf(args, sizeof args, "synth --like mosi --out %s --n-train 20 --n-valid 5 --n-test 5 --max-frames 16 --mc-samples 100", prefix);
-    cr_assert(cli(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     snprintf(args, sizeof args, "info %s_train.npz", prefix);
-    cr_assert(cli(args, out, sizeof out) == 0 && strstr(out, "schema: valid mimrl-npz v1: 20 samples"), "%s", out);
-    cr_assert(cli("synth --like imdb", out, sizeof out) == 2 && strstr(out, "--like"), "%s", out);
-    cr_assert(cli("synth --mix 1,2", out, sizeof out) == 2 && strstr(out, "--mix"), "%s", out);
-    cr_assert(cli("synth --max-frames 3", out, sizeof out) == 2 && strstr(out, "--max-frames"), "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0 && strstr(out, "schema: valid mimrl-npz v1: 20 samples"), "%s", out);
+    cr_assert(t_run_cli("synth --like imdb", out, sizeof out) == 2 && strstr(out, "--like"), "%s", out);
+    cr_assert(t_run_cli("synth --mix 1,2", out, sizeof out) == 2 && strstr(out, "--mix"), "%s", out);
+    cr_assert(t_run_cli("synth --max-frames 3", out, sizeof out) == 2 && strstr(out, "--max-frames"), "%s", out);
 }

@@ -73,26 +73,7 @@ Test(metrics, weighted_f1_sklearn_conventions) {
 
 /* ------------------------------------------------------------------- CLI */
 
-static const char *bin(void) {
-    const char *b = getenv("MIMRL_BIN");
-    return (b && *b) ? b : "build/mimrl";
-}
 
-static int run(const char *args, char *out, size_t n) {
-    char cmd[2048], path[512];
-    t_path(path, sizeof path, "cli_out.txt");
-    snprintf(cmd, sizeof cmd, "%s %s > %s 2>&1", bin(), args, path);
-    int rc = system(cmd);
-    size_t len = 0;
-    unsigned char *b = t_read_file(path, &len);
-    if (b && out) {
-        size_t k = len < n - 1 ? len : n - 1;
-        memcpy(out, b, k);
-        out[k] = '\0';
-    }
-    free(b);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 Test(cli, metrics_from_npy_and_npz) {
     char pp[512], yp[512], zp[512], args[2048], out[8192];
@@ -105,7 +86,7 @@ Test(cli, metrics_from_npy_and_npz) {
     for (int i = 0; i < 6; i++) yf[i] = (float)Y[i];
     cr_assert(mr_npy_save(yp, MR_DT_F4, 1, sh, yf, &e) == MR_OK);
     snprintf(args, sizeof args, "metrics --pred %s --true %s --json", pp, yp);
-    cr_assert(run(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     cr_assert(strstr(out, "\"acc7\": 0.66666666666666663") != NULL, "%s", out);
     cr_assert(strstr(out, "\"f1_non0\": 0.59999999999999998") != NULL || strstr(out, "\"f1_non0\": 0.6") != NULL, "%s", out);
     /* npz with member syntax, AVEC task */
@@ -116,7 +97,7 @@ Test(cli, metrics_from_npy_and_npz) {
     mr_npz_add(&w, "label", MR_DT_F8, 1, sh, Y, &e);
     cr_assert(mr_npz_writer_close(&w, &e) == MR_OK);
     snprintf(args, sizeof args, "metrics --pred %s:pred --true %s:label --task avec", zp, zp);
-    cr_assert(run(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     cr_assert(strstr(out, "ccc") != NULL && strstr(out, "rmse") != NULL, "%s", out);
 }
 
@@ -129,13 +110,13 @@ Test(cli, metrics_bad_input_is_a_clear_error) {
     mr_npy_save(pp, MR_DT_F8, 1, s6, P, &e);
     mr_npy_save(yp, MR_DT_F8, 1, s5, Y, &e);
     snprintf(args, sizeof args, "metrics --pred %s --true %s", pp, yp);
-    cr_assert(run(args, out, sizeof out) == 2, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 2, "%s", out);
     cr_assert(strstr(out, "6") && strstr(out, "5") && strstr(out, "y5.npy"), "%s", out);
     snprintf(args, sizeof args, "metrics --pred %s --true %s --task imdb", pp, pp);
-    cr_assert(run(args, out, sizeof out) == 2 && strstr(out, "--task"), "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "--task"), "%s", out);
     snprintf(args, sizeof args, "metrics --pred %s --bogus 1", pp);
-    cr_assert(run(args, out, sizeof out) == 2 && strstr(out, "--bogus"), "%s", out);
-    cr_assert(run("metrics --pred nowhere.npy --true nowhere.npy", out, sizeof out) == 2 && strstr(out, "nowhere.npy"), "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "--bogus"), "%s", out);
+    cr_assert(t_run_cli("metrics --pred nowhere.npy --true nowhere.npy", out, sizeof out) == 2 && strstr(out, "nowhere.npy"), "%s", out);
     double bad[6] = {1, 2, 3, 4, 5, 6};
     t_traps_off();
     bad[2] = NAN;
@@ -143,14 +124,14 @@ Test(cli, metrics_bad_input_is_a_clear_error) {
     t_path(yp, sizeof yp, "nan.npy");
     mr_npy_save(yp, MR_DT_F8, 1, s6, bad, &e);
     snprintf(args, sizeof args, "metrics --pred %s --true %s", pp, yp);
-    cr_assert(run(args, out, sizeof out) == 2 && strstr(out, "nan.npy") && strstr(out, "index 2"), "%s", out);
-    cr_assert(run("frobnicate", out, sizeof out) == 2 && strstr(out, "frobnicate"), "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "nan.npy") && strstr(out, "index 2"), "%s", out);
+    cr_assert(t_run_cli("frobnicate", out, sizeof out) == 2 && strstr(out, "frobnicate"), "%s", out);
 }
 
 Test(cli, info_lists_and_validates) {
     char out[16384], args[1024];
     snprintf(args, sizeof args, "info verify/fixtures/numpy_deflated.npz");
-    cr_assert(run(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     cr_assert(strstr(out, "grad_stage1/rnn_a.weight_ih_l0") && strstr(out, "<i8") && strstr(out, "deflated"), "%s", out);
     cr_assert(strstr(out, "valid") != NULL, "%s", out);
     /* a corrupted copy */
@@ -162,9 +143,9 @@ Test(cli, info_lists_and_validates) {
     t_write_file(p, b, n);
     free(b);
     snprintf(args, sizeof args, "info %s", p);
-    cr_assert(run(args, out, sizeof out) == 2, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 2, "%s", out);
     cr_assert(strstr(out, "corrupt.npz") && strstr(out, "INVALID"), "%s", out);
-    cr_assert(run("info verify/fixtures/numpy_f4_2d.npy", out, sizeof out) == 0 && strstr(out, "<f4") && strstr(out, "[2, 3]"), "%s", out);
+    cr_assert(t_run_cli("info verify/fixtures/numpy_f4_2d.npy", out, sizeof out) == 0 && strstr(out, "<f4") && strstr(out, "[2, 3]"), "%s", out);
 }
 
 Test(cli, demo_runs_and_is_deterministic) {
@@ -172,11 +153,11 @@ Test(cli, demo_runs_and_is_deterministic) {
     t_path(d1, sizeof d1, "demo1");
     t_path(d2, sizeof d2, "demo2");
     snprintf(args, sizeof args, "demo --out %s --epochs 4 --seed 7", d1);
-    cr_assert(run(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     cr_assert(strstr(out, "gradient check of the whole network (4 random directions): pass"), "%s", out);
     cr_assert(strstr(out, "bit-identical"), "%s", out);
     snprintf(args, sizeof args, "demo --out %s --epochs 4 --seed 7", d2);
-    cr_assert(run(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     char a[600], b[600];
     snprintf(a, sizeof a, "%s/test_pred.npy", d1);
     snprintf(b, sizeof b, "%s/test_pred.npy", d2);
@@ -192,5 +173,5 @@ Test(cli, demo_runs_and_is_deterministic) {
     cr_assert(x && y && la == lb && memcmp(x, y, la) == 0, "same seed must give the same checkpoint bytes");
     free(x);
     free(y);
-    cr_assert(run("demo --epochs zero", out, sizeof out) == 2 && strstr(out, "--epochs"), "%s", out);
+    cr_assert(t_run_cli("demo --epochs zero", out, sizeof out) == 2 && strstr(out, "--epochs"), "%s", out);
 }

@@ -20,26 +20,7 @@ static const char *CFG =
     "\"loss_mi_coefficient1\": \"1-1-1-1-1-1-1-1-1-1-1\", \"loss_mi_coefficient2\": \"0.01-0.01-0.01-0.01-0.01-0.01-0.01-0.01\", "
     "\"k_neighbor\": 2, \"cmi_last_acticate\": \"sigmoid\", \"loss\": \"MAE\", \"batch_size\": 6, \"parallel\": true}";
 
-static const char *bin(void) {
-    const char *b = getenv("MIMRL_BIN");
-    return (b && *b) ? b : "build/mimrl";
-}
 
-static int run(const char *args, char *out, size_t n) {
-    char cmd[4096], path[512];
-    t_path(path, sizeof path, "oracle.txt");
-    snprintf(cmd, sizeof cmd, "%s %s > %s 2>&1", bin(), args, path);
-    int rc = system(cmd);
-    size_t len = 0;
-    unsigned char *b = t_read_file(path, &len);
-    if (b && out) {
-        size_t k = len < n - 1 ? len : n - 1;
-        memcpy(out, b, k);
-        out[k] = 0;
-    }
-    free(b);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 typedef struct {
     size_t B, Lt, La, Lv, N;
@@ -116,7 +97,7 @@ Test(oracle, file_contract_matches_in_process_step) {
     write_batch(bp, &b, 3);
     char args[2048], out[8192];
     snprintf(args, sizeof args, "oracle --checkpoint %s --batch %s --out %s", ck, bp, op);
-    cr_assert(run(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     /* the same step in-process */
     mr_inputs in = {6, 4, 5, 7, b.text, b.audio, b.vision, b.label};
     mr_banks bk = {20, b.bl, b.bt, b.ba, b.bv};
@@ -169,7 +150,7 @@ Test(oracle, file_contract_matches_in_process_step) {
     b2.audio = t_alloc(6 * 5 * 4);
     write_batch(bad, &b2, 4);
     snprintf(args, sizeof args, "oracle --checkpoint %s --batch %s --out %s", ck, bad, op);
-    cr_assert(run(args, out, sizeof out) == 2 && strstr(out, "'audio'") && strstr(out, "bad_batch.npz"), "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "'audio'") && strstr(out, "bad_batch.npz"), "%s", out);
     mr_params q;
     mr_params_init(&q);
     size_t s1[1] = {1};
@@ -179,7 +160,7 @@ Test(oracle, file_contract_matches_in_process_step) {
     t_path(ck2, sizeof ck2, "ckpt_bad.npz");
     cr_assert(mr_params_save(&q, ck2, CFG, 0, &e) == MR_OK);
     snprintf(args, sizeof args, "oracle --checkpoint %s --batch %s --out %s", ck2, bp, op);
-    cr_assert(run(args, out, sizeof out) == 2 && strstr(out, "missing 'rnn_a.weight_ih_l0'") && strstr(out, "'W_t.weight' has shape"), "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "missing 'rnn_a.weight_ih_l0'") && strstr(out, "'W_t.weight' has shape"), "%s", out);
     mr_params_free(&q);
     gsl_rng_free(g);
     mr_model_free(&m);
@@ -246,7 +227,7 @@ Test(oracle, blas_builds_agree) {
     make_batch(&b, g);
     write_batch(bp, &b, 3);
     snprintf(args, sizeof args, "oracle --checkpoint %s --batch %s --out %s", ck, bp, o1);
-    cr_assert(run(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "%s oracle --checkpoint %s --batch %s --out %s > /dev/null 2>&1", other, ck, bp, o2);
     cr_assert(system(cmd) == 0, "%s failed", other);

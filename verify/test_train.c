@@ -12,26 +12,7 @@
 #include "datasets/npz.h"
 #include "verify/helpers.h"
 
-static const char *bin(void) {
-    const char *b = getenv("MIMRL_BIN");
-    return (b && *b) ? b : "build/mimrl";
-}
 
-static int run(const char *args, char *out, size_t n) {
-    char cmd[8192], path[512];
-    t_path(path, sizeof path, "train_out.txt");
-    snprintf(cmd, sizeof cmd, "%s %s > %s 2>&1", bin(), args, path);
-    int rc = system(cmd);
-    size_t len = 0;
-    unsigned char *b = t_read_file(path, &len);
-    if (b && out) {
-        size_t k = len < n - 1 ? len : n - 1;
-        memcpy(out, b, k > 0 ? k : 0);
-        out[k] = 0;
-    }
-    free(b);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 /* Small model, strong signal (the text carries most of the label). The
  * stage-2 MI coefficients are 0 here: on a few hundred samples the MI terms
@@ -52,7 +33,7 @@ static void make_data(char *prefix) {
              "synth --like mosi --out %s --n-train 320 --n-valid 48 --n-test 64 --max-frames 10 --max-words 6 --mc-samples 100 "
              "--mix 1.2,0.8,0.1,0.1,0 --sigma-y 0.1 --sigma-o 0.2 --sigma-f 0.1",
              prefix);
-    cr_assert(run(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
 }
 
 static double json_num(const char *text, const char *key) {
@@ -67,7 +48,7 @@ Test(train, learns_and_writes_the_run_directory, .timeout = 600) {
     make_data(prefix);
     t_path(rd, sizeof rd, "run");
     snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 16 " SMALL, prefix, rd);
-    cr_assert(run(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     const char *files[] = {"config.json", "metrics.csv", "best.npz", "last.npz", "predictions_valid.npz", "predictions_test.npz", "summary.json"};
     for (size_t i = 0; i < 7; i++) {
         char p[700];
@@ -102,7 +83,7 @@ Test(train, learns_and_writes_the_run_directory, .timeout = 600) {
     cr_assert(mae < 0.8 * base, "test MAE at best valid %.4f vs predict-the-mean %.4f", mae, base);
     /* eval reproduces the test metric of the best checkpoint (eval mode is deterministic) */
     snprintf(args, sizeof args, "eval --checkpoint %s/best.npz --data %s --split test --json", rd, prefix);
-    cr_assert(run(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     double emae = json_num(out, "\"mae\"");
     cr_assert(fabs(emae - mae) < 1e-9, "eval %.12g vs summary %.12g", emae, mae);
     /* metrics.csv: a header and one row per epoch */
@@ -123,11 +104,11 @@ Test(train, resume_is_bit_exact, .timeout = 600) {
     t_path(a, sizeof a, "straight");
     t_path(b, sizeof b, "resumed");
     snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 3 " SMALL, prefix, a);
-    cr_assert(run(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 2 " SMALL, prefix, b);
-    cr_assert(run(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     snprintf(args, sizeof args, "train --resume %s --epochs_num 3", b);
-    cr_assert(run(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     /* best.npz embeds config_json, whose epochs_num differs between the two
      * invocations of the resumed run: compare its parameters instead */
     {
@@ -187,16 +168,16 @@ Test(train, resume_is_bit_exact, .timeout = 600) {
 Test(train, bad_flags_and_mismatched_data_are_clear_errors) {
     char prefix[512], args[4096], out[16384];
     make_data(prefix);
-    cr_assert(run("train --frobnicate 3", out, sizeof out) == 2 && strstr(out, "--frobnicate"), "%s", out);
-    cr_assert(run("train --batch_size many", out, sizeof out) == 2 && strstr(out, "--batch_size"), "%s", out);
-    cr_assert(run("train --d_hiddens 50-3-128=10-3-128 --d_outs 10-3-128", out, sizeof out) == 2 && strstr(out, "--d_outs"), "%s", out);
-    cr_assert(run("train --optm SAM", out, sizeof out) == 2 && strstr(out, "SAM"), "%s", out);
-    cr_assert(run("train --learning_rate", out, sizeof out) == 2 && strstr(out, "--learning_rate"), "%s", out);
+    cr_assert(t_run_cli("train --frobnicate 3", out, sizeof out) == 2 && strstr(out, "--frobnicate"), "%s", out);
+    cr_assert(t_run_cli("train --batch_size many", out, sizeof out) == 2 && strstr(out, "--batch_size"), "%s", out);
+    cr_assert(t_run_cli("train --d_hiddens 50-3-128=10-3-128 --d_outs 10-3-128", out, sizeof out) == 2 && strstr(out, "--d_outs"), "%s", out);
+    cr_assert(t_run_cli("train --optm SAM", out, sizeof out) == 2 && strstr(out, "SAM"), "%s", out);
+    cr_assert(t_run_cli("train --learning_rate", out, sizeof out) == 2 && strstr(out, "--learning_rate"), "%s", out);
     snprintf(args, sizeof args, "train --data %s --d_a 74 --epochs_num 1", prefix);
-    cr_assert(run(args, out, sizeof out) == 2 && strstr(out, "'audio'") && strstr(out, "74"), "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "'audio'") && strstr(out, "74"), "%s", out);
     snprintf(args, sizeof args, "train --data %s/nowhere --epochs_num 1", prefix);
-    cr_assert(run(args, out, sizeof out) == 2 && strstr(out, "nowhere"), "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "nowhere"), "%s", out);
     /* official flags that mean nothing here are accepted with a note */
     snprintf(args, sizeof args, "train --data %s --out %s_r --epochs_num 1 --parallel --num_workers 8 --cuda 0 " SMALL, prefix, prefix);
-    cr_assert(run(args, out, sizeof out) == 0 && strstr(out, "note: --parallel"), "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0 && strstr(out, "note: --parallel"), "%s", out);
 }

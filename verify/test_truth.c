@@ -279,28 +279,12 @@ Test(estimate, cmine_small_budget, .timeout = 120) {
 
 /* ------------------------------------------ `mimrl estimate` (ref/cli_estimate.c) */
 
-static int run_cli(const char *args, char *out, size_t n) {
-    const char *b = getenv("MIMRL_BIN");
-    char cmd[2048], path[512];
-    t_path(path, sizeof path, "est.txt");
-    snprintf(cmd, sizeof cmd, "%s %s > %s 2>&1", b && *b ? b : "build/mimrl", args, path);
-    int rc = system(cmd);
-    size_t len = 0;
-    unsigned char *buf = t_read_file(path, &len);
-    if (buf && out) {
-        size_t k = len < n - 1 ? len : n - 1;
-        memcpy(out, buf, k);
-        out[k] = 0;
-    }
-    free(buf);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 Test(estimate, cli_runs_and_refuses_bad_flags, .timeout = 120) {
     char out[16384], csv[512], args[1024];
     t_path(csv, sizeof csv, "traj.csv");
     snprintf(args, sizeof args, "estimate --dist staircase --d 2 --mi 0.5,1 --steps 50 --batch 16 --hidden 16 --embed 4 --bound nwj --csv %s", csv);
-    cr_assert(run_cli(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     cr_assert(strstr(out, "0.5000") && strstr(out, "1.0000"), "truth printed beside the estimate: %s", out);
     size_t n;
     char *c = (char *)t_read_file(csv, &n);
@@ -308,9 +292,9 @@ Test(estimate, cli_runs_and_refuses_bad_flags, .timeout = 120) {
     for (size_t i = 0; c && i < n; i++) lines += c[i] == '\n';
     cr_assert(lines == 101, "header + 2 levels × 50 steps (%zu lines)", lines);
     free(c);
-    cr_assert(run_cli("estimate --dist cmine --n-train 200 --n-eval 100 --epochs 1 --no-fp", out, sizeof out) == 0 && strstr(out, "1.5185"), "%s", out);
-    cr_assert(run_cli("estimate --bound cpc", out, sizeof out) == 2 && strstr(out, "--bound"), "%s", out);
-    cr_assert(run_cli("estimate --preset imagenet", out, sizeof out) == 2 && strstr(out, "--preset"), "%s", out);
-    cr_assert(run_cli("estimate --mi 2,-1", out, sizeof out) == 2 && strstr(out, "--mi"), "%s", out);
-    cr_assert(run_cli("verify-estimators --seeds 0", out, sizeof out) == 2, "%s", out);
+    cr_assert(t_run_cli("estimate --dist cmine --n-train 200 --n-eval 100 --epochs 1 --no-fp", out, sizeof out) == 0 && strstr(out, "1.5185"), "%s", out);
+    cr_assert(t_run_cli("estimate --bound cpc", out, sizeof out) == 2 && strstr(out, "--bound"), "%s", out);
+    cr_assert(t_run_cli("estimate --preset imagenet", out, sizeof out) == 2 && strstr(out, "--preset"), "%s", out);
+    cr_assert(t_run_cli("estimate --mi 2,-1", out, sizeof out) == 2 && strstr(out, "--mi"), "%s", out);
+    cr_assert(t_run_cli("verify-estimators --seeds 0", out, sizeof out) == 2, "%s", out);
 }
