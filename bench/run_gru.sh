@@ -2,6 +2,8 @@
 # bench/run_gru.sh BENCH_BIN PYTHON REPS — GRU benchmark, C and PyTorch in one run.
 set -euo pipefail
 bin=$1; py=$2; reps=$3
+# PyTorch rows above this length are skipped (see bench/gru_torch.py for why).
+torch_max_l=${BENCH_TORCH_MAX_L:-100}
 out=bench/results/gru.csv
 tmp=$(mktemp)
 stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -10,7 +12,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 echo "[bench] $stamp commit $commit, $(nproc) cores, $cpu"
 for thr in 1 2; do
   OPENBLAS_NUM_THREADS=$thr "$bin" "$reps" | sed "s/^c-openblas/c-openblas-${thr}thr/" >> "$tmp"
-  "$py" bench/gru_torch.py "$reps" "$thr" >> "$tmp"
+  "$py" bench/gru_torch.py "$reps" "$thr" "$torch_max_l" >> "$tmp"
 done
 grep -v '^impl' "$tmp" | sed "s/^/$stamp,$commit,/" >> "$out"
 echo
@@ -24,4 +26,4 @@ for thr in 1 2; do
        END {for (k in c) if (k in p) printf "  %d thr  L,din=%-7s  C %9.1f ms  torch %9.1f ms  ratio %.2fx\n", t, k, c[k], p[k], p[k]/c[k]}' "$tmp" | sort
 done
 rm -f "$tmp"
-echo "(appended to $out)"
+echo "(appended to $out; PyTorch rows only for L <= $torch_max_l, BENCH_TORCH_MAX_L=500 for all)"
