@@ -14,6 +14,7 @@ for thr in 1 2; do
   OPENBLAS_NUM_THREADS=$thr "$bin" "$reps" | sed "s/^c-openblas/c-openblas-${thr}thr/" >> "$tmp"
   "$py" bench/gru_torch.py "$reps" "$thr" "$torch_max_l" >> "$tmp"
 done
+[ -s "$out" ] || echo "utc,commit,impl,B,L,din,H,layers,median_ms,min_ms,gflops_median" > "$out"
 grep -v '^impl' "$tmp" | sed "s/^/$stamp,$commit,/" >> "$out"
 echo
 printf '%-22s %5s %4s %12s %12s %10s\n' impl L din median_ms min_ms GFLOP/s
