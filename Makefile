@@ -70,7 +70,7 @@ PYTHON_TORCH ?= $(shell for p in /usr/bin/python3 python3; do $$p -c 'import tor
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev zlib1g-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
-.PHONY: all run test test-run debug verify fixtures bench fuzz deps deps-fuzz clean banner
+.PHONY: all run test test-run debug verify fixtures bench bench-est fuzz deps deps-fuzz clean banner
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
@@ -111,6 +111,8 @@ run: deps
 
 # ------------------------------------------------------------------- tests
 # Tests run with one OpenBLAS thread and two Criterion workers (2 cores).
+# --verbose so that every skipped test prints its reason ([SKIP] lines);
+# the per-test RUN/PASS lines are filtered out.
 CRITERION_FLAGS ?= --jobs 2 --timeout 300
 test: deps
 	$(MAKE) test-run
@@ -118,8 +120,9 @@ test: deps
 
 test-run: all $(TESTBIN)
 	@mkdir -p build/reports
-	OPENBLAS_NUM_THREADS=1 MIMRL_PYTHON="$(PYTHON)" MIMRL_SHARED="$(SHARED)" MIMRL_BIN="$(BIN)" MIMRL_BIN_OTHER="$(MIMRL_BIN_OTHER)" \
-	  ./$(TESTBIN) $(CRITERION_FLAGS) --xml=build/reports/test-$(VARIANT).xml
+	set -o pipefail; OPENBLAS_NUM_THREADS=1 MIMRL_PYTHON="$(PYTHON)" MIMRL_SHARED="$(SHARED)" MIMRL_BIN="$(BIN)" MIMRL_BIN_OTHER="$(MIMRL_BIN_OTHER)" \
+	  ./$(TESTBIN) $(CRITERION_FLAGS) --verbose --xml=build/reports/test-$(VARIANT).xml 2>&1 \
+	  | grep --line-buffered -v -E '^\[(RUN |PASS)\]|^\[====\] Running'
 
 # ASan must leave SIGFPE alone: the trap tests expect the signal itself.
 # A sanitizer report after a test has passed (e.g. a leak found at exit) does
@@ -141,11 +144,21 @@ BENCH_REPS ?= 5
 $(OUT)/gru_bench: bench/gru_bench.c $(LIB)
 	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+$(OUT)/est_bench: bench/est_bench.c $(LIB)
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# Estimator throughput (critic steps/s, k-NN sampling time against bank size),
+# 1 and 2 BLAS threads; rows appended to bench/results/estimators.csv.
+bench-est: all $(OUT)/est_bench
+	@mkdir -p bench/results
+	bash bench/run_est.sh "$(OUT)/est_bench" $(BENCH_REPS)
+
 bench: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
-	$(MAKE) all $(OUT)/gru_bench
+	$(MAKE) all $(OUT)/gru_bench $(OUT)/est_bench
 	@mkdir -p bench/results
 	bash bench/run_gru.sh "$(OUT)/gru_bench" "$(or $(PYTHON_TORCH),/usr/bin/python3)" $(BENCH_REPS)
+	bash bench/run_est.sh "$(OUT)/est_bench" $(BENCH_REPS)
 
 # ---------------------------------------------------------------- fixtures
 # Regenerates the PyTorch cross-check fixtures in verify/fixtures/ (committed;

@@ -131,3 +131,8 @@ int t_run_cli(const char *args, char *out, size_t n) {
     free(buf);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
+
+const char *t_state_dict_dir(void) {
+    const char *s = getenv("MIMRL_STATE_DICT");
+    return (s && *s) ? s : "verify/fixtures/state-dict";
+}

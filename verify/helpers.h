@@ -30,4 +30,9 @@ unsigned char *t_read_file(const char *path, size_t *len);
  * into out (NUL-terminated, truncated to n); returns the exit status. */
 int t_run_cli(const char *args, char *out, size_t n);
 
+/* Folder of the official state-dict listings (the spec/state-dict TSV files):
+ * MIMRL_STATE_DICT, else the copy committed in verify/fixtures/state-dict/
+ * (so the name checks run on a clean clone without ../shared). */
+const char *t_state_dict_dir(void);
+
 #endif

@@ -32,10 +32,9 @@ Test(cubemlp, parse_configuration_strings) {
 /* registered names and shapes equal the official listing's mlp_encoder lines */
 static void compare_with_tsv(const char *tsv, const char *hid, const char *res, int bias) {
     char path[1024];
-    const char *sh = getenv("MIMRL_SHARED");
-    snprintf(path, sizeof path, "%s/spec/state-dict/%s", sh && *sh ? sh : "../shared", tsv);
+    snprintf(path, sizeof path, "%s/%s", t_state_dict_dir(), tsv);
     FILE *fp = fopen(path, "r");
-    if (!fp) cr_skip_test("%s not found (MIMRL_SHARED points to the shared/ folder)", path);
+    cr_assert(fp != NULL, "%s not found (committed copy of spec/state-dict; MIMRL_STATE_DICT overrides)", path);
     mr_params p;
     mr_params_init(&p);
     mr_cubemlp m;

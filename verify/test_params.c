@@ -9,11 +9,6 @@
 #include "ref/params.h"
 #include "verify/helpers.h"
 
-static const char *shared(void) {
-    const char *s = getenv("MIMRL_SHARED");
-    return (s && *s) ? s : "../shared";
-}
-
 static void small_store(mr_params *p) {
     mr_params_init(p);
     size_t s1[2] = {3, 4}, s2[1] = {5}, s3[3] = {2, 1, 3};
@@ -56,9 +51,9 @@ Test(params, state_dict_tsv_counts_match_spec) {
     /* spec §1.9: mosi_Dec README config, main 1,023,967; 5 VMI critics
      * 1,975,040; 6 CMI classifiers 1,383,948. */
     char path[1024];
-    snprintf(path, sizeof path, "%s/spec/state-dict/mosi_dec-gru-separate.tsv", shared());
+    snprintf(path, sizeof path, "%s/mosi_dec-gru-separate.tsv", t_state_dict_dir());
     FILE *f = fopen(path, "r");
-    if (!f) cr_skip_test("%s not found (MIMRL_SHARED points to the shared/ folder)", path);
+    cr_assert(f != NULL, "%s not found (committed copy of spec/state-dict; MIMRL_STATE_DICT overrides)", path);
     fclose(f);
     mr_params p;
     mr_params_init(&p);
@@ -84,9 +79,9 @@ Test(params, every_shared_state_dict_round_trips) {
                            "mosi_dec-nobias-nores-3blocks"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         char path[1024], out[512];
-        snprintf(path, sizeof path, "%s/spec/state-dict/%s.tsv", shared(), names[k]);
+        snprintf(path, sizeof path, "%s/%s.tsv", t_state_dict_dir(), names[k]);
         FILE *f = fopen(path, "r");
-        if (!f) cr_skip_test("%s not found (MIMRL_SHARED points to the shared/ folder)", path);
+        cr_assert(f != NULL, "%s not found (committed copy of spec/state-dict; MIMRL_STATE_DICT overrides)", path);
         fclose(f);
         mr_params p, q;
         mr_params_init(&p);
@@ -212,4 +207,33 @@ Test(params, numpy_sees_state_dict_names) {
              py, out);
     cr_assert(system(cmd) == 0, "numpy view of a checkpoint differs");
     mr_params_free(&p);
+}
+
+/* The committed copy in verify/fixtures/state-dict/ is the spec's listing,
+ * byte for byte, whenever the spec folder is reachable. */
+Test(params, committed_state_dicts_equal_the_spec) {
+    const char *sh = getenv("MIMRL_SHARED");
+    if (!sh || !*sh) sh = "../shared";
+    const char *names[] = {"avec2019-mfcc-au", "mosei_dec-gru-separate", "mosi_dec-concat-unnormalized",
+                           "mosi_dec-conv", "mosi_dec-gru-separate", "mosi_dec-lstm",
+                           "mosi_dec-nobias-nores-3blocks"};
+    char probe[1024];
+    snprintf(probe, sizeof probe, "%s/spec/state-dict/%s.tsv", sh, names[0]);
+    FILE *pf = fopen(probe, "r");
+    if (!pf) cr_skip_test("%s not reachable (MIMRL_SHARED); the committed copy is used unchecked", probe);
+    fclose(pf);
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char a[1024], b[1024];
+        snprintf(a, sizeof a, "%s/spec/state-dict/%s.tsv", sh, names[k]);
+        snprintf(b, sizeof b, "%s/%s.tsv", t_state_dict_dir(), names[k]);
+        FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+        cr_assert(fa && fb, "cannot open %s or %s", a, b);
+        for (long pos = 0;; pos++) {
+            int ca = fgetc(fa), cb = fgetc(fb);
+            cr_assert(ca == cb, "%s differs from %s at byte %ld", b, a, pos);
+            if (ca == EOF) break;
+        }
+        fclose(fa);
+        fclose(fb);
+    }
 }
