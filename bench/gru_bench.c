@@ -18,17 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ref/common.h"
 #include "ref/gradcheck.h"
 #include "ref/rnn.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -121,10 +114,10 @@ int main(int argc, char **argv) {
             for (size_t b = 0; b < B; b++) Lmax = c.len[b] > Lmax ? c.len[b] : Lmax;
             for (int k = 0; k <= reps; k++) { /* k = 0 warms up */
                 mr_params_zero_grad(&c.p);
-                double t0 = now();
+                double t0 = mr_seconds();
                 mr_rnn_forward(&c.r, &c.p, c.x, B, L, c.len, c.y, c.cache, c.work);
                 mr_rnn_backward(&c.r, &c.p, c.x, B, L, c.len, c.w, dxx, c.cache, c.work);
-                if (k) t[k - 1] = now() - t0;
+                if (k) t[k - 1] = mr_seconds() - t0;
             }
             /* zeros past every length */
             for (size_t b = 0; b < B; b++)

@@ -5,17 +5,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "estimators/knn_mi.h"
 #include "estimators/truth.h"
 #include "ref/optim.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 void mr_mi_run_default(mr_mi_run *c) {
     memset(c, 0, sizeof *c);
@@ -70,7 +63,7 @@ int mr_run_mi(const mr_mi_run *c, mr_mi_result *res, mr_error *e) {
         goto done;
     }
     int base = mr_bound_uses_baseline(c->bound);
-    double t0 = now();
+    double t0 = mr_seconds();
     if (c->csv) fprintf(c->csv, "step,level,true_mi,estimate,loss\n");
     for (size_t L = 0; L < c->nlevels; L++) {
         double rho = mr_staircase_rho(c->levels[L], d);
@@ -97,7 +90,7 @@ int mr_run_mi(const mr_mi_run *c, mr_mi_result *res, mr_error *e) {
                 for (size_t k = from; k < nh; k++) m += hist[k];
                 fprintf(c->progress, "  %-11s level %zu/%zu  step %5zu/%zu  true %6.3f  estimate %s%8.4f  %6.1fs\n",
                         mr_bound_name(c->bound), L + 1, c->nlevels, s + 1, c->steps_per_level, c->levels[L],
-                        nh ? "(last 100) " : "(this step)", nh ? m / (double)(nh - from) : I, now() - t0);
+                        nh ? "(last 100) " : "(this step)", nh ? m / (double)(nh - from) : I, mr_seconds() - t0);
                 fflush(c->progress);
             }
             if (!isfinite(I) && c->progress) {
@@ -111,7 +104,7 @@ int mr_run_mi(const mr_mi_run *c, mr_mi_result *res, mr_error *e) {
         res->mean[L] = m;
         res->sd[L] = nh > 1 ? sqrt(v / (double)(nh - 1)) : 0.0;
     }
-    res->seconds = now() - t0;
+    res->seconds = mr_seconds() - t0;
 done:
     free(x);
     free(y);
@@ -203,7 +196,7 @@ int mr_run_cmi(const mr_cmi_run *c, mr_cmi_result *res, mr_error *e) {
     memset(res, 0, sizeof *res);
     if (c->k == 0 || c->batch == 0 || c->n_train < 2 * c->k || c->n_eval < 2 * c->k || c->d == 0)
         return mr_fail(e, MR_EINVAL, "estimate: need k ≥ 1, batch ≥ 1, d ≥ 1 and at least 2k samples");
-    double t0 = now();
+    double t0 = mr_seconds();
     gsl_rng *r_init = gsl_rng_alloc(gsl_rng_mt19937), *r_data = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r_init, c->seed);
     gsl_rng_set(r_data, c->seed + 1);
@@ -266,7 +259,7 @@ int mr_run_cmi(const mr_cmi_run *c, mr_cmi_result *res, mr_error *e) {
             nb++;
         }
         if (c->progress && ((ep + 1) % 5 == 0 || ep + 1 == c->epochs)) {
-            fprintf(c->progress, "  cmi  epoch %3zu/%zu  train BCE %.5f  %6.1fs\n", ep + 1, c->epochs, bsum / (double)nb, now() - t0);
+            fprintf(c->progress, "  cmi  epoch %3zu/%zu  train BCE %.5f  %6.1fs\n", ep + 1, c->epochs, bsum / (double)nb, mr_seconds() - t0);
             fflush(c->progress);
         }
     }
@@ -275,7 +268,7 @@ int mr_run_cmi(const mr_cmi_run *c, mr_cmi_result *res, mr_error *e) {
         res->se[ro] = mr_cmi_readout_se(&cm, Mpe, (mr_cmi_readout)ro, work);
     }
     res->fp = c->with_fp ? mr_fp_cmi(ev.x, ev.dx, ev.y, ev.dy, ev.z, ev.dz, c->n_eval, 5) : NAN;
-    res->seconds = now() - t0;
+    res->seconds = mr_seconds() - t0;
 done:
     free_triple(&tr);
     free_triple(&ev);

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "datasets/dataset.h"
 #include "datasets/npz.h"
@@ -307,16 +306,14 @@ int mr_cmd_train(int argc, char **argv) {
     double total_s = 0;
     size_t run_epochs = 0;
     while (t.epoch < tc.epochs_num) {
-        struct timespec a, b2;
-        clock_gettime(CLOCK_MONOTONIC, &a);
+        double t_epoch = mr_seconds();
         double lr_m = t.opt_main.g[0].lr, lr_v = t.opt_vmi.g[0].lr;
         mr_split_stats s_tr, s_va, s_te;
         if (mr_trainer_epoch(&t, &s_tr, &s_va, &s_te, &e)) {
             fprintf(stderr, "mimrl train: %s\n", e.msg);
             return 1;
         }
-        clock_gettime(CLOCK_MONOTONIC, &b2);
-        double secs = (double)(b2.tv_sec - a.tv_sec) + 1e-9 * (double)(b2.tv_nsec - a.tv_nsec);
+        double secs = mr_seconds() - t_epoch;
         total_s += secs;
         run_epochs++;
         size_t ep = t.epoch - 1;

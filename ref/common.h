@@ -55,6 +55,9 @@ int mr_add_overflow(uint64_t a, uint64_t b, uint64_t *out);
 /* Duplicate a string (NULL on allocation failure). */
 char *mr_strdup(const char *s);
 
+/* Seconds on the monotonic clock (differences are wall time). */
+double mr_seconds(void);
+
 /* Human-readable name of the BLAS this build uses ("openblas", "gslcblas",
  * "none (reference loops)") and, for OpenBLAS, its core name and threads. */
 const char *mr_blas_name(void);

@@ -4,16 +4,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "datasets/npz.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int setup_sched(mr_lr_sched *s, const mr_train_cfg *tc) {
     mr_sched_init(s, tc->lr_decrease, tc->lr_decrease_rate);
@@ -108,7 +101,7 @@ static void clip(mr_trainer *t) {
 
 static void progress(mr_trainer *t, const char *what, size_t i, size_t n, double t0) {
     if (!t->log || (i + 1) % 20 != 0 || !isatty(fileno(t->log))) return;
-    fprintf(t->log, "\r  epoch %zu %s batch %zu/%zu (%.1fs)", t->epoch, what, i + 1, n, now() - t0);
+    fprintf(t->log, "\r  epoch %zu %s batch %zu/%zu (%.1fs)", t->epoch, what, i + 1, n, mr_seconds() - t0);
     fflush(t->log);
 }
 
@@ -165,7 +158,7 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
     mr_batch b;
     memset(&b, 0, sizeof b);
     int rc = MR_OK;
-    double t0 = now();
+    double t0 = mr_seconds();
     mr_banks old = {t->N, t->bank_label, t->bank_T, t->bank_A, t->bank_V};
     mr_rand r = {t->r_drop, t->r_anchor, {0}};
     /* ---- stage 1: the estimators (not at epoch 0) */
