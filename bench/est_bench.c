@@ -18,33 +18,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "estimators/cmine.h"
 #include "estimators/critic.h"
 #include "ref/common.h"
 #include "ref/gradcheck.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "verify/helpers.h" /* t_knn_brute, the tests' k-NN oracle */
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
-}
-
-typedef struct {
-    double d;
-    int64_t i;
-} pair;
-
-static int cmp_pair(const void *a, const void *b) {
-    const pair *p = a, *q = b;
-    if (p->d != q->d) return (p->d > q->d) - (p->d < q->d);
-    return (p->i > q->i) - (p->i < q->i);
 }
 
 typedef struct {
@@ -144,40 +127,25 @@ int main(int argc, char **argv) {
     {
         size_t N = 300, dZ = 3, m = 40, k = 5;
         double *Z = malloc(N * dZ * sizeof *Z);
-        int64_t *anc = malloc(m * sizeof *anc), *nb = malloc(m * k * sizeof *nb);
-        pair *all = malloc(N * sizeof *all);
-        if (!Z || !anc || !nb || !all) return 1;
+        int64_t *anc = malloc(m * sizeof *anc), *nb = malloc(m * k * sizeof *nb), *want = malloc(m * k * sizeof *want);
+        if (!Z || !anc || !nb || !want) return 1;
         /* coarse grid values make exact distance ties common */
         for (size_t i = 0; i < N * dZ; i++) Z[i] = (double)gsl_rng_uniform_int(g, 4);
         if (mr_knn_draw_anchors(N, m, g, anc, &e) || mr_knn_neighbors(Z, dZ, N, anc, m, k, nb, &e)) {
             fprintf(stderr, "est_bench: %s\n", e.msg);
             return 1;
         }
-        for (size_t a = 0; a < m; a++) {
-            size_t n = 0;
-            for (size_t i = 0; i < N; i++) {
-                int is_anchor = 0;
-                for (size_t b = 0; b < m; b++) is_anchor |= anc[b] == (int64_t)i;
-                if (is_anchor) continue;
-                double dd = 0;
-                for (size_t f = 0; f < dZ; f++) {
-                    double t = Z[i * dZ + f] - Z[anc[a] * dZ + f];
-                    dd += t * t;
-                }
-                all[n++] = (pair){dd, (int64_t)i};
+        t_knn_brute(Z, dZ, N, anc, m, k, want);
+        for (size_t j = 0; j < m * k; j++)
+            if (nb[j] != want[j]) {
+                fprintf(stderr, "est_bench: validation failed (k-NN anchor %zu neighbour %zu: %lld, full sort says %lld)\n",
+                        j / k, j % k, (long long)nb[j], (long long)want[j]);
+                return 1;
             }
-            qsort(all, n, sizeof *all, cmp_pair);
-            for (size_t j = 0; j < k; j++)
-                if (nb[a * k + j] != all[j].i) {
-                    fprintf(stderr, "est_bench: validation failed (k-NN anchor %zu neighbour %zu: %lld, sort says %lld)\n",
-                            a, j, (long long)nb[a * k + j], (long long)all[j].i);
-                    return 1;
-                }
-        }
         free(Z);
         free(anc);
         free(nb);
-        free(all);
+        free(want);
     }
     char blas[512];
     mr_blas_describe(blas, sizeof blas);
@@ -196,9 +164,9 @@ int main(int argc, char **argv) {
             cctx c;
             if (cbuild(&c, (mr_critic_kind)k, Bs[bi], 128, 256, 128, 2, g)) return 1;
             for (int r = 0; r <= reps; r++) {
-                double t0 = now();
+                double t0 = mr_seconds();
                 cstep(&c);
-                if (r) t[r - 1] = now() - t0;
+                if (r) t[r - 1] = mr_seconds() - t0;
             }
             cfree(&c);
             qsort(t, (size_t)reps, sizeof *t, cmp_d);
@@ -217,12 +185,12 @@ int main(int argc, char **argv) {
             if (!Z || !anc || !nb) return 1;
             for (size_t i = 0; i < N * dZ; i++) Z[i] = 2 * gsl_rng_uniform(g) - 1;
             for (int r = 0; r <= reps; r++) {
-                double t0 = now();
+                double t0 = mr_seconds();
                 if (mr_knn_draw_anchors(N, m, g, anc, &e) || mr_knn_neighbors(Z, dZ, N, anc, m, kk, nb, &e)) {
                     fprintf(stderr, "est_bench: %s\n", e.msg);
                     return 1;
                 }
-                if (r) t[r - 1] = now() - t0;
+                if (r) t[r - 1] = mr_seconds() - t0;
             }
             free(Z);
             free(anc);

@@ -7,6 +7,7 @@
 
 #include <gsl/gsl_rng.h>
 #include <stddef.h>
+#include <stdint.h>
 
 gsl_rng *t_rng(unsigned long seed);
 void t_fill_uniform(double *x, size_t n, double lo, double hi, gsl_rng *r);
@@ -30,9 +31,20 @@ unsigned char *t_read_file(const char *path, size_t *len);
  * into out (NUL-terminated, truncated to n); returns the exit status. */
 int t_run_cli(const char *args, char *out, size_t n);
 
+/* The k nearest non-anchor rows of Z to each anchor by a full sort of
+ * (squared distance, index) pairs → out[m·k]: the oracle the k-NN sampler
+ * (mr_knn_neighbors) is checked against, in the tests and in est_bench. */
+void t_knn_brute(const double *Z, size_t dZ, size_t N, const int64_t *anchors, size_t m, size_t k, int64_t *out);
+
 /* Folder of the official state-dict listings (the spec/state-dict TSV files):
  * MIMRL_STATE_DICT, else the copy committed in verify/fixtures/state-dict/
  * (so the name checks run on a clean clone without ../shared). */
 const char *t_state_dict_dir(void);
+/* The seven official listings, by name (file NAME.tsv). */
+extern const char *const t_state_dict_names[];
+extern const size_t t_state_dict_count;
+/* path ← t_state_dict_dir()/NAME.tsv; 1 when that file can be opened. */
+int t_state_dict_path(char *path, size_t n, const char *name);
+#define T_STATE_DICT_MISSING "%s not found (committed copy of spec/state-dict; MIMRL_STATE_DICT overrides)"
 
 #endif

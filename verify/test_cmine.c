@@ -13,41 +13,6 @@
 
 /* ------------------------------------------------------------ k-NN sampler */
 
-typedef struct {
-    double d;
-    int64_t i;
-} di;
-
-static int cmp_di(const void *a, const void *b) {
-    const di *x = a, *y = b;
-    if (x->d < y->d) return -1;
-    if (x->d > y->d) return 1;
-    return (x->i > y->i) - (x->i < y->i);
-}
-
-static void brute_knn(const double *Z, size_t dZ, size_t N, const int64_t *anchors, size_t m, size_t k, int64_t *out) {
-    di *c = malloc(N * sizeof *c);
-    for (size_t a = 0; a < m; a++) {
-        size_t n = 0;
-        for (size_t i = 0; i < N; i++) {
-            int skip = 0;
-            for (size_t b = 0; b < m; b++) skip |= anchors[b] == (int64_t)i;
-            if (skip) continue;
-            double s = 0;
-            for (size_t f = 0; f < dZ; f++) {
-                double t = Z[i * dZ + f] - Z[anchors[a] * dZ + f];
-                s += t * t;
-            }
-            c[n].d = s;
-            c[n].i = (int64_t)i;
-            n++;
-        }
-        qsort(c, n, sizeof *c, cmp_di);
-        for (size_t j = 0; j < k; j++) out[a * k + j] = c[j].i;
-    }
-    free(c);
-}
-
 Test(knn, matches_brute_force_including_ties) {
     gsl_rng *r = t_rng(1);
     size_t cases[][3] = {{50, 3, 2}, {200, 8, 4}, {64, 1, 2}, {37, 5, 1}, {300, 128, 2}};
@@ -67,7 +32,7 @@ Test(knn, matches_brute_force_including_ties) {
             for (size_t b = 0; b < a; b++) cr_assert(anchors[a] != anchors[b], "anchors must be distinct");
         }
         cr_assert(mr_knn_neighbors(Z, dZ, N, anchors, m, k, got, &e) == MR_OK, "%s", e.msg);
-        brute_knn(Z, dZ, N, anchors, m, k, want);
+        t_knn_brute(Z, dZ, N, anchors, m, k, want);
         for (size_t i = 0; i < m * k; i++) {
             cr_assert(got[i] == want[i], "case %zu: neighbour %zu is %lld, brute force %lld", ci, i, (long long)got[i], (long long)want[i]);
             for (size_t a = 0; a < m; a++) cr_assert(got[i] != anchors[a], "an anchor was returned as a neighbour");

@@ -32,9 +32,9 @@ Test(cubemlp, parse_configuration_strings) {
 /* registered names and shapes equal the official listing's mlp_encoder lines */
 static void compare_with_tsv(const char *tsv, const char *hid, const char *res, int bias) {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", t_state_dict_dir(), tsv);
+    t_state_dict_path(path, sizeof path, tsv);
     FILE *fp = fopen(path, "r");
-    cr_assert(fp != NULL, "%s not found (committed copy of spec/state-dict; MIMRL_STATE_DICT overrides)", path);
+    cr_assert(fp != NULL, T_STATE_DICT_MISSING, path);
     mr_params p;
     mr_params_init(&p);
     mr_cubemlp m;
@@ -68,8 +68,8 @@ static void compare_with_tsv(const char *tsv, const char *hid, const char *res, 
 }
 
 Test(cubemlp, names_match_official_state_dicts) {
-    compare_with_tsv("mosi_dec-gru-separate.tsv", "50-3-128=10-3-128", "1-1", 1);
-    compare_with_tsv("mosi_dec-nobias-nores-3blocks.tsv", "100-3-128=100-3-128=100-3-128", "0-0-0", 0);
+    compare_with_tsv("mosi_dec-gru-separate", "50-3-128=10-3-128", "1-1", 1);
+    compare_with_tsv("mosi_dec-nobias-nores-3blocks", "100-3-128=100-3-128=100-3-128", "0-0-0", 0);
 }
 
 Test(cubemlp, parameter_count_matches_spec) {

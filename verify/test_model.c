@@ -171,10 +171,7 @@ Test(model, objectives_follow_the_spec_signs) {
 
 Test(model, names_and_shapes_match_the_official_state_dict) {
     char path[1024];
-    snprintf(path, sizeof path, "%s/mosi_dec-gru-separate.tsv", t_state_dict_dir());
-    FILE *f = fopen(path, "r");
-    cr_assert(f != NULL, "%s not found (committed copy of spec/state-dict; MIMRL_STATE_DICT overrides)", path);
-    fclose(f);
+    cr_assert(t_state_dict_path(path, sizeof path, "mosi_dec-gru-separate"), T_STATE_DICT_MISSING, path);
     /* the README configuration: GRU, d_hiddens = d_outs = 50-3-128=10-3-128, bias, res 1-1 */
     mr_model_cfg cfg;
     mr_model_cfg_default(&cfg);

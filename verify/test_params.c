@@ -51,10 +51,7 @@ Test(params, state_dict_tsv_counts_match_spec) {
     /* spec §1.9: mosi_Dec README config, main 1,023,967; 5 VMI critics
      * 1,975,040; 6 CMI classifiers 1,383,948. */
     char path[1024];
-    snprintf(path, sizeof path, "%s/mosi_dec-gru-separate.tsv", t_state_dict_dir());
-    FILE *f = fopen(path, "r");
-    cr_assert(f != NULL, "%s not found (committed copy of spec/state-dict; MIMRL_STATE_DICT overrides)", path);
-    fclose(f);
+    cr_assert(t_state_dict_path(path, sizeof path, "mosi_dec-gru-separate"), T_STATE_DICT_MISSING, path);
     mr_params p;
     mr_params_init(&p);
     mr_error e;
@@ -74,15 +71,9 @@ Test(params, state_dict_tsv_counts_match_spec) {
 }
 
 Test(params, every_shared_state_dict_round_trips) {
-    const char *names[] = {"avec2019-mfcc-au", "mosei_dec-gru-separate", "mosi_dec-concat-unnormalized",
-                           "mosi_dec-conv", "mosi_dec-gru-separate", "mosi_dec-lstm",
-                           "mosi_dec-nobias-nores-3blocks"};
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    for (size_t k = 0; k < t_state_dict_count; k++) {
         char path[1024], out[512];
-        snprintf(path, sizeof path, "%s/%s.tsv", t_state_dict_dir(), names[k]);
-        FILE *f = fopen(path, "r");
-        cr_assert(f != NULL, "%s not found (committed copy of spec/state-dict; MIMRL_STATE_DICT overrides)", path);
-        fclose(f);
+        cr_assert(t_state_dict_path(path, sizeof path, t_state_dict_names[k]), T_STATE_DICT_MISSING, path);
         mr_params p, q;
         mr_params_init(&p);
         mr_params_init(&q);
@@ -94,7 +85,7 @@ Test(params, every_shared_state_dict_round_trips) {
         t_path(out, sizeof out, "sd.npz");
         cr_assert(mr_params_save(&p, out, "{\"d_common\": 128}", 0, &e) == MR_OK, "%s", e.msg);
         char *cfg = NULL;
-        cr_assert(mr_params_load(&q, out, &cfg, 0, &e) == MR_OK, "%s: %s", names[k], e.msg);
+        cr_assert(mr_params_load(&q, out, &cfg, 0, &e) == MR_OK, "%s: %s", t_state_dict_names[k], e.msg);
         cr_assert(memcmp(p.data, q.data, p.total * sizeof(double)) == 0);
         cr_assert(cfg && strcmp(cfg, "{\"d_common\": 128}") == 0);
         free(cfg);
@@ -214,26 +205,23 @@ Test(params, numpy_sees_state_dict_names) {
 Test(params, committed_state_dicts_equal_the_spec) {
     const char *sh = getenv("MIMRL_SHARED");
     if (!sh || !*sh) sh = "../shared";
-    const char *names[] = {"avec2019-mfcc-au", "mosei_dec-gru-separate", "mosi_dec-concat-unnormalized",
-                           "mosi_dec-conv", "mosi_dec-gru-separate", "mosi_dec-lstm",
-                           "mosi_dec-nobias-nores-3blocks"};
+    const char *const *names = t_state_dict_names;
     char probe[1024];
     snprintf(probe, sizeof probe, "%s/spec/state-dict/%s.tsv", sh, names[0]);
     FILE *pf = fopen(probe, "r");
     if (!pf) cr_skip_test("%s not reachable (MIMRL_SHARED); the committed copy is used unchecked", probe);
     fclose(pf);
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    for (size_t k = 0; k < t_state_dict_count; k++) {
         char a[1024], b[1024];
         snprintf(a, sizeof a, "%s/spec/state-dict/%s.tsv", sh, names[k]);
-        snprintf(b, sizeof b, "%s/%s.tsv", t_state_dict_dir(), names[k]);
-        FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-        cr_assert(fa && fb, "cannot open %s or %s", a, b);
-        for (long pos = 0;; pos++) {
-            int ca = fgetc(fa), cb = fgetc(fb);
-            cr_assert(ca == cb, "%s differs from %s at byte %ld", b, a, pos);
-            if (ca == EOF) break;
-        }
-        fclose(fa);
-        fclose(fb);
+        t_state_dict_path(b, sizeof b, names[k]);
+        size_t la, lb;
+        unsigned char *xa = t_read_file(a, &la), *xb = t_read_file(b, &lb);
+        cr_assert(xa && xb, "cannot read %s or %s", a, b);
+        size_t pos = 0;
+        while (pos < la && pos < lb && xa[pos] == xb[pos]) pos++;
+        cr_assert(pos == la && pos == lb, "%s differs from %s at byte %zu", b, a, pos);
+        free(xa);
+        free(xb);
     }
 }
