@@ -70,7 +70,7 @@ PYTHON_TORCH ?= $(shell for p in /usr/bin/python3 python3; do $$p -c 'import tor
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev zlib1g-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
-.PHONY: all run test test-run debug verify fixtures bench bench-est fuzz deps deps-fuzz clean banner
+.PHONY: all run test test-run debug verify fixtures crosscheck crosscheck-fixtures bench bench-est fuzz deps deps-fuzz clean banner
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
@@ -167,6 +167,25 @@ bench: deps
 fixtures: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
 	$(or $(PYTHON_TORCH),/usr/bin/python3) verify/torch_fixtures.py verify/fixtures
+	@$(MAKE) --no-print-directory crosscheck-fixtures
+
+# ---------------------------------------------------------------- crosscheck
+# The whole step (every output, estimate, loss and gradient of both stages)
+# of `mimrl oracle` against the independent PyTorch implementation in
+# verify/torch/ on 14 configurations; per-tensor table in
+# verify/results/crosscheck.tsv. crosscheck-fixtures rewrites the committed
+# fixtures that `make test` checks without Python (test_crosscheck.c).
+crosscheck: deps $(BIN)
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
+	@mkdir -p verify/results
+	OPENBLAS_NUM_THREADS=1 $(or $(PYTHON_TORCH),/usr/bin/python3) verify/torch/crosscheck.py --bin $(BIN) --work $(OUT)/crosscheck \
+	    --report verify/results/crosscheck.tsv
+
+crosscheck-fixtures: deps $(BIN)
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
+	rm -rf verify/fixtures/crosscheck
+	OPENBLAS_NUM_THREADS=1 $(or $(PYTHON_TORCH),/usr/bin/python3) verify/torch/crosscheck.py --bin $(BIN) --work $(OUT)/crosscheck \
+	    --fixtures verify/fixtures/crosscheck
 
 # ------------------------------------------------------------------ verify
 # The slow tier (not in CI): the full Poole staircase for every bound and the

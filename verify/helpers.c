@@ -187,3 +187,39 @@ void t_knn_brute(const double *Z, size_t dZ, size_t N, const int64_t *anchors, s
     free(c);
 }
 
+
+/* ---- the crosscheck parameter generator (verify/torch/crosscheck.py) */
+
+static uint64_t fnv1a64(const char *s) {
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001B3ull;
+    return h;
+}
+
+void t_gen_uniform(const char *name, size_t n, uint64_t seed, double *out) {
+    const uint64_t gold = 0x9E3779B97F4A7C15ull;
+    uint64_t h = fnv1a64(name) ^ (seed * gold);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t z = h + (uint64_t)(i + 1) * gold;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        out[i] = 2.0 * ((double)(z >> 11) * (1.0 / 9007199254740992.0)) - 1.0;
+    }
+}
+
+void t_gen_params(mr_params *p, uint64_t seed, double gain) {
+    for (size_t t = 0; t < p->n; t++) {
+        const mr_tensor *x = &p->t[t];
+        double *v = p->data + x->offset;
+        t_gen_uniform(x->name, x->size, seed, v);
+        size_t nl = strlen(x->name);
+        int is_weight = nl >= 6 && strcmp(x->name + nl - 6, "weight") == 0;
+        double fan = 1.0;
+        for (int d = 1; d < x->ndim; d++) fan *= (double)x->shape[d];
+        for (size_t i = 0; i < x->size; i++) {
+            if (x->ndim == 1) v[i] = is_weight ? 1.0 + v[i] / 4 : v[i] / 4;
+            else v[i] = gain * v[i] / sqrt(fan);
+        }
+    }
+}

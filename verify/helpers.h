@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ref/params.h"
+
 gsl_rng *t_rng(unsigned long seed);
 void t_fill_uniform(double *x, size_t n, double lo, double hi, gsl_rng *r);
 /* Uniform in ±[lo, hi]: magnitudes kept away from 0 (for kinks at 0). */
@@ -45,6 +47,12 @@ extern const char *const t_state_dict_names[];
 extern const size_t t_state_dict_count;
 /* path ← t_state_dict_dir()/NAME.tsv; 1 when that file can be opened. */
 int t_state_dict_path(char *path, size_t n, const char *name);
+/* The name-keyed parameter generator of verify/torch/crosscheck.py (its
+ * docstring has the definition): uniform [−1, 1) values of entries 0..n−1 of
+ * the tensor called name, and every tensor of a store filled by its rule. */
+void t_gen_uniform(const char *name, size_t n, uint64_t seed, double *out);
+void t_gen_params(mr_params *p, uint64_t seed, double gain);
+
 #define T_STATE_DICT_MISSING "%s not found (committed copy of spec/state-dict; MIMRL_STATE_DICT overrides)"
 
 #endif
