@@ -25,8 +25,6 @@ int mr_cmd_train(int argc, char **argv);
 int mr_cmd_eval(int argc, char **argv);
 
 #include "ref/config.h"
-/* Build a model from a checkpoint's config_json and load its parameters. */
-int mr_model_from_checkpoint(mr_model *m, mr_model_cfg *mc, mr_train_cfg *tc, const char *path, mr_error *e);
 /* schema check and summary of a mimrl-npz split; 0 valid, 2 invalid */
 int mr_info_dataset(const char *path);
 

@@ -10,45 +10,6 @@
 #include "ref/config.h"
 #include "ref/model.h"
 
-/* Build a model from a checkpoint: its config_json (official flag names,
- * missing keys at the official defaults), then the parameters by name. */
-int mr_model_from_checkpoint(mr_model *m, mr_model_cfg *mc, mr_train_cfg *tc, const char *path, mr_error *e) {
-    mr_model_cfg_default(mc);
-    mr_train_cfg_default(tc);
-    mr_npz z;
-    int rc = mr_npz_open(&z, path, e);
-    if (rc) return rc;
-    mr_array a;
-    char *json = NULL;
-    if (mr_npz_find(&z, "config_json") < 0) {
-        mr_npz_close(&z);
-        return mr_fail(e, MR_ENOTFOUND, "%s: member 'config_json' is missing (a checkpoint carries its configuration)", path);
-    }
-    rc = mr_npz_read(&z, "config_json", &a, e);
-    mr_npz_close(&z);
-    if (rc) return rc;
-    if (a.dtype != MR_DT_U1 || a.ndim != 1) {
-        mr_array_free(&a);
-        return mr_fail(e, MR_EFORMAT, "%s: member 'config_json' must be 1-d |u1 UTF-8 bytes", path);
-    }
-    json = malloc((size_t)a.count + 1);
-    if (!json) {
-        mr_array_free(&a);
-        return mr_fail(e, MR_ENOMEM, "out of memory");
-    }
-    memcpy(json, a.data, (size_t)a.count);
-    json[a.count] = 0;
-    mr_array_free(&a);
-    char what[4200];
-    snprintf(what, sizeof what, "%s: config_json", path);
-    rc = mr_cfg_from_json(mc, tc, json, what, NULL, e);
-    free(json);
-    if (rc) return rc;
-    if ((rc = mr_model_build(m, mc, e))) return rc;
-    if ((rc = mr_params_load(&m->p, path, NULL, 0, e))) mr_model_free(m);
-    return rc;
-}
-
 typedef struct {
     mr_array a;
     double *v;

@@ -42,4 +42,8 @@ char *mr_cfg_to_json(const mr_model_cfg *m, const mr_train_cfg *t);
 /* Apply every key of a flat JSON object (config_json). */
 int mr_cfg_from_json(mr_model_cfg *m, mr_train_cfg *t, const char *json, const char *what, FILE *notes, mr_error *e);
 
+/* Build a model from a checkpoint: its config_json (official flag names,
+ * missing keys at the official defaults), then the parameters by name. */
+int mr_model_from_checkpoint(mr_model *m, mr_model_cfg *mc, mr_train_cfg *tc, const char *path, mr_error *e);
+
 #endif
