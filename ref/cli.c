@@ -276,6 +276,7 @@ static int cmd_demo(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    mr_alloc_policy();
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -2,6 +2,7 @@
 #include "ref/common.h"
 
 #include <stdarg.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,4 +78,21 @@ double mr_seconds(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* glibc returns every block above M_MMAP_THRESHOLD (≤ 32 MB) to the kernel on
+ * free and maps fresh zero pages on the next request, so a training step whose
+ * activations are allocated per batch spends a third of its time in page
+ * faults (perf: clear_page_erms under do_anonymous_page, bench/RESULTS.md).
+ * Serving every block from the heap and never trimming it keeps those pages
+ * mapped: the next step reuses them (calloc then clears them in user space).
+ * Numerics are untouched. MIMRL_MALLOC=system keeps glibc's defaults (for
+ * measuring the difference). */
+void mr_alloc_policy(void) {
+#ifdef __GLIBC__
+    const char *v = getenv("MIMRL_MALLOC");
+    if (v && !strcmp(v, "system")) return;
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, -1);
+#endif
 }

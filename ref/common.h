@@ -62,5 +62,9 @@ double mr_seconds(void);
  * "none (reference loops)") and, for OpenBLAS, its core name and threads. */
 const char *mr_blas_name(void);
 void mr_blas_describe(char *buf, size_t n);
+/* Process-wide allocator policy for long runs (CLI, benches): keep freed
+ * memory in the heap instead of returning it to the kernel (glibc mallopt;
+ * no-op elsewhere). Call once at the start of main. */
+void mr_alloc_policy(void);
 
 #endif
