@@ -14,7 +14,19 @@
 char *openblas_get_corename(void);
 char *openblas_get_config(void);
 int openblas_get_num_threads(void);
+void openblas_set_num_threads(int n);
 #endif
+
+int mr_blas_threads_set(int n) {
+#ifdef MR_OPENBLAS
+    int old = openblas_get_num_threads();
+    openblas_set_num_threads(n);
+    return old;
+#else
+    (void)n;
+    return 1;
+#endif
+}
 
 void mr_gemm_ref(int transA, int transB, size_t M, size_t N, size_t K, double alpha,
                  const double *A, size_t lda, const double *B, size_t ldb, double beta,

@@ -27,4 +27,9 @@ void mr_gemm_ref(int transA, int transB, size_t M, size_t N, size_t K, double al
                  const double *A, size_t lda, const double *B, size_t ldb, double beta,
                  double *C, size_t ldc);
 
+/* Threads OpenBLAS uses for one call (no-op in the other builds); returns the
+ * previous count. The model sets 1 while it runs the audio and visual
+ * encoders on two threads of its own. */
+int mr_blas_threads_set(int n);
+
 #endif

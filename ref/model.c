@@ -2,10 +2,13 @@
 #include "ref/model.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "ref/blas.h"
 #include "ref/encoders.h"
 #include "ref/layers.h"
 #include "ref/losses.h"
@@ -197,6 +200,69 @@ static double task_loss(mr_task_loss l, const double *p, const double *y, size_t
     }
 }
 
+/* ---- the audio and the visual branch are independent: with two or more
+ * cores they run on two threads (OpenBLAS at 1 thread meanwhile), each
+ * computing exactly what it computes sequentially, so the results do not
+ * depend on it. MIMRL_ENCODER_THREADS=1 keeps them sequential. */
+typedef struct {
+    void (*fn)(mr_model *, mr_fwd *, int, void *);
+    mr_model *m;
+    mr_fwd *s;
+    int which; /* 0 audio, 1 visual */
+    void *arg;
+} branch_job;
+
+static void *branch_run(void *v) {
+    branch_job *j = v;
+    j->fn(j->m, j->s, j->which, j->arg);
+    return NULL;
+}
+
+static int branch_parallel(void) {
+    static int n = -1;
+    if (n < 0) {
+        const char *e = getenv("MIMRL_ENCODER_THREADS");
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = (e && atoi(e) == 1) || cores < 2 ? 1 : 2;
+    }
+    return n == 2;
+}
+
+static void both_branches(void (*fn)(mr_model *, mr_fwd *, int, void *), mr_model *m, mr_fwd *s, void *arg) {
+    branch_job j[2] = {{fn, m, s, 0, arg}, {fn, m, s, 1, arg}};
+    pthread_t t;
+    if (branch_parallel()) {
+        int old = mr_blas_threads_set(1);
+        if (pthread_create(&t, NULL, branch_run, &j[1]) == 0) {
+            branch_run(&j[0]);
+            pthread_join(t, NULL);
+            mr_blas_threads_set(old);
+            return;
+        }
+        mr_blas_threads_set(old);
+    }
+    branch_run(&j[0]);
+    branch_run(&j[1]);
+}
+
+/* encoder + tail of one branch */
+static void branch_forward(mr_model *m, mr_fwd *s, int v, void *arg) {
+    (void)arg;
+    const mr_model_cfg *c = &m->cfg;
+    mr_params *p = &m->p;
+    size_t B = s->in.B, D = c->d_common, L = v ? s->in.Lv : s->in.La, d = v ? c->d_v : c->d_a;
+    const double *x = v ? s->in.vision : s->in.audio;
+    double *y = v ? s->yv : s->ya;
+    if (c->encoder == MR_ENC_CONV)
+        mr_conv1d_forward(y, x, P_(p, v ? m->conv_v_w : m->conv_a_w), P_(p, v ? m->conv_v_b : m->conv_a_b), B, L, d, D);
+    else
+        mr_rnn_forward(v ? &m->rnn_v : &m->rnn_a, p, x, B, L, v ? s->vlen : s->alen, y, v ? s->rc_v : s->rc_a, v ? s->rw_v : s->rw_a);
+    if (v)
+        mr_av_tail_forward(s->yv, B * L, D, P_(p, m->ln_v_g), P_(p, m->ln_v_b), s->mk_v, s->ln_v, s->mu_v, s->rs_v, s->re_v, s->v_d);
+    else
+        mr_av_tail_forward(s->ya, B * L, D, P_(p, m->ln_a_g), P_(p, m->ln_a_b), s->mk_a, s->ln_a, s->mu_a, s->rs_a, s->re_a, s->a_d);
+}
+
 /* net coefficient of each CMI estimate in L2 (spec §4.3 table) */
 static double cmi_coef(const double *c2, int j) {
     switch (j) {
@@ -248,17 +314,10 @@ int mr_model_forward(mr_model *m, const mr_inputs *in, const mr_banks *banks, co
     mr_dropout_forward(s->t_d, s->t_lin, s->t_mask, B * Lt * D);
     mr_seq_lengths(in->audio, B, La, c->d_a, s->alen);
     mr_seq_lengths(in->vision, B, Lv, c->d_v, s->vlen);
-    if (c->encoder == MR_ENC_CONV) {
-        mr_conv1d_forward(s->ya, in->audio, P_(p, m->conv_a_w), P_(p, m->conv_a_b), B, La, c->d_a, D);
-        mr_conv1d_forward(s->yv, in->vision, P_(p, m->conv_v_w), P_(p, m->conv_v_b), B, Lv, c->d_v, D);
-    } else {
-        mr_rnn_forward(&m->rnn_a, p, in->audio, B, La, s->alen, s->ya, s->rc_a, s->rw_a);
-        mr_rnn_forward(&m->rnn_v, p, in->vision, B, Lv, s->vlen, s->yv, s->rc_v, s->rw_v);
-    }
+    /* the masks first (the stream's order: text, audio, visual, CubeMLP, head) */
     masks(s->mk_a, B * La * D, c->dropout[1], dr);
     masks(s->mk_v, B * Lv * D, c->dropout[2], dr);
-    mr_av_tail_forward(s->ya, B * La, D, P_(p, m->ln_a_g), P_(p, m->ln_a_b), s->mk_a, s->ln_a, s->mu_a, s->rs_a, s->re_a, s->a_d);
-    mr_av_tail_forward(s->yv, B * Lv, D, P_(p, m->ln_v_g), P_(p, m->ln_v_b), s->mk_v, s->ln_v, s->mu_v, s->rs_v, s->re_v, s->v_d);
+    both_branches(branch_forward, m, s, NULL);
     /* ---- pooled features (before temporal padding/cropping) */
     mr_pool_mean_forward(s->t_d, B, Lt, D, NULL, s->feat[FT]);
     mr_pool_mean_forward(s->a_d, B, La, D, c->masked_pool ? s->alen : NULL, s->feat[FA]);
@@ -398,6 +457,31 @@ static void cmi_backward(mr_model *m, mr_fwd *s, int j, double g_cmi, double g_b
     }
 }
 
+typedef struct {
+    double *dpool[2], *dy[2], *scratch[2]; /* audio, visual */
+} branch_grads;
+
+/* tail + encoder backward of one branch (gradients of its own parameters only) */
+static void branch_backward(mr_model *m, mr_fwd *s, int v, void *arg) {
+    const branch_grads *bg = arg;
+    const mr_model_cfg *c = &m->cfg;
+    mr_params *p = &m->p;
+    size_t B = s->in.B, D = c->d_common, L = v ? s->in.Lv : s->in.La, d = v ? c->d_v : c->d_a;
+    const double *x = v ? s->in.vision : s->in.audio;
+    if (v)
+        mr_av_tail_backward(bg->dpool[1], s->yv, B * L, D, P_(p, m->ln_v_g), s->mk_v, s->ln_v, s->mu_v, s->rs_v, s->re_v, bg->dy[1],
+                            G_(p, m->ln_v_g), G_(p, m->ln_v_b), bg->scratch[1]);
+    else
+        mr_av_tail_backward(bg->dpool[0], s->ya, B * L, D, P_(p, m->ln_a_g), s->mk_a, s->ln_a, s->mu_a, s->rs_a, s->re_a, bg->dy[0],
+                            G_(p, m->ln_a_g), G_(p, m->ln_a_b), bg->scratch[0]);
+    if (c->encoder == MR_ENC_CONV)
+        mr_conv1d_backward(NULL, G_(p, v ? m->conv_v_w : m->conv_a_w), G_(p, v ? m->conv_v_b : m->conv_a_b), bg->dy[v], x,
+                           P_(p, v ? m->conv_v_w : m->conv_a_w), B, L, d, D);
+    else
+        mr_rnn_backward(v ? &m->rnn_v : &m->rnn_a, p, x, B, L, v ? s->vlen : s->alen, bg->dy[v], NULL, v ? s->rc_v : s->rc_a,
+                        v ? s->rw_v : s->rw_a);
+}
+
 static void main_backward(mr_model *m, mr_fwd *s, const double *dout) {
     const mr_model_cfg *c = &m->cfg;
     mr_params *p = &m->p;
@@ -406,8 +490,7 @@ static void main_backward(mr_model *m, mr_fwd *s, const double *dout) {
     double *denc = calloc(B * Lo * Ko * Do, sizeof *denc), *dX0 = calloc(B * T * 3 * D, sizeof *dX0);
     double *dt = calloc(B * Lt * D, sizeof *dt), *da = calloc(B * La * D, sizeof *da), *dv = calloc(B * Lv * D, sizeof *dv);
     double *dtl = calloc(B * Lt * D, sizeof *dtl), *dya = calloc(B * La * D, sizeof *dya), *dyv = calloc(B * Lv * D, sizeof *dyv);
-    size_t Lmax = La > Lv ? La : Lv;
-    double *sc = calloc(2 * B * Lmax * D, sizeof *sc);
+    double *sc = calloc(2 * B * (La + Lv) * D, sizeof *sc); /* tail scratch, one part per branch */
     if (!denc || !dX0 || !dt || !da || !dv || !dtl || !dya || !dyv || !sc) goto out;
     if (dout) mr_head_backward(&m->head, p, s->feat[FF], B, dout, s->dfeat[FF], s->head_cache);
     mr_compose_backward(s->dfeat[FF], B, Lo, Ko, Do, c->compose_k, c->compose_t, denc);
@@ -422,17 +505,8 @@ static void main_backward(mr_model *m, mr_fwd *s, const double *dout) {
     mr_dropout_backward(dtl, dt, s->t_mask, B * Lt * D);
     mr_linear_backward(NULL, G_(p, m->W_t), NULL, dtl, s->in.text, P_(p, m->W_t), B * Lt, c->d_t, D);
     /* audio / visual */
-    mr_av_tail_backward(da, s->ya, B * La, D, P_(p, m->ln_a_g), s->mk_a, s->ln_a, s->mu_a, s->rs_a, s->re_a, dya, G_(p, m->ln_a_g),
-                        G_(p, m->ln_a_b), sc);
-    mr_av_tail_backward(dv, s->yv, B * Lv, D, P_(p, m->ln_v_g), s->mk_v, s->ln_v, s->mu_v, s->rs_v, s->re_v, dyv, G_(p, m->ln_v_g),
-                        G_(p, m->ln_v_b), sc);
-    if (c->encoder == MR_ENC_CONV) {
-        mr_conv1d_backward(NULL, G_(p, m->conv_a_w), G_(p, m->conv_a_b), dya, s->in.audio, P_(p, m->conv_a_w), B, La, c->d_a, D);
-        mr_conv1d_backward(NULL, G_(p, m->conv_v_w), G_(p, m->conv_v_b), dyv, s->in.vision, P_(p, m->conv_v_w), B, Lv, c->d_v, D);
-    } else {
-        mr_rnn_backward(&m->rnn_a, p, s->in.audio, B, La, s->alen, dya, NULL, s->rc_a, s->rw_a);
-        mr_rnn_backward(&m->rnn_v, p, s->in.vision, B, Lv, s->vlen, dyv, NULL, s->rc_v, s->rw_v);
-    }
+    branch_grads bg = {{da, dv}, {dya, dyv}, {sc, sc + 2 * B * La * D}};
+    both_branches(branch_backward, m, s, &bg);
 out:
     free(denc);
     free(dX0);
