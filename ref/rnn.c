@@ -115,8 +115,10 @@ static size_t layer_size(const mr_rnn *r, size_t B, size_t L) {
 size_t mr_rnn_cache_size(const mr_rnn *r, size_t B, size_t L) { return r->layers * layer_size(r, B, L); }
 
 size_t mr_rnn_work_size(const mr_rnn *r, size_t B, size_t L) {
-    size_t H = r->H, GH = G_of(r) * H;
-    return 2 * B * L * 2 * H + B * L * GH + B * (5 * H + GH);
+    size_t H = r->H, GH = G_of(r) * H, Din = in_of(r, 0) > 2 * H ? in_of(r, 0) : 2 * H;
+    /* backward: dout, din, dgi, six row buffers, the gathered inputs of the
+     * valid positions, and B active-row indices */
+    return 2 * B * L * 2 * H + B * L * GH + B * (5 * H + GH) + B * L * Din + B;
 }
 
 typedef struct {
@@ -145,6 +147,18 @@ static int max_len(const int *len, size_t B) {
     return m;
 }
 
+/* act ← the samples with len > s, increasing; returns their count. Products
+ * over the active rows only equal, in the reference loops, the products over
+ * all rows with zeros at the inactive ones bit for bit: each row's dot
+ * products are unchanged, and sums over rows skip exact zeros in the same
+ * order. */
+static size_t active(const int *len, size_t B, int s, size_t *act) {
+    size_t n = 0;
+    for (size_t b = 0; b < B; b++)
+        if (len[b] > s) act[n++] = b;
+    return n;
+}
+
 /* position of step s of sample b in direction d, and of its predecessor */
 static size_t pos_of(int d, int s, int len) { return (size_t)(d == 0 ? s : len - 1 - s); }
 
@@ -161,6 +175,7 @@ void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t
     size_t H = r->H, G = G_of(r), GH = G * H, S = S_of(r), SH = S * H;
     int Lmax = max_len(len, B);
     double *hp = work, *gh = work + B * H; /* h_prev [B×H], W_hh·h_prev [B×G·H] */
+    size_t *act = (size_t *)(gh + B * GH); /* B indices (mr_rnn_work_size) */
     for (size_t l = 0; l < r->layers; l++) {
         layer_view v = view(r, cache, B, L, l);
         const double *in = l == 0 ? x : view(r, cache, B, L, l - 1).out;
@@ -169,25 +184,28 @@ void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t
         for (int d = 0; d < 2; d++) {
             const double *Wih = p->data + p->t[r->w_ih[l][d]].offset, *Whh = p->data + p->t[r->w_hh[l][d]].offset;
             const double *bih = p->data + p->t[r->b_ih[l][d]].offset, *bhh = p->data + p->t[r->b_hh[l][d]].offset;
-            /* gi = in·W_ihᵀ + b_ih over all B·L positions */
-            mr_gemm(0, 1, B * L, GH, Din, 1.0, in, Din, Wih, Din, 0.0, v.gi[d], GH);
-            for (size_t k = 0; k < B * L; k++)
-                for (size_t j = 0; j < GH; j++) v.gi[d][k * GH + j] += bih[j];
+            /* gi = in·W_ihᵀ + b_ih at the len[b] valid positions of each sample
+             * (contiguous; padding rows are never read) */
+            for (size_t b = 0; b < B; b++) {
+                mr_gemm(0, 1, (size_t)len[b], GH, Din, 1.0, in + b * L * Din, Din, Wih, Din, 0.0, v.gi[d] + b * L * GH, GH);
+                for (size_t k = b * L; k < b * L + (size_t)len[b]; k++)
+                    for (size_t j = 0; j < GH; j++) v.gi[d][k * GH + j] += bih[j];
+            }
             for (int s = 0; s < Lmax; s++) {
-                for (size_t b = 0; b < B; b++) {
-                    double *h = hp + b * H;
-                    if (s >= len[b] || s == 0) {
-                        memset(h, 0, H * sizeof *h);
-                        continue;
-                    }
-                    size_t prev = pos_of(d, s - 1, len[b]);
-                    memcpy(h, v.out + (b * L + prev) * 2 * H + d * H, H * sizeof *h);
+                /* the samples still running at step s, in increasing order: the
+                 * recurrent product runs on those rows only (row i ↔ sample act[i]) */
+                size_t n = active(len, B, s, act);
+                for (size_t i = 0; i < n; i++) {
+                    size_t b = act[i];
+                    double *h = hp + i * H;
+                    if (s == 0) memset(h, 0, H * sizeof *h);
+                    else memcpy(h, v.out + (b * L + pos_of(d, s - 1, len[b])) * 2 * H + d * H, H * sizeof *h);
                 }
-                mr_gemm(0, 1, B, GH, H, 1.0, hp, H, Whh, H, 0.0, gh, GH);
-                for (size_t b = 0; b < B; b++) {
-                    if (s >= len[b]) continue;
+                mr_gemm(0, 1, n, GH, H, 1.0, hp, H, Whh, H, 0.0, gh, GH);
+                for (size_t i = 0; i < n; i++) {
+                    size_t b = act[i];
                     size_t t = pos_of(d, s, len[b]);
-                    const double *gi = v.gi[d] + (b * L + t) * GH, *ghb = gh + b * GH, *h0 = hp + b * H;
+                    const double *gi = v.gi[d] + (b * L + t) * GH, *ghb = gh + i * GH, *h0 = hp + i * H;
                     double *st = v.st[d] + (b * L + t) * SH, *h1 = v.out + (b * L + t) * 2 * H + d * H;
                     if (r->kind == MR_RNN_GRU) {
                         for (size_t j = 0; j < H; j++) {
@@ -238,7 +256,8 @@ void mr_rnn_backward(const mr_rnn *r, mr_params *p, const double *x, size_t B, s
     int Lmax = max_len(len, B);
     double *dout = work, *din = dout + B * L * 2 * H, *dgi = din + B * L * 2 * H;
     double *dh = dgi + B * L * GH, *dc = dh + B * H, *hp = dc + B * H, *dhp = hp + B * H, *gsc = dhp + B * H;
-    double *dgh = gsc + B * H;
+    double *dgh = gsc + B * H, *inc = dgh + B * GH; /* inc: the inputs at valid positions, gathered */
+    size_t *act = (size_t *)(inc + B * L * (in_of(r, 0) > 2 * H ? in_of(r, 0) : 2 * H));
     /* top layer: y = fwd + bwd → both halves receive dy */
     for (size_t k = 0; k < B * L; k++)
         for (size_t j = 0; j < H; j++) dout[k * 2 * H + j] = dout[k * 2 * H + H + j] = dy[k * H + j];
@@ -255,19 +274,17 @@ void mr_rnn_backward(const mr_rnn *r, mr_params *p, const double *x, size_t B, s
             memset(dh, 0, B * H * sizeof *dh);
             memset(dc, 0, B * H * sizeof *dc);
             for (int s = Lmax - 1; s >= 0; s--) {
-                memset(dgh, 0, B * GH * sizeof *dgh);
-                for (size_t b = 0; b < B; b++) {
-                    double *h0 = hp + b * H;
-                    if (s >= len[b] || s == 0) {
-                        memset(h0, 0, H * sizeof *h0);
-                    } else {
-                        memcpy(h0, v.out + (b * L + pos_of(d, s - 1, len[b])) * 2 * H + d * H, H * sizeof *h0);
-                    }
-                    if (s >= len[b]) continue;
+                size_t n = active(len, B, s, act); /* row i ↔ sample act[i], as in the forward */
+                memset(dgh, 0, n * GH * sizeof *dgh);
+                for (size_t i = 0; i < n; i++) {
+                    size_t b = act[i];
+                    double *h0 = hp + i * H;
+                    if (s == 0) memset(h0, 0, H * sizeof *h0);
+                    else memcpy(h0, v.out + (b * L + pos_of(d, s - 1, len[b])) * 2 * H + d * H, H * sizeof *h0);
                     size_t t = pos_of(d, s, len[b]);
                     const double *st = v.st[d] + (b * L + t) * SH;
                     const double *go = dout + (b * L + t) * 2 * H + d * H;
-                    double *gi = dgi + (b * L + t) * GH, *ghb = dgh + b * GH, *dhb = dh + b * H;
+                    double *gi = dgi + (b * L + t) * GH, *ghb = dgh + i * GH, *dhb = dh + b * H;
                     if (r->kind == MR_RNN_GRU) {
                         for (size_t j = 0; j < H; j++) {
                             double g = dhb[j] + go[j];
@@ -305,21 +322,29 @@ void mr_rnn_backward(const mr_rnn *r, mr_params *p, const double *x, size_t B, s
                     }
                 }
                 /* hidden-to-hidden: dh_prev += dgh·W_hh; dW_hh += dghᵀ·h_prev; db_hh += Σ dgh */
-                mr_gemm(0, 0, B, H, GH, 1.0, dgh, GH, Whh, H, 0.0, dhp, H);
-                for (size_t b = 0; b < B; b++) {
-                    if (s >= len[b]) continue;
-                    for (size_t j = 0; j < H; j++) dh[b * H + j] += dhp[b * H + j];
-                }
-                mr_gemm(1, 0, GH, H, B, 1.0, dgh, GH, hp, H, 1.0, dWhh, H);
-                for (size_t b = 0; b < B; b++)
-                    for (size_t j = 0; j < GH; j++) dbhh[j] += dgh[b * GH + j];
+                mr_gemm(0, 0, n, H, GH, 1.0, dgh, GH, Whh, H, 0.0, dhp, H);
+                for (size_t i = 0; i < n; i++)
+                    for (size_t j = 0; j < H; j++) dh[act[i] * H + j] += dhp[i * H + j];
+                mr_gemm(1, 0, GH, H, n, 1.0, dgh, GH, hp, H, 1.0, dWhh, H);
+                for (size_t i = 0; i < n; i++)
+                    for (size_t j = 0; j < GH; j++) dbhh[j] += dgh[i * GH + j];
             }
-            /* input side over all positions */
-            mr_gemm(1, 0, GH, Din, B * L, 1.0, dgi, GH, in, Din, 1.0, dWih, Din);
-            for (size_t k = 0; k < B * L; k++)
+            /* input side at the valid positions (dgi is zero elsewhere): the
+             * input gradient per sample, then dgi and the inputs gathered into
+             * Σlen rows (increasing (b, t)) for dW_ih and db_ih */
+            double *dxo = l > 0 ? din : dx;
+            if (dxo)
+                for (size_t b = 0; b < B; b++)
+                    mr_gemm(0, 0, (size_t)len[b], Din, GH, 1.0, dgi + b * L * GH, GH, Wih, Din, 1.0, dxo + b * L * Din, Din);
+            size_t nv = 0;
+            for (size_t b = 0; b < B; b++)
+                for (size_t t = 0; t < (size_t)len[b]; t++, nv++) {
+                    if (nv != b * L + t) memmove(dgi + nv * GH, dgi + (b * L + t) * GH, GH * sizeof *dgi);
+                    memcpy(inc + nv * Din, in + (b * L + t) * Din, Din * sizeof *inc);
+                }
+            mr_gemm(1, 0, GH, Din, nv, 1.0, dgi, GH, inc, Din, 1.0, dWih, Din);
+            for (size_t k = 0; k < nv; k++)
                 for (size_t j = 0; j < GH; j++) dbih[j] += dgi[k * GH + j];
-            if (l > 0) mr_gemm(0, 0, B * L, Din, GH, 1.0, dgi, GH, Wih, Din, 1.0, din, Din);
-            else if (dx) mr_gemm(0, 0, B * L, Din, GH, 1.0, dgi, GH, Wih, Din, 1.0, dx, Din);
         }
         if (l > 0) {
             double *t = dout;
