@@ -107,9 +107,12 @@ void mr_seq_lengths(const double *x, size_t B, size_t L, size_t d, int *len) {
 
 /* -------------------------------------------------------------- layout */
 
+/* per layer: the output [B×L×2H] and, per direction, the gate states
+ * [B×L×S·H] the backward reads (the input projections live in the work
+ * buffer: only the forward of one direction needs them) */
 static size_t layer_size(const mr_rnn *r, size_t B, size_t L) {
     size_t H = r->H;
-    return B * L * (2 * H + 2 * G_of(r) * H + 2 * S_of(r) * H);
+    return B * L * (2 * H + 2 * S_of(r) * H);
 }
 
 size_t mr_rnn_cache_size(const mr_rnn *r, size_t B, size_t L) { return r->layers * layer_size(r, B, L); }
@@ -122,18 +125,16 @@ size_t mr_rnn_work_size(const mr_rnn *r, size_t B, size_t L) {
 }
 
 typedef struct {
-    double *out, *gi[2], *st[2];
+    double *out, *st[2];
 } layer_view;
 
 static layer_view view(const mr_rnn *r, const double *cache, size_t B, size_t L, size_t l) {
     layer_view v;
-    size_t H = r->H, GH = G_of(r) * H, SH = S_of(r) * H;
+    size_t H = r->H, SH = S_of(r) * H;
     double *c = (double *)cache + l * layer_size(r, B, L);
     v.out = c;
     c += B * L * 2 * H;
     for (int d = 0; d < 2; d++) {
-        v.gi[d] = c;
-        c += B * L * GH;
         v.st[d] = c;
         c += B * L * SH;
     }
@@ -175,7 +176,8 @@ void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t
     size_t H = r->H, G = G_of(r), GH = G * H, S = S_of(r), SH = S * H;
     int Lmax = max_len(len, B);
     double *hp = work, *gh = work + B * H; /* h_prev [B×H], W_hh·h_prev [B×G·H] */
-    size_t *act = (size_t *)(gh + B * GH); /* B indices (mr_rnn_work_size) */
+    size_t *act = (size_t *)(gh + B * GH);        /* B indices */
+    double *giw = gh + B * GH + B;                /* in·W_ihᵀ + b_ih [B×L×G·H] of one direction */
     for (size_t l = 0; l < r->layers; l++) {
         layer_view v = view(r, cache, B, L, l);
         const double *in = l == 0 ? x : view(r, cache, B, L, l - 1).out;
@@ -187,9 +189,9 @@ void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t
             /* gi = in·W_ihᵀ + b_ih at the len[b] valid positions of each sample
              * (contiguous; padding rows are never read) */
             for (size_t b = 0; b < B; b++) {
-                mr_gemm(0, 1, (size_t)len[b], GH, Din, 1.0, in + b * L * Din, Din, Wih, Din, 0.0, v.gi[d] + b * L * GH, GH);
+                mr_gemm(0, 1, (size_t)len[b], GH, Din, 1.0, in + b * L * Din, Din, Wih, Din, 0.0, giw + b * L * GH, GH);
                 for (size_t k = b * L; k < b * L + (size_t)len[b]; k++)
-                    for (size_t j = 0; j < GH; j++) v.gi[d][k * GH + j] += bih[j];
+                    for (size_t j = 0; j < GH; j++) giw[k * GH + j] += bih[j];
             }
             for (int s = 0; s < Lmax; s++) {
                 /* the samples still running at step s, in increasing order: the
@@ -205,7 +207,7 @@ void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t
                 for (size_t i = 0; i < n; i++) {
                     size_t b = act[i];
                     size_t t = pos_of(d, s, len[b]);
-                    const double *gi = v.gi[d] + (b * L + t) * GH, *ghb = gh + i * GH, *h0 = hp + i * H;
+                    const double *gi = giw + (b * L + t) * GH, *ghb = gh + i * GH, *h0 = hp + i * H;
                     double *st = v.st[d] + (b * L + t) * SH, *h1 = v.out + (b * L + t) * 2 * H + d * H;
                     if (r->kind == MR_RNN_GRU) {
                         for (size_t j = 0; j < H; j++) {
