@@ -7,7 +7,9 @@
 #   make debug      the same tests under ASan + UBSan (-O0)
 #   make verify     slow estimator benchmarks → verify/results/ (not in CI)
 #   make fixtures   regenerate the PyTorch cross-check fixtures (python3-torch)
-#   make bench      benchmarks against PyTorch float64 in the same run
+#   make crosscheck the whole step against the PyTorch implementation (verify/torch)
+#   make bench      benchmarks against PyTorch in the same run → bench/RESULTS.md
+#                   (bench-step, bench-train, bench-est, bench-report separately)
 #   make fuzz       libFuzzer run of the npz/npy reader (FUZZ_SECONDS=60)
 #   make deps       install the Debian packages the build and tests need
 #   make clean
@@ -70,7 +72,7 @@ PYTHON_TORCH ?= $(shell for p in /usr/bin/python3 python3; do $$p -c 'import tor
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev zlib1g-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
-.PHONY: all run test test-run debug verify fixtures crosscheck crosscheck-fixtures bench bench-est fuzz deps deps-fuzz clean banner
+.PHONY: all run test test-run debug verify fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est fuzz deps deps-fuzz clean banner
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
@@ -148,11 +150,39 @@ $(OUT)/gru_bench: bench/gru_bench.c $(LIB)
 $(OUT)/est_bench: bench/est_bench.c $(OBJ)/verify/helpers.o $(LIB)
 	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -o $@ $< $(OBJ)/verify/helpers.o $(LIB) $(LDLIBS)
 
+$(OUT)/step_bench: bench/step_bench.c $(LIB)
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 # Estimator throughput (critic steps/s, k-NN sampling time against bank size),
 # 1 and 2 BLAS threads; rows appended to bench/results/estimators.csv.
 bench-est: all $(OUT)/est_bench
 	@mkdir -p bench/results
 	bash bench/run_est.sh "$(OUT)/est_bench" $(BENCH_REPS)
+
+# Training-step throughput at the README configuration, MOSI/MOSEI/AVEC
+# shapes: mimrl.c (OpenBLAS 1 and 2 cores, BLAS=none) against the verify/torch
+# implementation in float64 and float32, one run; validated first.
+# BENCH_STEP_SHAPES="mosi mosei avec"; BENCH_DATA_MOSI=PREFIX for real data.
+BENCH_STEP_REPS ?= 3
+BENCH_STEP_SHAPES ?= mosi mosei avec
+bench-step: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
+	$(MAKE) all $(OUT)/step_bench
+	$(MAKE) BLAS=none all $(OUT)/none/step_bench
+	@mkdir -p bench/results
+	bash bench/run_step.sh "$(OUT)" "$(or $(PYTHON_TORCH),/usr/bin/python3)" $(BENCH_STEP_REPS) $(BENCH_STEP_SHAPES)
+	$(PYTHON) bench/report.py
+
+# Full training runs (README configuration) on MOSI-, MOSEI- and AVEC-shaped
+# synthetic data (or BENCH_DATA_<SHAPE>=PREFIX): time per epoch, peak memory,
+# final metrics, 70-epoch projection (bench/run_train.sh has the knobs).
+bench-train: all
+	@mkdir -p bench/results
+	PYTHON="$(PYTHON)" bash bench/run_train.sh "$(OUT)" $(BENCH_STEP_SHAPES)
+	$(PYTHON) bench/report.py
+
+bench-report:
+	$(PYTHON) bench/report.py
 
 bench: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
@@ -160,6 +190,7 @@ bench: deps
 	@mkdir -p bench/results
 	bash bench/run_gru.sh "$(OUT)/gru_bench" "$(or $(PYTHON_TORCH),/usr/bin/python3)" $(BENCH_REPS)
 	bash bench/run_est.sh "$(OUT)/est_bench" $(BENCH_REPS)
+	$(MAKE) --no-print-directory bench-step bench-train
 
 # ---------------------------------------------------------------- fixtures
 # Regenerates the PyTorch cross-check fixtures in verify/fixtures/ (committed;

@@ -51,6 +51,7 @@ DEFAULTS = {
     'loss_mi_coefficient1': '-'.join(['0.1'] * 11), 'loss_mi_coefficient2': '-'.join(['0.1'] * 8),
     'k_neighbor': 2, 'cmi_last_acticate': 'sigmoid', 'cmi_readout': 'mimrl', 'masked_pool': False,
     'interp_per_row': False, 'smile_clip': 1.0, 'loss': 'MAE',
+    'dropout': '0.5-0.5-0.5-0.5', 'dropout_mlp': '0.5-0.5-0.5',
 }
 
 
@@ -83,6 +84,9 @@ class Config:
         self.interp_per_row = as_bool(c['interp_per_row'])
         self.smile_clip = float(c['smile_clip'])
         self.loss = c['loss']
+        self.dropout = [float(x) for x in str(c['dropout']).split('-')]
+        self.dropout_mlp = [float(x) for x in str(c['dropout_mlp']).split('-')]
+        self.train = False   # dropout on (training-mode forward); the oracle runs with it off
         assert len(self.c1) == 11 and len(self.c2) == 8
 
 
@@ -236,6 +240,10 @@ def along(X, axis, f):
     return f(X.movedim(axis, -1)).movedim(-1, axis)
 
 
+def drop(cfg, x, rate):
+    return F.dropout(x, rate, True) if cfg.train and rate > 0 else x
+
+
 def cubemlp(cfg, p, X):
     act = ACT[cfg.act]
     ins = [cfg.T, 3, cfg.D]
@@ -243,7 +251,7 @@ def cubemlp(cfg, p, X):
         pre = f'mlp_encoder.layers_stack.{i}.'
         for a, ax in enumerate('lkd'):
             lin = lambda u, n: F.linear(u, p[pre + f'mlp_{ax}.{n}.weight'], p.get(pre + f'mlp_{ax}.{n}.bias'))
-            mlp = lambda u: lin(act(lin(u, 'fc1')), 'fc2')
+            mlp = lambda u: drop(cfg, lin(act(lin(u, 'fc1')), 'fc2'), cfg.dropout_mlp[a])
             ln = lambda u: F.layer_norm(u, (u.shape[-1],), p[pre + f'ln_{ax}.weight'], p[pre + f'ln_{ax}.bias'], 1e-6)
             res = (lambda u: F.linear(u, p[pre + f'res_projection_{ax}.weight'])) if cfg.res[i] else (lambda u: u)
             if cfg.ln_first:
@@ -261,22 +269,23 @@ def compose(X, how_k, how_t):
     return {'mean': lambda: X.mean(1), 'sum': lambda: X.sum(1), 'cat': lambda: X.reshape(B, -1)}[how_t]()
 
 
-def head(p, f):
-    if 'classifier.3.weight' in p:   # classify_dim > 128; dropout[3] is off in the oracle
-        f = F.relu(F.linear(f, p['classifier.0.weight'], p['classifier.0.bias']))
+def head(cfg, p, f):
+    if 'classifier.3.weight' in p:   # classify_dim > 128
+        f = drop(cfg, F.relu(F.linear(f, p['classifier.0.weight'], p['classifier.0.bias'])), cfg.dropout[3])
         return F.linear(f, p['classifier.3.weight'], p['classifier.3.bias'])
     return F.linear(f, p['classifier.0.weight'], p['classifier.0.bias'])
 
 
 def model_forward(cfg, p, text, audio, vision, impl='dense'):
-    t = F.linear(text, p['W_t.weight'])
+    t = drop(cfg, F.linear(text, p['W_t.weight']), cfg.dropout[0])
     a, alen = encode(cfg, p, audio, 'a', impl)
     v, vlen = encode(cfg, p, vision, 'v', impl)
+    a, v = drop(cfg, a, cfg.dropout[1]), drop(cfg, v, cfg.dropout[2])
     feats = {'T': t.mean(1), 'A': pool(a, alen, cfg.masked_pool), 'V': pool(v, vlen, cfg.masked_pool)}
     X0 = torch.stack([pad_or_crop(t, cfg.T), pad_or_crop(a, cfg.T), pad_or_crop(v, cfg.T)], 2)
     fused = compose(cubemlp(cfg, p, X0), cfg.compose_k, cfg.compose_t)
     feats['F'] = fused
-    return head(p, fused), feats
+    return head(cfg, p, fused), feats
 
 
 # ---------------------------------------------------------------- MI bounds (§2)
@@ -497,7 +506,13 @@ def read_npz(path):
 def load_checkpoint(path, dtype=torch.float64):
     z = read_npz(path)
     cfg = Config(json.loads(bytes(z.pop('config_json')).decode()))
-    p = {k: torch.tensor(v, dtype=dtype, requires_grad=True) for k, v in z.items()}
+    shapes = param_shapes(cfg)
+    bad = [f'{k}: missing' for k in shapes if k not in z] + \
+          [f'{k}: shape {z[k].shape}, expected {shapes[k]}' for k in shapes if k in z and z[k].shape != tuple(shapes[k])]
+    if bad:
+        raise SystemExit(f'{path}: ' + '; '.join(bad))
+    # other members (mimrl_format_version, trainer/*) are not parameters
+    p = {k: torch.tensor(z[k], dtype=dtype, requires_grad=True) for k in shapes}
     return cfg, p
 
 

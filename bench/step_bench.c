@@ -1,0 +1,219 @@
+/* step_bench.c — training-step throughput of the whole MIMRL model (issue 7).
+ *
+ *   step_bench prepare --data PREFIX --out DIR [--B 128] [--bank-N N] [--seed S]
+ *   step_bench time --dir DIR [--reps R]
+ *
+ * prepare: the official README configuration (README "Training") with the
+ * feature widths of the data; the first batch of the seeded shuffled training
+ * split of PREFIX_train.npz (padded to the batch maximum, as in training);
+ * feature banks of N rows (the training-set size of the real dataset: MOSI
+ * 1284, MOSEI 16326, AVEC 163) of standard-normal features and labels from
+ * the split, and ⌊B/k⌋ anchors per CMI estimator. Writes DIR/ckpt.npz and
+ * DIR/batch.npz in the oracle's formats, so `mimrl oracle` and
+ * verify/torch/step_torch.py run the very same step (the validation before
+ * timing is theirs: bench/run_step.sh compares the oracle output of this
+ * build and of BLAS=none with PyTorch float64).
+ *
+ * time: R repetitions after one warm-up of, each timed separately,
+ *   forward      (the whole forward: encoders, CubeMLP, 5 critics, 6 CMI
+ *                 classifiers with their k-NN sampling, both objectives)
+ *   backward 1   stage-1 backward as training runs it (estimator gradients,
+ *                 stopping at the pooled features, O-22)
+ *   backward 2   stage-2 backward (every parameter)
+ * and prints CSV: phase, median_ms, min_ms, max_ms (stdout), machine facts
+ * (stderr). Dropout is on (training mode); anchors come from the batch file.
+ */
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "datasets/dataset.h"
+#include "datasets/npz.h"
+#include "ref/blas.h"
+#include "ref/cli.h"
+#include "ref/common.h"
+#include "ref/config.h"
+#include "ref/model.h"
+
+/* the official README command's model flags (README "Training") */
+static const char *README_CFG =
+    "\"batch_size\": %zu, \"d_common\": 128, \"encoders\": \"gru\", \"activate\": \"gelu\", \"time_len\": 100, "
+    "\"d_hiddens\": \"50-3-128=10-3-128\", \"d_outs\": \"50-3-128=10-3-128\", \"dropout_mlp\": \"0.0-0.0-0.0\", "
+    "\"dropout\": \"0.1-0.1-0.1-0.1\", \"bias\": true, \"res_project\": \"1-1\", \"critic_type\": \"separate\", "
+    "\"baseline_type\": \"constant\", \"bound_type\": \"infonce\", \"loss_mi_coefficient1\": \"1-1-1-1-1-1-1-1-1-1-1\", "
+    "\"loss_mi_coefficient2\": \"0.01-0.01-0.01-0.01-0.01-0.01-0.01-0.01\", \"mi_lr_rate\": 1.0, \"k_neighbor\": 2, "
+    "\"cmi_last_acticate\": \"sigmoid\", \"stage1_n\": 2, \"seed\": 0, \"loss\": \"MAE\", \"gradient_clip\": 1.5, "
+    "\"epochs_num\": 70, \"optm\": \"Adam\", \"learning_rate\": 4e-3, \"lr_decrease\": \"multi_step\", "
+    "\"lr_decrease_iter\": \"9-60\", \"lr_decrease_rate\": 0.1";
+
+static const char *arg(int argc, char **argv, const char *name, const char *def) {
+    for (int i = 2; i + 1 < argc; i++)
+        if (!strcmp(argv[i], name)) return argv[i + 1];
+    return def;
+}
+
+static int die(const char *msg) {
+    fprintf(stderr, "step_bench: %s\n", msg);
+    return 2;
+}
+
+static int prepare(int argc, char **argv) {
+    const char *prefix = arg(argc, argv, "--data", NULL), *dir = arg(argc, argv, "--out", NULL);
+    if (!prefix || !dir) return die("prepare needs --data PREFIX --out DIR");
+    size_t B = strtoul(arg(argc, argv, "--B", "128"), NULL, 10), N = strtoul(arg(argc, argv, "--bank-N", "1284"), NULL, 10);
+    unsigned long seed = strtoul(arg(argc, argv, "--seed", "0"), NULL, 10);
+    char path[1024], json[4096];
+    mr_error e = {0};
+    mr_dataset d;
+    snprintf(path, sizeof path, "%s_train.npz", prefix);
+    mr_dataset_expect x = {0, 0, 0, 1};
+    if (mr_dataset_open(&d, path, &x, &e)) return die(e.msg);
+    snprintf(json, sizeof json, "{\"d_t\": %zu, \"d_a\": %zu, \"d_v\": %zu, ", d.text_emb.dim, d.audio.dim, d.vision.dim);
+    snprintf(json + strlen(json), sizeof json - strlen(json), README_CFG, B);
+    strcat(json, "}");
+    mr_model_cfg mc;
+    mr_train_cfg tc;
+    mr_model_cfg_default(&mc);
+    mr_train_cfg_default(&tc);
+    mr_model m;
+    if (mr_cfg_from_json(&mc, &tc, json, "step_bench config", NULL, &e) || mr_model_build(&m, &mc, &e)) return die(e.msg);
+    mr_model_init(&m, seed);
+    snprintf(path, sizeof path, "%s/ckpt.npz", dir);
+    if (mr_params_save(&m.p, path, json, 0, &e)) return die(e.msg);
+    mr_batcher bt;
+    mr_batch b;
+    memset(&b, 0, sizeof b);
+    if (mr_batcher_init(&bt, &d, B, 1, 0, seed, &e)) return die(e.msg);
+    mr_batcher_epoch(&bt);
+    if (mr_batcher_next(&bt, &b, &e) != 1) return die(e.msg[0] ? e.msg : "the training split has no batch");
+    size_t D = mc.d_common, k = mc.k_neighbor, mA = b.B / k;
+    gsl_rng *g = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(g, seed + 1);
+    double *bl = malloc(N * sizeof *bl), *bk[3];
+    for (size_t i = 0; i < N; i++) bl[i] = d.label[gsl_rng_uniform_int(g, d.N)];
+    for (int q = 0; q < 3; q++) {
+        bk[q] = malloc(N * D * sizeof(double));
+        for (size_t i = 0; i < N * D; i++) bk[q][i] = gsl_ran_gaussian_ziggurat(g, 1.0);
+    }
+    mr_npz_writer w;
+    snprintf(path, sizeof path, "%s/batch.npz", dir);
+    if (mr_npz_writer_open(&w, path, 0, &e)) return die(e.msg);
+    uint64_t st[3] = {b.B, b.Lt, b.dt}, sa[3] = {b.B, b.La, b.da}, sv[3] = {b.B, b.Lv, b.dv}, sl[1] = {b.B}, sN1[2] = {N, 1},
+             sND[2] = {N, D}, sm[1] = {mA};
+    int rc = mr_npz_add(&w, "text", MR_DT_F8, 3, st, b.text, &e) || mr_npz_add(&w, "audio", MR_DT_F8, 3, sa, b.audio, &e) ||
+             mr_npz_add(&w, "vision", MR_DT_F8, 3, sv, b.vision, &e) || mr_npz_add(&w, "label", MR_DT_F8, 1, sl, b.label, &e) ||
+             mr_npz_add(&w, "bank_label", MR_DT_F8, 2, sN1, bl, &e) || mr_npz_add(&w, "bank_text", MR_DT_F8, 2, sND, bk[0], &e) ||
+             mr_npz_add(&w, "bank_audio", MR_DT_F8, 2, sND, bk[1], &e) || mr_npz_add(&w, "bank_vision", MR_DT_F8, 2, sND, bk[2], &e);
+    int64_t *anc = malloc((mA ? mA : 1) * sizeof *anc);
+    for (int j = 0; j < MR_NCMI && !rc; j++) {
+        char name[64];
+        snprintf(name, sizeof name, "anchors_%s", mr_cmi_names[j]);
+        if ((rc = mr_knn_draw_anchors(N, mA, g, anc, &e))) break;
+        rc = mr_npz_add(&w, name, MR_DT_I8, 1, sm, anc, &e);
+    }
+    if (rc || mr_npz_writer_close(&w, &e)) return die(e.msg);
+    printf("prepared %s: B=%zu, Lt=%zu, La=%zu, Lv=%zu, d_t=%zu d_a=%zu d_v=%zu, banks N=%zu, %zu parameters\n", dir, b.B, b.Lt,
+           b.La, b.Lv, b.dt, b.da, b.dv, N, m.p.total);
+    free(anc), free(bl), free(bk[0]), free(bk[1]), free(bk[2]);
+    gsl_rng_free(g);
+    mr_batch_free(&b);
+    mr_batcher_free(&bt);
+    mr_model_free(&m);
+    mr_dataset_free(&d);
+    return 0;
+}
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double *member(const char *path, const char *name, mr_array *a) {
+    mr_npz z;
+    mr_error e;
+    if (mr_npz_open(&z, path, &e) || mr_npz_read(&z, name, a, &e)) {
+        fprintf(stderr, "step_bench: %s\n", e.msg);
+        exit(2);
+    }
+    mr_npz_close(&z);
+    double *v = malloc(a->count * sizeof *v);
+    mr_array_to_f64(a, v);
+    return v;
+}
+
+static int time_steps(int argc, char **argv) {
+    const char *dir = arg(argc, argv, "--dir", NULL);
+    if (!dir) return die("time needs --dir DIR");
+    int reps = atoi(arg(argc, argv, "--reps", "3"));
+    char ck[1024], bp[1024];
+    snprintf(ck, sizeof ck, "%s/ckpt.npz", dir);
+    snprintf(bp, sizeof bp, "%s/batch.npz", dir);
+    mr_error e = {0};
+    mr_model m;
+    mr_model_cfg mc;
+    mr_train_cfg tc;
+    if (mr_model_from_checkpoint(&m, &mc, &tc, ck, &e)) return die(e.msg);
+    mr_array at, aa, av, al, abl, abt, aba, abv, an[MR_NCMI];
+    double *text = member(bp, "text", &at), *audio = member(bp, "audio", &aa), *vision = member(bp, "vision", &av);
+    double *label = member(bp, "label", &al), *bl = member(bp, "bank_label", &abl), *bt = member(bp, "bank_text", &abt);
+    double *ba = member(bp, "bank_audio", &aba), *bv = member(bp, "bank_vision", &abv);
+    mr_rand r;
+    memset(&r, 0, sizeof r);
+    gsl_rng *drop = gsl_rng_alloc(gsl_rng_mt19937);
+    r.drop = drop;
+    int64_t *anc[MR_NCMI];
+    for (int j = 0; j < MR_NCMI; j++) {
+        char name[64];
+        snprintf(name, sizeof name, "anchors_%s", mr_cmi_names[j]);
+        double *v = member(bp, name, &an[j]);
+        anc[j] = malloc(an[j].count * sizeof(int64_t));
+        for (uint64_t q = 0; q < an[j].count; q++) anc[j][q] = (int64_t)v[q];
+        free(v);
+        r.given[j] = anc[j];
+    }
+    mr_inputs in = {at.shape[0], at.shape[1], aa.shape[1], av.shape[1], text, audio, vision, label};
+    mr_banks bk = {abl.shape[0], bl, bt, ba, bv};
+    double *t[3];
+    for (int q = 0; q < 3; q++) t[q] = malloc((size_t)reps * sizeof(double));
+    for (int rep = -1; rep < reps; rep++) {
+        mr_step st;
+        mr_fwd *f;
+        for (int stage = 1; stage <= 2; stage++) {
+            double t0 = mr_seconds();
+            if (mr_model_forward(&m, &in, &bk, &r, &st, &f, &e)) return die(e.msg);
+            double t1 = mr_seconds();
+            mr_params_zero_grad(&m.p);
+            mr_model_backward(&m, f, stage, 0);
+            double t2 = mr_seconds();
+            mr_fwd_free(f);
+            if (rep >= 0) {
+                if (stage == 1) t[0][rep] = t1 - t0;
+                t[stage][rep] = t2 - t1;
+            }
+        }
+    }
+    const char *names[3] = {"forward", "backward1", "backward2"};
+    printf("phase,median_ms,min_ms,max_ms\n");
+    for (int q = 0; q < 3; q++) {
+        qsort(t[q], (size_t)reps, sizeof(double), cmp_d);
+        printf("%s,%.1f,%.1f,%.1f\n", names[q], 1e3 * t[q][reps / 2], 1e3 * t[q][0], 1e3 * t[q][reps - 1]);
+        free(t[q]);
+    }
+    char blas[256];
+    mr_blas_describe(blas, sizeof blas);
+    fprintf(stderr, "[step_bench] %s; B=%zu La=%zu Lv=%zu Lt=%zu N=%zu; %d reps\n", blas, in.B, in.La, in.Lv, in.Lt, bk.N, reps);
+    gsl_rng_free(drop);
+    mr_model_free(&m);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    mr_alloc_policy();
+    if (argc >= 2 && !strcmp(argv[1], "prepare")) return prepare(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "time")) return time_steps(argc, argv);
+    fprintf(stderr, "usage: step_bench prepare --data PREFIX --out DIR [--B 128] [--bank-N N] [--seed S]\n"
+                    "       step_bench time --dir DIR [--reps R]\n");
+    return 2;
+}
