@@ -5,10 +5,7 @@ bin=$1; reps=$2
 out=bench/results/estimators.csv
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
-echo "[bench] $stamp commit $commit, $(nproc) cores, $cpu"
+source bench/lib.sh
 for thr in 1 2; do
   OPENBLAS_NUM_THREADS=$thr "$bin" "$reps" | grep -v '^bench,' | sed "s/^/${thr},/" >> "$tmp"
 done

@@ -6,10 +6,7 @@ bin=$1; py=$2; reps=$3
 torch_max_l=${BENCH_TORCH_MAX_L:-100}
 out=bench/results/gru.csv
 tmp=$(mktemp)
-stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
-echo "[bench] $stamp commit $commit, $(nproc) cores, $cpu"
+source bench/lib.sh
 for thr in 1 2; do
   OPENBLAS_NUM_THREADS=$thr "$bin" "$reps" | sed "s/^c-openblas/c-openblas-${thr}thr/" >> "$tmp"
   "$py" bench/gru_torch.py "$reps" "$thr" "$torch_max_l" >> "$tmp"
