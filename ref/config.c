@@ -176,7 +176,7 @@ int mr_cfg_apply(mr_model_cfg *m, mr_train_cfg *t, const char *name, const char 
     }
     if (!strcmp(name, "bound_type")) {
         int k = mr_bound_parse(v);
-        if (k < 0 || k == MR_BOUND_JS_FGAN) return bad(e, name, v, "expected nwj, infonce, js, smile, dv, mine, tuba or interpolate");
+        if (k < 0) return bad(e, name, v, "expected nwj, infonce, js, smile, dv, mine, tuba, interpolate or js_fgan");
         m->bound = (mr_bound)k;
         return MR_OK;
     }

@@ -124,7 +124,7 @@ CONFIGS = [
      dict(B=6, Lt=4, La=5, Lv=7, N=20, seed=8)),
     ('gru-interpolate-perrow-unnormalized', {'bound_type': 'interpolate', 'baseline_type': 'unnormalized',
                                              'interp_per_row': True}, dict(B=7, Lt=5, La=4, Lv=6, N=24, seed=9)),
-    ('gru-nwj-nwjreadout-maskedpool', {'bound_type': 'nwj', 'cmi_readout': 'nwj', 'masked_pool': True,
+    ('gru-jsfgan-nwjreadout-maskedpool', {'bound_type': 'js_fgan', 'cmi_readout': 'nwj', 'masked_pool': True,
                                           'k_neighbor': 4}, dict(B=9, Lt=4, La=6, Lv=7, N=25, seed=10)),
     ('lstm-infonce-dvreadout-nobias-nores', {'encoders': 'lstm', 'cmi_readout': 'dv', 'bias': False,
                                              'res_project': '0-0', 'd_hiddens': '3-2-6=4-5-3',
