@@ -11,10 +11,16 @@ set -euo pipefail
 out=$1; py=$2; reps=$3; shift 3
 shapes=${*:-mosi mosei avec}
 source bench/lib.sh
+# the machine's FP64 GEMM rate (n = 2048) on 1 and 2 threads → peak.csv
+[ -s bench/results/peak.csv ] || echo "utc,commit,threads,n,gflops" > bench/results/peak.csv
+for thr in 1 2; do
+  OPENBLAS_NUM_THREADS=$thr "$out/step_bench" peak | sed "s/^/$stamp,$commit,$thr,/" >> bench/results/peak.csv
+done
+tail -2 bench/results/peak.csv | awk -F, '{printf "[peak] FP64 GEMM n=%s, %s thread(s): %s GFLOP/s\n", $4, $3, $5}'
 csv=bench/results/step.csv
 [ -s "$csv" ] || echo "utc,commit,shape,B,La,Lv,Lt,bank_N,impl,threads,phase,median_ms,min_ms,max_ms" > "$csv"
 tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
+trap 'rm -f "$tmp" "$tmp.err"' EXIT
 for shape in $shapes; do
   case $shape in
     mosi) N=1284;; mosei) N=16326;; avec) N=163;;
@@ -37,7 +43,11 @@ for shape in $shapes; do
   "$out/none/mimrl" oracle --checkpoint "$dir/ckpt.npz" --batch "$dir/batch.npz" --out "$dir/c_none.npz" > /dev/null
   rows() { grep -v '^phase' | sed "s/^/$stamp,$commit,$shape,$dims,$N,$1,$2,/" >> "$tmp"; }
   MIMRL_ENCODER_THREADS=1 OPENBLAS_NUM_THREADS=1 "$out/step_bench" time --dir "$dir" --reps "$reps" 2>/dev/null | rows c_openblas 1
-  OPENBLAS_NUM_THREADS=2 "$out/step_bench" time --dir "$dir" --reps "$reps" 2>/dev/null | rows c_openblas 2
+  OPENBLAS_NUM_THREADS=2 "$out/step_bench" time --dir "$dir" --reps "$reps" 2>"$tmp.err" | rows c_openblas 2
+  # GEMM work of each phase (mr_gemm_flops) → step_flops.csv
+  [ -s bench/results/step_flops.csv ] || echo "utc,commit,shape,phase,gemm_gflop" > bench/results/step_flops.csv
+  sed -nE 's/^\[flops\] forward ([0-9.]+) backward1 ([0-9.]+) backward2 ([0-9.]+).*/forward,\1\nbackward1,\2\nbackward2,\3/p' "$tmp.err" \
+    | sed "s/^/$stamp,$commit,$shape,/" >> bench/results/step_flops.csv
   MIMRL_ENCODER_THREADS=1 "$out/none/step_bench" time --dir "$dir" --reps 1 2>/dev/null | rows c_none 1
   "$py" bench/step_torch.py "$dir" "$reps" 2 "$dir/c_openblas.npz" "$dir/c_none.npz" | sed "s/^/$stamp,$commit,$shape,$dims,$N,/" >> "$tmp"
 done

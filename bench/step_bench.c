@@ -2,6 +2,7 @@
  *
  *   step_bench prepare --data PREFIX --out DIR [--B 128] [--bank-N N] [--seed S]
  *   step_bench time --dir DIR [--reps R]
+ *   step_bench peak
  *
  * prepare: the official README configuration (README "Training") with the
  * feature widths of the data; the first batch of the seeded shuffled training
@@ -20,8 +21,13 @@
  *   backward 1   stage-1 backward as training runs it (estimator gradients,
  *                 stopping at the pooled features, O-22)
  *   backward 2   stage-2 backward (every parameter)
- * and prints CSV: phase, median_ms, min_ms, max_ms (stdout), machine facts
- * (stderr). Dropout is on (training mode); anchors come from the batch file.
+ * and prints CSV: phase, median_ms, min_ms, max_ms (stdout), machine facts and
+ * the floating-point operations of the dense products of each phase
+ * (mr_gemm_flops; stderr). Dropout is on (training mode); anchors come from
+ * the batch file.
+ *
+ * peak: the machine's FP64 GEMM rate through mr_gemm (n = 2048 square
+ * products, median of 5) at the current OPENBLAS_NUM_THREADS: "n,gflops".
  */
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
@@ -176,18 +182,24 @@ static int time_steps(int argc, char **argv) {
     mr_inputs in = {at.shape[0], at.shape[1], aa.shape[1], av.shape[1], text, audio, vision, label};
     mr_banks bk = {abl.shape[0], bl, bt, ba, bv};
     double *t[3];
+    unsigned long long fl[3] = {0, 0, 0};
     for (int q = 0; q < 3; q++) t[q] = malloc((size_t)reps * sizeof(double));
     for (int rep = -1; rep < reps; rep++) {
         mr_step st;
         mr_fwd *f;
         for (int stage = 1; stage <= 2; stage++) {
+            unsigned long long f0 = mr_gemm_flops();
             double t0 = mr_seconds();
             if (mr_model_forward(&m, &in, &bk, &r, &st, &f, &e)) return die(e.msg);
             double t1 = mr_seconds();
+            unsigned long long f1 = mr_gemm_flops();
             mr_params_zero_grad(&m.p);
             mr_model_backward(&m, f, stage, 0);
             double t2 = mr_seconds();
+            unsigned long long f2 = mr_gemm_flops();
             mr_fwd_free(f);
+            if (stage == 1) fl[0] = f1 - f0;
+            fl[stage] = f2 - f1;
             if (rep >= 0) {
                 if (stage == 1) t[0][rep] = t1 - t0;
                 t[stage][rep] = t2 - t1;
@@ -201,6 +213,8 @@ static int time_steps(int argc, char **argv) {
         printf("%s,%.1f,%.1f,%.1f\n", names[q], 1e3 * t[q][reps / 2], 1e3 * t[q][0], 1e3 * t[q][reps - 1]);
         free(t[q]);
     }
+    fprintf(stderr, "[flops] forward %.3f backward1 %.3f backward2 %.3f GFLOP in mr_gemm\n", 1e-9 * (double)fl[0],
+            1e-9 * (double)fl[1], 1e-9 * (double)fl[2]);
     char blas[256];
     mr_blas_describe(blas, sizeof blas);
     fprintf(stderr, "[step_bench] %s; B=%zu La=%zu Lv=%zu Lt=%zu N=%zu; %d reps\n", blas, in.B, in.La, in.Lv, in.Lt, bk.N, reps);
@@ -209,11 +223,29 @@ static int time_steps(int argc, char **argv) {
     return 0;
 }
 
+/* the machine's FP64 GEMM rate: C = A·B, n×n, n = 2048, median of 5 after a warm-up */
+static int peak(void) {
+    size_t n = 2048;
+    double *A = malloc(n * n * sizeof *A), *B = malloc(n * n * sizeof *B), *C = malloc(n * n * sizeof *C), t[5];
+    if (!A || !B || !C) return die("out of memory");
+    for (size_t i = 0; i < n * n; i++) A[i] = (double)(i % 7) - 3, B[i] = (double)(i % 5) - 2;
+    for (int rep = -1; rep < 5; rep++) {
+        double t0 = mr_seconds();
+        mr_gemm(0, 0, n, n, n, 1.0, A, n, B, n, 0.0, C, n);
+        if (rep >= 0) t[rep] = mr_seconds() - t0;
+    }
+    qsort(t, 5, sizeof(double), cmp_d);
+    printf("%zu,%.1f\n", n, 2.0 * (double)n * (double)n * (double)n / t[2] * 1e-9);
+    free(A), free(B), free(C);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     mr_alloc_policy();
+    if (argc >= 2 && !strcmp(argv[1], "peak")) return peak();
     if (argc >= 2 && !strcmp(argv[1], "prepare")) return prepare(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "time")) return time_steps(argc, argv);
     fprintf(stderr, "usage: step_bench prepare --data PREFIX --out DIR [--B 128] [--bank-N N] [--seed S]\n"
-                    "       step_bench time --dir DIR [--reps R]\n");
+                    "       step_bench time --dir DIR [--reps R]\n       step_bench peak\n");
     return 2;
 }

@@ -45,9 +45,14 @@ void mr_gemm_ref(int transA, int transB, size_t M, size_t N, size_t K, double al
     }
 }
 
+static _Atomic unsigned long long gemm_flops;
+
+unsigned long long mr_gemm_flops(void) { return gemm_flops; }
+
 void mr_gemm(int transA, int transB, size_t M, size_t N, size_t K, double alpha,
              const double *A, size_t lda, const double *B, size_t ldb, double beta, double *C,
              size_t ldc) {
+    gemm_flops += 2ull * M * N * K;
 #ifdef MR_REF
     mr_gemm_ref(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #else

@@ -27,6 +27,10 @@ void mr_gemm_ref(int transA, int transB, size_t M, size_t N, size_t K, double al
                  const double *A, size_t lda, const double *B, size_t ldb, double beta,
                  double *C, size_t ldc);
 
+/* Floating-point operations (2·M·N·K) of every mr_gemm call so far, all
+ * threads: the benches turn it into GFLOP/s and a fraction of the GEMM peak. */
+unsigned long long mr_gemm_flops(void);
+
 /* Threads OpenBLAS uses for one call (no-op in the other builds); returns the
  * previous count. The model sets 1 while it runs the audio and visual
  * encoders on two threads of its own. */
