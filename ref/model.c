@@ -218,14 +218,14 @@ static void *branch_run(void *v) {
     return NULL;
 }
 
+static int branch_threads; /* 0: decide from MIMRL_ENCODER_THREADS and the cores */
+
+void mr_model_branch_threads(int n) { branch_threads = n == 1 || n == 2 ? n : 0; }
+
 static int branch_parallel(void) {
-    static int n = -1;
-    if (n < 0) {
-        const char *e = getenv("MIMRL_ENCODER_THREADS");
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        n = (e && atoi(e) == 1) || cores < 2 ? 1 : 2;
-    }
-    return n == 2;
+    if (branch_threads) return branch_threads == 2;
+    const char *e = getenv("MIMRL_ENCODER_THREADS");
+    return !(e && atoi(e) == 1) && sysconf(_SC_NPROCESSORS_ONLN) >= 2;
 }
 
 static void both_branches(void (*fn)(mr_model *, mr_fwd *, int, void *), mr_model *m, mr_fwd *s, void *arg) {

@@ -126,4 +126,10 @@ int mr_model_forward(mr_model *m, const mr_inputs *in, const mr_banks *banks, co
 void mr_model_backward(mr_model *m, mr_fwd *state, int stage, int full);
 void mr_fwd_free(mr_fwd *s);
 
+/* The audio and visual branches run on two threads (2), sequentially (1), or
+ * as MIMRL_ENCODER_THREADS and the core count say (0, the default). The
+ * results are the same either way. Process-wide; not to be changed while a
+ * step runs. */
+void mr_model_branch_threads(int n);
+
 #endif

@@ -230,3 +230,44 @@ Test(model, oracle_replays_a_training_step) {
     gsl_rng_free(anchor);
     mr_model_free(&c.m);
 }
+
+/* The audio and visual branches on two threads compute what they compute
+ * one after the other: outputs, estimates, losses and both stages'
+ * gradients identical bit for bit, with dropout on (the masks are drawn
+ * before the branches start, in the sequential order) — for each encoder. */
+Test(model, branch_threads_do_not_change_results) {
+    mr_encoder encs[3] = {MR_ENC_GRU, MR_ENC_LSTM, MR_ENC_CONV};
+    for (int q = 0; q < 3; q++) {
+        mctx c;
+        small_model(&c, encs[q], MR_BOUND_INFONCE, MR_CRITIC_SEPARATE, 0, 11 + q);
+        mr_step st[2];
+        mr_fwd *f[2];
+        double *g[2][2];
+        double out[2][6];
+        for (int run = 0; run < 2; run++) {
+            mr_model_branch_threads(run == 0 ? 1 : 2);
+            gsl_rng *drop = t_rng(5), *anchor = t_rng(6);
+            mr_rand r;
+            memset(&r, 0, sizeof r);
+            r.drop = drop, r.anchor = anchor;
+            mr_error e;
+            cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &r, &st[run], &f[run], &e) == MR_OK, "%s", e.msg);
+            memcpy(out[run], st[run].output, sizeof out[run]);
+            for (int stage = 1; stage <= 2; stage++) {
+                mr_params_zero_grad(&c.m.p);
+                mr_model_backward(&c.m, f[run], stage, 1);
+                g[run][stage - 1] = t_alloc(c.m.p.total);
+                memcpy(g[run][stage - 1], c.m.p.grad, c.m.p.total * sizeof(double));
+            }
+            mr_fwd_free(f[run]);
+            gsl_rng_free(drop);
+            gsl_rng_free(anchor);
+        }
+        mr_model_branch_threads(0);
+        cr_assert(memcmp(out[0], out[1], sizeof out[0]) == 0, "encoder %d: outputs differ", q);
+        cr_assert(memcmp(st[0].mi, st[1].mi, sizeof st[0].mi) == 0 && st[0].loss_stage2 == st[1].loss_stage2, "encoder %d", q);
+        for (int s = 0; s < 2; s++)
+            cr_assert(memcmp(g[0][s], g[1][s], c.m.p.total * sizeof(double)) == 0, "encoder %d: stage %d gradients differ", q, s + 1);
+        mr_model_free(&c.m);
+    }
+}
