@@ -34,14 +34,23 @@ def f(x, nd=1):
         return x or '–'
 
 
-def step_section(out):
-    rows, stamp = latest('step.csv')
-    out.append('## Training step (whole model, official README configuration)\n')
+def heading(out, name, title, script, make):
+    """section title and run line; the latest rows of results/<name>, or None"""
+    rows, stamp = latest(name)
+    out.append(f'## {title}\n')
     if not rows:
-        out.append('_no rows yet: make bench-step_\n')
+        out.append(f'_no rows yet: {make}_\n')
+        return None
+    out.append(f'Run {stamp}, commit {rows[0]["commit"]} (`{script}`, rows in `results/{name}`).')
+    return rows
+
+
+def step_section(out):
+    rows = heading(out, 'step.csv', 'Training step (whole model, official README configuration)', 'bench/run_step.sh',
+                   'make bench-step')
+    if not rows:
         return
-    out.append(f'Run {stamp}, commit {rows[0]["commit"]} (`bench/run_step.sh`, rows in `results/step.csv`). '
-               'One batch of B = 128 drawn like training draws it (first shuffled batch, padded to the batch maximum) '
+    out.append('One batch of B = 128 drawn like training draws it (first shuffled batch, padded to the batch maximum) '
                'from synthetic data shaped like each dataset; feature banks with the real training-set size; the same '
                'checkpoint and batch files for every implementation. Before timing, the oracle outputs of the OpenBLAS '
                'and BLAS=none builds are compared with PyTorch float64 (every tensor, `bench/step_torch.py`). '
@@ -78,17 +87,41 @@ def step_section(out):
     out.append('')
 
 
-def train_section(out):
-    rows, stamp = latest('train.csv')
-    out.append('## Full training runs (official README configuration)\n')
-    if not rows:
-        out.append('_no rows yet: make bench-train_\n')
+def gemm_section(out):
+    """GEMM work per phase against the machine's GEMM rate (2 cores)"""
+    peak_rows, _ = latest('peak.csv')
+    fl_rows, _ = latest('step_flops.csv')
+    st_rows, _ = latest('step.csv')
+    if not (peak_rows and fl_rows and st_rows):
         return
-    out.append(f'Run {stamp}, commit {rows[0]["commit"]} (`bench/run_train.sh`, rows in `results/train.csv`). '
-               'Epoch 0 trains the model only (no banks yet, O-22); every later epoch runs 2 estimator passes and one '
+    peak = {r['threads']: float(r['gflops']) for r in peak_rows}
+    out.append('### Dense-product work against the GEMM peak\n')
+    out.append(f'FP64 GEMM rate of this machine through `mr_gemm` (OpenBLAS, n = 2048 square products): '
+               f'**{peak.get("1", 0):.1f} GFLOP/s on 1 core, {peak.get("2", 0):.1f} GFLOP/s on 2 cores** (`results/peak.csv`). '
+               'GEMM work counted by `mr_gemm_flops` (every dense product of the step, 2·M·N·K each); time of mimrl.c on 2 cores. '
+               'The fraction is of the 2-core GEMM rate: what the step would reach if it were one large product.\n')
+    t = {(r['shape'], r['phase']): float(r['median_ms']) for r in st_rows if r['impl'] == 'c_openblas' and r['threads'] == '2'}
+    out.append('| shape | phase | GEMM work (GFLOP) | time (ms) | GFLOP/s | of 2-core peak |')
+    out.append('| --- | --- | ---: | ---: | ---: | ---: |')
+    for r in fl_rows:
+        k = (r['shape'], r['phase'])
+        if k not in t:
+            continue
+        g = float(r['gemm_gflop'])
+        rate = g / (t[k] / 1e3)
+        out.append(f'| {r["shape"]} | {r["phase"]} | {g:.1f} | {t[k]:,.0f} | {rate:.1f} | {100 * rate / peak.get("2", float("nan")):.0f} % |')
+    out.append('')
+
+
+def train_section(out):
+    rows = heading(out, 'train.csv', 'Full training runs (official README configuration)', 'bench/run_train.sh',
+                   'make bench-train')
+    if not rows:
+        return
+    out.append('Epoch 0 trains the model only (no banks yet, O-22); every later epoch runs 2 estimator passes and one '
                'model pass plus evaluation. The projection is epoch 0 + 69 × the median later epoch, scaled to the full '
                'training split where fewer samples were used. Peak memory is the process\'s maximum resident set. '
-               'Metrics are those of the last epoch run (not of a 70-epoch training).\n')
+               'Metrics are those of the last epoch run (a 70-epoch training only where 70 epochs were run).\n')
     out.append('| shape | data | training samples | epochs run | epoch 0 (s) | later epochs (s, median) | projected 70 epochs, full split (h) | peak memory (MB) | train loss | valid MAE | test MAE | test corr | test CCC |')
     out.append('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
     for r in rows:
@@ -98,31 +131,16 @@ def train_section(out):
     out.append('')
 
 
-def gru_section(out):
-    rows, stamp = latest('gru.csv')
-    out.append('## GRU alone (B = 128, H = 128, 2 layers, bidirectional, forward + backward)\n')
+def plain_section(out, name, title, script, cols):
+    """the latest run of results/<name> as a table; cols: (header, key, right-aligned)"""
+    rows = heading(out, name, title, script, 'make bench')
     if not rows:
-        out.append('_no rows yet_\n')
         return
-    out.append(f'Run {stamp}, commit {rows[0]["commit"]} (`bench/run_gru.sh`, `results/gru.csv`).\n')
-    out.append('| implementation | L | d_in | median ms | min ms | GFLOP/s (median) |')
-    out.append('| --- | ---: | ---: | ---: | ---: | ---: |')
-    for r in rows:
-        out.append(f'| {r["impl"]} | {r["L"]} | {r["din"]} | {f(r["median_ms"])} | {f(r["min_ms"])} | {f(r["gflops_median"])} |')
     out.append('')
-
-
-def est_section(out):
-    rows, stamp = latest('estimators.csv')
-    out.append('## Estimators (critic steps, k-NN product sampling)\n')
-    if not rows:
-        out.append('_no rows yet_\n')
-        return
-    out.append(f'Run {stamp}, commit {rows[0]["commit"]} (`bench/run_est.sh`, `results/estimators.csv`).\n')
-    out.append('| threads | bench | variant | B or N | d | median ms | min ms | per second |')
-    out.append('| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |')
+    out.append('| ' + ' | '.join(h for h, _, _ in cols) + ' |')
+    out.append('| ' + ' | '.join('---:' if r else '---' for _, _, r in cols) + ' |')
     for r in rows:
-        out.append(f'| {r["threads"]} | {r["bench"]} | {r["variant"]} | {r["B_or_N"]} | {r["d"]} | {r["median_ms"]} | {r["min_ms"]} | {r["per_second_median"]} |')
+        out.append('| ' + ' | '.join(r[k] for _, k, _ in cols) + ' |')
     out.append('')
 
 
@@ -131,12 +149,17 @@ def main():
            '_Generated by `bench/report.py` from `bench/results/*.csv` (do not edit; `make bench-report`). '
            'Machine: the run stamp in each CSV row; all numbers below were measured by the scripts named._', '']
     step_section(out)
+    gemm_section(out)
     train_section(out)
     prof = os.path.join(HERE, 'profile.md')
     if os.path.exists(prof):
         out.append(open(prof).read().rstrip() + '\n')
-    gru_section(out)
-    est_section(out)
+    plain_section(out, 'gru.csv', 'GRU alone (B = 128, H = 128, 2 layers, bidirectional, forward + backward)', 'bench/run_gru.sh',
+                  [('implementation', 'impl', 0), ('L', 'L', 1), ('d_in', 'din', 1), ('median ms', 'median_ms', 1),
+                   ('min ms', 'min_ms', 1), ('GFLOP/s (median)', 'gflops_median', 1)])
+    plain_section(out, 'estimators.csv', 'Estimators (critic steps, k-NN product sampling)', 'bench/run_est.sh',
+                  [('threads', 'threads', 1), ('bench', 'bench', 0), ('variant', 'variant', 0), ('B or N', 'B_or_N', 1),
+                   ('d', 'd', 1), ('median ms', 'median_ms', 1), ('min ms', 'min_ms', 1), ('per second', 'per_second_median', 1)])
     with open(os.path.join(HERE, 'RESULTS.md'), 'w') as fh:
         fh.write('\n'.join(out))
     print('wrote bench/RESULTS.md')
