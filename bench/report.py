@@ -16,15 +16,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RES = os.path.join(HERE, 'results')
 
 
-def latest(name):
+def latest(name, per=None):
+    """the rows of the newest run (UTC stamp) of results/<name> — per value of
+    the column `per` when given (a run of one shape does not hide the others);
+    and the newest stamp"""
     path = os.path.join(RES, name)
     if not os.path.exists(path):
         return [], None
     rows = [r for r in csv.DictReader(open(path))]
     if not rows:
         return [], None
-    last = max(r['utc'] for r in rows)
-    return [r for r in rows if r['utc'] == last], last
+    newest = {}
+    for r in rows:
+        k = r[per] if per else None
+        newest[k] = max(newest.get(k, ''), r['utc'])
+    keep = [r for r in rows if r['utc'] == newest[r[per] if per else None]]
+    return keep, max(newest.values())
 
 
 def f(x, nd=1):
@@ -34,20 +41,22 @@ def f(x, nd=1):
         return x or '–'
 
 
-def heading(out, name, title, script, make):
+def heading(out, name, title, script, make, per=None):
     """section title and run line; the latest rows of results/<name>, or None"""
-    rows, stamp = latest(name)
+    rows, stamp = latest(name, per)
     out.append(f'## {title}\n')
     if not rows:
         out.append(f'_no rows yet: {make}_\n')
         return None
-    out.append(f'Run {stamp}, commit {rows[0]["commit"]} (`{script}`, rows in `results/{name}`).')
+    runs = sorted({(r['utc'], r['commit']) for r in rows})
+    out.append('Run' + ('s ' if len(runs) > 1 else ' ') + ', '.join(f'{u} (commit {c})' for u, c in runs) +
+               f' (`{script}`, rows in `results/{name}`).')
     return rows
 
 
 def step_section(out):
     rows = heading(out, 'step.csv', 'Training step (whole model, official README configuration)', 'bench/run_step.sh',
-                   'make bench-step')
+                   'make bench-step', per='shape')
     if not rows:
         return
     out.append('One batch of B = 128 drawn like training draws it (first shuffled batch, padded to the batch maximum) '
@@ -90,8 +99,8 @@ def step_section(out):
 def gemm_section(out):
     """GEMM work per phase against the machine's GEMM rate (2 cores)"""
     peak_rows, _ = latest('peak.csv')
-    fl_rows, _ = latest('step_flops.csv')
-    st_rows, _ = latest('step.csv')
+    fl_rows, _ = latest('step_flops.csv', per='shape')
+    st_rows, _ = latest('step.csv', per='shape')
     if not (peak_rows and fl_rows and st_rows):
         return
     peak = {r['threads']: float(r['gflops']) for r in peak_rows}
@@ -115,7 +124,7 @@ def gemm_section(out):
 
 def train_section(out):
     rows = heading(out, 'train.csv', 'Full training runs (official README configuration)', 'bench/run_train.sh',
-                   'make bench-train')
+                   'make bench-train', per='shape')
     if not rows:
         return
     out.append('Epoch 0 trains the model only (no banks yet, O-22); every later epoch runs 2 estimator passes and one '
