@@ -4,11 +4,15 @@
 # dataset, or on real converted data given as BENCH_DATA_<SHAPE>=PREFIX.
 #   mosi   the full split sizes, BENCH_EPOCHS_MOSI epochs (default 2)
 #   mosei  BENCH_MOSEI_TRAIN training samples (default 2048 of 16326: one
-#          epoch of the full split is ~8× longer), BENCH_EPOCHS_MOSEI (2)
+#          epoch of the full split is ~8× longer) and valid/test splits cut
+#          by the same factor (evaluation is a large part of an epoch), so
+#          the whole epoch scales with it; BENCH_EPOCHS_MOSEI (2)
 #   avec   the full split sizes, BENCH_EPOCHS_AVEC epochs (default 3)
 # Epoch 0 has no stage 1 (O-22); every later epoch runs stage1_n = 2 estimator
 # passes before the model pass, so the 70-epoch projection is
-#   t(epoch 0) + 69 · t(epoch ≥ 1, median) , scaled by 16326 / n_train for MOSEI.
+#   t(epoch 0) + 69 · t(epoch ≥ 1, median), scaled by 16326 / n_train for MOSEI
+# (all three splits cut by that factor; with real data given, no scaling
+# beyond the training-set ratio).
 # Wall time per epoch from metrics.csv, peak memory from /usr/bin/time
 # (maximum resident set), final metrics from the last row. Both BLAS threads
 # available (OpenBLAS 2 threads, encoders on two threads).
@@ -39,7 +43,10 @@ for shape in $shapes; do
   if [ -z "$data" ]; then
     label=synthetic
     data=$out/bench/train_$shape
-    "$out/mimrl" synth --like "$shape" ${ntrain:+--n-train $ntrain} --out "$data" > /dev/null
+    cut=
+    # MOSEI's real valid/test sizes, cut by n_train / 16326
+    [ -n "$ntrain" ] && cut="--n-valid $(( (1871 * ntrain + 8163) / 16326 )) --n-test $(( (4659 * ntrain + 8163) / 16326 ))"
+    "$out/mimrl" synth --like "$shape" ${ntrain:+--n-train $ntrain} $cut --out "$data" > /dev/null
   fi
   n=$("$out/mimrl" info "${data}_train.npz" | sed -nE 's/^ +label +<f[48] +\[([0-9]+).*/\1/p' | head -1)
   n=${n:-${ntrain:-$full}}
