@@ -41,8 +41,8 @@ def f(x, nd=1):
         return x or '–'
 
 
-def heading(out, name, title, script, make, per=None):
-    """section title and run line; the latest rows of results/<name>, or None"""
+def heading(out, name, title, script, make, per=None, prose=''):
+    """section title, run line and prose; the latest rows of results/<name>, or None"""
     rows, stamp = latest(name, per)
     out.append(f'## {title}\n')
     if not rows:
@@ -51,21 +51,24 @@ def heading(out, name, title, script, make, per=None):
     runs = sorted({(r['utc'], r['commit']) for r in rows})
     out.append('Run' + ('s ' if len(runs) > 1 else ' ') + ', '.join(f'{u} (commit {c})' for u, c in runs) +
                f' (`{script}`, rows in `results/{name}`).')
+    out.append(prose + '\n')
     return rows
+
+
+STEP_PROSE = ('One batch of B = 128 drawn like training draws it (first shuffled batch, padded to the batch maximum) '
+              'from synthetic data shaped like each dataset; feature banks with the real training-set size; the same '
+              'checkpoint and batch files for every implementation. Before timing, the oracle outputs of the OpenBLAS '
+              'and BLAS=none builds are compared with PyTorch float64 (every tensor, `bench/step_torch.py`). '
+              'A stage-1 step is the forward plus the estimator backward (stopping at the pooled features, as '
+              'training runs it); a stage-2 step is the forward plus the backward of every parameter. Optimizer '
+              'updates (≪ 1 % of a step) are not included. Medians in ms (mimrl.c BLAS=none: 1 repetition).')
 
 
 def step_section(out):
     rows = heading(out, 'step.csv', 'Training step (whole model, official README configuration)', 'bench/run_step.sh',
-                   'make bench-step', per='shape')
+                   'make bench-step', 'shape', STEP_PROSE)
     if not rows:
         return
-    out.append('One batch of B = 128 drawn like training draws it (first shuffled batch, padded to the batch maximum) '
-               'from synthetic data shaped like each dataset; feature banks with the real training-set size; the same '
-               'checkpoint and batch files for every implementation. Before timing, the oracle outputs of the OpenBLAS '
-               'and BLAS=none builds are compared with PyTorch float64 (every tensor, `bench/step_torch.py`). '
-               'A stage-1 step is the forward plus the estimator backward (stopping at the pooled features, as '
-               'training runs it); a stage-2 step is the forward plus the backward of every parameter. Optimizer '
-               'updates (≪ 1 % of a step) are not included. Medians in ms (mimrl.c BLAS=none: 1 repetition).\n')
     t = {}
     shapes = []
     for r in rows:
@@ -77,8 +80,8 @@ def step_section(out):
     names = [('c_openblas', '1', 'mimrl.c OpenBLAS, 1 core'), ('c_openblas', '2', 'mimrl.c OpenBLAS, 2 cores'),
              ('c_none', '1', 'mimrl.c BLAS=none (reference), 1 core'), ('torch_f64', '2', 'PyTorch float64, 2 threads'),
              ('torch_f32', '2', 'PyTorch float32, 2 threads')]
-    out.append('| shape (La, Lv, Lt, bank N) | implementation | forward | stage-1 step | stage-2 step | PyTorch ÷ mimrl.c 2 cores (stage 1 / stage 2) |')
-    out.append('| --- | --- | ---: | ---: | ---: | --- |')
+    out.append('| shape (La, Lv, Lt, bank N) | implementation | forward | backward 1 | backward 2 | stage-1 step | stage-2 step | PyTorch ÷ mimrl.c 2 cores (stage 1 / stage 2) |')
+    out.append('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |')
     for s in shapes:
         c = t.get((s, 'c_openblas', '2'))
         for impl, thr, label in names:
@@ -92,7 +95,8 @@ def step_section(out):
             elif impl == 'c_none' and c:
                 ratio = f'(reference ÷ fast build: {s1 / (c["forward"] + c["backward1"]):.2f}× / {s2 / (c["forward"] + c["backward2"]):.2f}×)'
             La, Lv, Lt, N = dims[s]
-            out.append(f'| {s} ({La}, {Lv}, {Lt}, {N}) | {label} | {f(v["forward"])} | {f(s1)} | {f(s2)} | {ratio} |')
+            out.append(f'| {s} ({La}, {Lv}, {Lt}, {N}) | {label} | {f(v["forward"])} | {f(v["backward1"])} | {f(v["backward2"])} | '
+                       f'{f(s1)} | {f(s2)} | {ratio} |')
     out.append('')
 
 
@@ -122,15 +126,17 @@ def gemm_section(out):
     out.append('')
 
 
+TRAIN_PROSE = ('Epoch 0 trains the model only (no banks yet, O-22); every later epoch runs 2 estimator passes and one '
+               'model pass plus evaluation. The projection is epoch 0 + 69 × the median later epoch, scaled to the full '
+               'split where fewer samples were used (a reduced MOSEI run cuts train, valid and test by the same factor). Peak memory is the process\'s maximum resident set. '
+               'Metrics are those of the last epoch run (a 70-epoch training only where 70 epochs were run).')
+
+
 def train_section(out):
     rows = heading(out, 'train.csv', 'Full training runs (official README configuration)', 'bench/run_train.sh',
-                   'make bench-train', per='shape')
+                   'make bench-train', 'shape', TRAIN_PROSE)
     if not rows:
         return
-    out.append('Epoch 0 trains the model only (no banks yet, O-22); every later epoch runs 2 estimator passes and one '
-               'model pass plus evaluation. The projection is epoch 0 + 69 × the median later epoch, scaled to the full '
-               'training split where fewer samples were used. Peak memory is the process\'s maximum resident set. '
-               'Metrics are those of the last epoch run (a 70-epoch training only where 70 epochs were run).\n')
     out.append('| shape | data | training samples | epochs run | epoch 0 (s) | later epochs (s, median) | projected 70 epochs, full split (h) | peak memory (MB) | train loss | valid MAE | test MAE | test corr | test CCC |')
     out.append('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
     for r in rows:
@@ -145,7 +151,6 @@ def plain_section(out, name, title, script, cols):
     rows = heading(out, name, title, script, 'make bench')
     if not rows:
         return
-    out.append('')
     out.append('| ' + ' | '.join(h for h, _, _ in cols) + ' |')
     out.append('| ' + ' | '.join('---:' if r else '---' for _, _, r in cols) + ' |')
     for r in rows:
