@@ -8,9 +8,10 @@
  * Validates before timing (a directional finite-difference check of the
  * same code on a reduced shape, and zeros past every length at the full
  * shape), then times forward+backward: median and min of REPS calls with
- * CLOCK_MONOTONIC. GFLOP/s counts the GEMM work as done here (every
- * recurrent step multiplies all B rows): forward 2·B·L·in·3H + 2·B·Lmax·H·3H
- * per layer and direction, backward twice that.
+ * CLOCK_MONOTONIC. GFLOP/s is the GEMM work as done (mr_gemm_flops: the
+ * recurrent products on the running rows, the input products on valid
+ * positions) over the median time; PyTorch's lines (gru_torch.py) carry
+ * times only.
  * Output: one CSV line per shape on stdout (header first).
  */
 #include <gsl/gsl_rng.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ref/blas.h"
 #include "ref/common.h"
 #include "ref/gradcheck.h"
 #include "ref/rnn.h"
@@ -110,14 +112,15 @@ int main(int argc, char **argv) {
             ctx c;
             if (build(&c, B, L, din, H, g)) return 1;
             double *dxx = calloc(B * L * din, sizeof *dxx), *t = malloc(reps * sizeof *t);
-            int Lmax = 0;
-            for (size_t b = 0; b < B; b++) Lmax = c.len[b] > Lmax ? c.len[b] : Lmax;
+            unsigned long long work = 0; /* GEMM operations of one call, as done (mr_gemm_flops) */
             for (int k = 0; k <= reps; k++) { /* k = 0 warms up */
                 mr_params_zero_grad(&c.p);
+                unsigned long long f0 = mr_gemm_flops();
                 double t0 = mr_seconds();
                 mr_rnn_forward(&c.r, &c.p, c.x, B, L, c.len, c.y, c.cache, c.work);
                 mr_rnn_backward(&c.r, &c.p, c.x, B, L, c.len, c.w, dxx, c.cache, c.work);
                 if (k) t[k - 1] = mr_seconds() - t0;
+                work = mr_gemm_flops() - f0;
             }
             /* zeros past every length */
             for (size_t b = 0; b < B; b++)
@@ -128,14 +131,9 @@ int main(int argc, char **argv) {
                             return 1;
                         }
             qsort(t, reps, sizeof *t, cmp);
-            double fwd = 0;
-            for (size_t l = 0; l < 2; l++) {
-                size_t in = l == 0 ? din : 2 * H;
-                fwd += 2 * (2.0 * B * L * in * 3 * H + 2.0 * B * Lmax * H * 3 * H);
-            }
             double med = t[reps / 2];
             printf("c-%s,%zu,%zu,%zu,%zu,2,%.2f,%.2f,%.2f\n", mr_blas_name(), B, L, din, H, med * 1e3, t[0] * 1e3,
-                   3 * fwd / med / 1e9);
+                   (double)work / med / 1e9);
             fflush(stdout);
             free(dxx);
             free(t);
