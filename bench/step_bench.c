@@ -136,14 +136,12 @@ static int cmp_d(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static double *member(const char *path, const char *name, mr_array *a) {
-    mr_npz z;
+static double *member(const mr_npz *z, const char *name, mr_array *a) {
     mr_error e;
-    if (mr_npz_open(&z, path, &e) || mr_npz_read(&z, name, a, &e)) {
+    if (mr_npz_read(z, name, a, &e)) {
         fprintf(stderr, "step_bench: %s\n", e.msg);
         exit(2);
     }
-    mr_npz_close(&z);
     double *v = malloc(a->count * sizeof *v);
     mr_array_to_f64(a, v);
     return v;
@@ -161,10 +159,12 @@ static int time_steps(int argc, char **argv) {
     mr_model_cfg mc;
     mr_train_cfg tc;
     if (mr_model_from_checkpoint(&m, &mc, &tc, ck, &e)) return die(e.msg);
+    mr_npz z;
+    if (mr_npz_open(&z, bp, &e)) return die(e.msg);
     mr_array at, aa, av, al, abl, abt, aba, abv, an[MR_NCMI];
-    double *text = member(bp, "text", &at), *audio = member(bp, "audio", &aa), *vision = member(bp, "vision", &av);
-    double *label = member(bp, "label", &al), *bl = member(bp, "bank_label", &abl), *bt = member(bp, "bank_text", &abt);
-    double *ba = member(bp, "bank_audio", &aba), *bv = member(bp, "bank_vision", &abv);
+    double *text = member(&z, "text", &at), *audio = member(&z, "audio", &aa), *vision = member(&z, "vision", &av);
+    double *label = member(&z, "label", &al), *bl = member(&z, "bank_label", &abl), *bt = member(&z, "bank_text", &abt);
+    double *ba = member(&z, "bank_audio", &aba), *bv = member(&z, "bank_vision", &abv);
     mr_rand r;
     memset(&r, 0, sizeof r);
     gsl_rng *drop = gsl_rng_alloc(gsl_rng_mt19937);
@@ -173,12 +173,13 @@ static int time_steps(int argc, char **argv) {
     for (int j = 0; j < MR_NCMI; j++) {
         char name[64];
         snprintf(name, sizeof name, "anchors_%s", mr_cmi_names[j]);
-        double *v = member(bp, name, &an[j]);
+        double *v = member(&z, name, &an[j]);
         anc[j] = malloc(an[j].count * sizeof(int64_t));
         for (uint64_t q = 0; q < an[j].count; q++) anc[j][q] = (int64_t)v[q];
         free(v);
         r.given[j] = anc[j];
     }
+    mr_npz_close(&z);
     mr_inputs in = {at.shape[0], at.shape[1], aa.shape[1], av.shape[1], text, audio, vision, label};
     mr_banks bk = {abl.shape[0], bl, bt, ba, bv};
     double *t[3];
