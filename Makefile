@@ -54,9 +54,12 @@ TEST_LDLIBS = -pthread -lcriterion $(LDLIBS)
 # python3 on PATH may be another one without it).
 PYTHON ?= $(shell for p in /usr/bin/python3 python3; do $$p -c 'import numpy' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 
-LIB_SRC  = $(wildcard ref/*.c estimators/*.c datasets/*.c)
-LIB_SRC := $(filter-out ref/cli%.c datasets/fuzz_npz.c,$(LIB_SRC))
-CLI_SRC  = $(wildcard ref/cli*.c)
+# The library, one folder per layer, each including only from the layers
+# before it (verify/check_layers.sh enforces it):
+#   ref/core → ref/nn → estimators → datasets, ref/model → ref/train → ref/cli
+LAYERS   = ref/core ref/nn estimators datasets ref/model ref/train
+LIB_SRC  = $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
+CLI_SRC  = $(wildcard ref/cli/*.c)
 TEST_SRC = $(wildcard verify/*.c)
 
 LIB_OBJ  = $(LIB_SRC:%.c=$(OBJ)/%.o)
@@ -72,7 +75,7 @@ PYTHON_TORCH ?= $(shell for p in /usr/bin/python3 python3; do $$p -c 'import tor
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev zlib1g-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
-.PHONY: all run test test-run debug verify fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est fuzz deps deps-fuzz clean banner
+.PHONY: all run test test-run debug verify bitcheck fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est fuzz deps deps-fuzz clean banner
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
@@ -146,9 +149,8 @@ BENCH_REPS ?= 5
 $(OUT)/gru_bench: bench/gru_bench.c $(LIB)
 	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-# est_bench validates its k-NN timing target with the tests' oracle (verify/helpers.o).
-$(OUT)/est_bench: bench/est_bench.c $(OBJ)/verify/helpers.o $(LIB)
-	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -o $@ $< $(OBJ)/verify/helpers.o $(LIB) $(LDLIBS)
+$(OUT)/est_bench: bench/est_bench.c $(LIB)
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(OUT)/step_bench: bench/step_bench.c $(LIB)
 	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
@@ -218,6 +220,16 @@ crosscheck-fixtures: deps $(BIN)
 	OPENBLAS_NUM_THREADS=1 $(or $(PYTHON_TORCH),/usr/bin/python3) verify/torch/crosscheck.py --bin $(BIN) --work $(OUT)/crosscheck \
 	    --fixtures verify/fixtures/crosscheck
 
+# ---------------------------------------------------------------- bitcheck
+# The refactoring invariant: every `mimrl oracle` output and gradient on the
+# cross-check configurations, and a short training run with a resume, of the
+# BLAS=none build are bit-identical to BITCHECK_BASE's (verify/bitcheck.py).
+# The default base is the last commit before the issue-11 restructuring.
+BITCHECK_BASE ?= 887da7d
+bitcheck: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
+	$(or $(PYTHON_TORCH),/usr/bin/python3) verify/bitcheck.py --base $(BITCHECK_BASE)
+
 # ------------------------------------------------------------------ verify
 # The slow tier (not in CI): the full Poole staircase for every bound and the
 # CMINE / CCMI benchmarks, written to verify/results/ (CSV + RESULTS.md).
@@ -232,7 +244,7 @@ FUZZ_DIR = build/fuzz
 fuzz: deps deps-fuzz $(TESTBIN)
 	@mkdir -p $(FUZZ_DIR)/corpus
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  $(CPPFLAGS) -DMR_REF=1 -o $(FUZZ_DIR)/fuzz_npz datasets/fuzz_npz.c datasets/npz.c ref/common.c -lz -lm
+	  $(CPPFLAGS) -DMR_REF=1 -o $(FUZZ_DIR)/fuzz_npz verify/fuzz/fuzz_npz.c ref/core/npz.c ref/core/common.c -lz -lm
 	OPENBLAS_NUM_THREADS=1 MIMRL_FUZZ_SEEDS=$(FUZZ_DIR)/corpus ./$(TESTBIN) --filter 'npz/write_fuzz_seeds' >/dev/null
 	./$(FUZZ_DIR)/fuzz_npz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
 	  $(FUZZ_DIR)/corpus 2>&1 | tee $(FUZZ_DIR)/last.log | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done'

@@ -21,9 +21,9 @@
 
 #include "estimators/cmine.h"
 #include "estimators/critic.h"
-#include "ref/common.h"
-#include "ref/gradcheck.h"
-#include "verify/helpers.h" /* t_knn_brute, the tests' k-NN oracle */
+#include "estimators/knn_naive.h"
+#include "ref/core/common.h"
+#include "ref/core/gradcheck.h"
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -131,11 +131,11 @@ int main(int argc, char **argv) {
         if (!Z || !anc || !nb || !want) return 1;
         /* coarse grid values make exact distance ties common */
         for (size_t i = 0; i < N * dZ; i++) Z[i] = (double)gsl_rng_uniform_int(g, 4);
-        if (mr_knn_draw_anchors(N, m, g, anc, &e) || mr_knn_neighbors(Z, dZ, N, anc, m, k, nb, &e)) {
+        if (mr_knn_draw_anchors(N, m, g, anc, &e) || mr_knn_neighbors(Z, dZ, N, anc, m, k, nb, &e) ||
+            mr_knn_naive(Z, dZ, N, anc, m, k, want, &e)) {
             fprintf(stderr, "est_bench: %s\n", e.msg);
             return 1;
         }
-        t_knn_brute(Z, dZ, N, anc, m, k, want);
         for (size_t j = 0; j < m * k; j++)
             if (nb[j] != want[j]) {
                 fprintf(stderr, "est_bench: validation failed (k-NN anchor %zu neighbour %zu: %lld, full sort says %lld)\n",

@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref/blas.h"
-#include "ref/common.h"
-#include "ref/gradcheck.h"
-#include "ref/rnn.h"
+#include "ref/core/blas.h"
+#include "ref/core/common.h"
+#include "ref/core/gradcheck.h"
+#include "ref/nn/rnn.h"
 
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

@@ -36,12 +36,11 @@
 #include <string.h>
 
 #include "datasets/dataset.h"
-#include "datasets/npz.h"
-#include "ref/blas.h"
-#include "ref/cli.h"
-#include "ref/common.h"
-#include "ref/config.h"
-#include "ref/model.h"
+#include "ref/core/npz.h"
+#include "ref/core/blas.h"
+#include "ref/core/common.h"
+#include "ref/train/config.h"
+#include "ref/model/model.h"
 
 /* the official README command's model flags (README "Training") */
 static const char *README_CFG =

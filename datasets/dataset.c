@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "datasets/npz.h"
+#include "ref/core/npz.h"
 
 /* ------------------------------------------------------------------ load */
 

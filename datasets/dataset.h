@@ -17,7 +17,7 @@
 #include <gsl/gsl_rng.h>
 #include <stdint.h>
 
-#include "ref/common.h"
+#include "ref/core/common.h"
 
 typedef struct {
     size_t rows, dim;

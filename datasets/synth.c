@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "datasets/npz.h"
+#include "ref/core/npz.h"
 #include "estimators/knn_mi.h"
 #include "estimators/truth.h"
 

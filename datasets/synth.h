@@ -30,7 +30,7 @@
 
 #include <stdio.h>
 
-#include "ref/common.h"
+#include "ref/core/common.h"
 
 typedef enum { MR_LIKE_MOSI = 0, MR_LIKE_MOSEI, MR_LIKE_AVEC } mr_like;
 

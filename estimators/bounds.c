@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref/layers.h"
+#include "ref/nn/layers.h"
 
 static const char *const names[MR_BOUND_COUNT] = {"nwj", "infonce", "js", "smile", "dv",
                                                    "mine", "tuba", "interpolate", "js_fgan"};

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref/losses.h"
+#include "ref/nn/losses.h"
 
 static const char *const ro_names[MR_CMI_READ_COUNT] = {"mimrl", "nwj", "dv"};
 

@@ -35,7 +35,7 @@
 #include <gsl/gsl_rng.h>
 #include <stdint.h>
 
-#include "ref/mlp.h"
+#include "ref/nn/mlp.h"
 
 typedef enum { MR_CMI_HEAD_SIGMOID = 0, MR_CMI_HEAD_HARDTANH } mr_cmi_head;
 typedef enum { MR_CMI_READ_MIMRL = 0, MR_CMI_READ_NWJ, MR_CMI_READ_DV, MR_CMI_READ_COUNT } mr_cmi_readout;

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ref/blas.h"
+#include "ref/core/blas.h"
 
 int mr_critic_parse(const char *name) {
     if (strcmp(name, "separate") == 0) return MR_CRITIC_SEPARATE;

@@ -26,7 +26,7 @@
 
 #include <gsl/gsl_rng.h>
 
-#include "ref/mlp.h"
+#include "ref/nn/mlp.h"
 
 typedef enum { MR_CRITIC_SEPARATE = 0, MR_CRITIC_CONCAT } mr_critic_kind;
 typedef enum { MR_BASE_CONSTANT = 0, MR_BASE_GAUSSIAN, MR_BASE_UNNORMALIZED } mr_baseline_kind;

@@ -8,7 +8,7 @@
 
 #include "estimators/knn_mi.h"
 #include "estimators/truth.h"
-#include "ref/optim.h"
+#include "ref/nn/optim.h"
 
 void mr_mi_run_default(mr_mi_run *c) {
     memset(c, 0, sizeof *c);

@@ -16,7 +16,7 @@
 #include <gsl/gsl_rng.h>
 #include <stddef.h>
 
-#include "ref/common.h"
+#include "ref/core/common.h"
 
 /* log det of a symmetric positive-definite n×n matrix (row-major). */
 int mr_logdet_spd(const double *A, size_t n, double *out, mr_error *e);

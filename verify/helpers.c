@@ -152,42 +152,6 @@ int t_state_dict_path(char *path, size_t n, const char *name) {
 
 /* ---- brute-force k-NN: the oracle for mr_knn_neighbors */
 
-typedef struct {
-    double d;
-    int64_t i;
-} t_di;
-
-static int cmp_di(const void *a, const void *b) {
-    const t_di *x = a, *y = b;
-    if (x->d < y->d) return -1;
-    if (x->d > y->d) return 1;
-    return (x->i > y->i) - (x->i < y->i);
-}
-
-void t_knn_brute(const double *Z, size_t dZ, size_t N, const int64_t *anchors, size_t m, size_t k, int64_t *out) {
-    t_di *c = malloc(N * sizeof *c);
-    for (size_t a = 0; a < m; a++) {
-        size_t n = 0;
-        for (size_t i = 0; i < N; i++) {
-            int skip = 0;
-            for (size_t b = 0; b < m; b++) skip |= anchors[b] == (int64_t)i;
-            if (skip) continue;
-            double s = 0;
-            for (size_t f = 0; f < dZ; f++) {
-                double t = Z[i * dZ + f] - Z[anchors[a] * dZ + f];
-                s += t * t;
-            }
-            c[n].d = s;
-            c[n].i = (int64_t)i;
-            n++;
-        }
-        qsort(c, n, sizeof *c, cmp_di);
-        for (size_t j = 0; j < k; j++) out[a * k + j] = c[j].i;
-    }
-    free(c);
-}
-
-
 /* ---- the crosscheck parameter generator (verify/torch/crosscheck.py) */
 
 static uint64_t fnv1a64(const char *s) {

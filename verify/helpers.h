@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ref/params.h"
+#include "ref/core/params.h"
 
 gsl_rng *t_rng(unsigned long seed);
 void t_fill_uniform(double *x, size_t n, double lo, double hi, gsl_rng *r);
@@ -32,11 +32,6 @@ unsigned char *t_read_file(const char *path, size_t *len);
 /* Run `$MIMRL_BIN args` (default build/mimrl) with stdout and stderr captured
  * into out (NUL-terminated, truncated to n); returns the exit status. */
 int t_run_cli(const char *args, char *out, size_t n);
-
-/* The k nearest non-anchor rows of Z to each anchor by a full sort of
- * (squared distance, index) pairs → out[m·k]: the oracle the k-NN sampler
- * (mr_knn_neighbors) is checked against, in the tests and in est_bench. */
-void t_knn_brute(const double *Z, size_t dZ, size_t N, const int64_t *anchors, size_t m, size_t k, int64_t *out);
 
 /* Folder of the official state-dict listings (the spec/state-dict TSV files):
  * MIMRL_STATE_DICT, else the copy committed in verify/fixtures/state-dict/

@@ -5,9 +5,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "ref/blas.h"
-#include "ref/common.h"
-#include "ref/layers.h"
+#include "ref/core/blas.h"
+#include "ref/core/common.h"
+#include "ref/nn/layers.h"
 #include "verify/helpers.h"
 #include "verify/tolerance.h"
 

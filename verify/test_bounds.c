@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "estimators/bounds.h"
-#include "ref/gradcheck.h"
+#include "ref/core/gradcheck.h"
 #include "verify/helpers.h"
 
 /* ------------------------------------------------------- naive references */

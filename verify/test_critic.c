@@ -14,7 +14,7 @@
 
 #include "estimators/bounds.h"
 #include "estimators/critic.h"
-#include "ref/gradcheck.h"
+#include "ref/core/gradcheck.h"
 #include "verify/helpers.h"
 
 Test(mlp, forward_by_hand_and_names) {

@@ -25,9 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "datasets/npz.h"
-#include "ref/config.h"
-#include "ref/model.h"
+#include "ref/core/npz.h"
+#include "ref/train/config.h"
+#include "ref/model/model.h"
 #include "verify/helpers.h"
 
 #define FX_DIR "verify/fixtures/crosscheck"

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref/cubemlp.h"
-#include "ref/gradcheck.h"
+#include "ref/model/cubemlp.h"
+#include "ref/core/gradcheck.h"
 #include "verify/helpers.h"
 
 Test(cubemlp, parse_configuration_strings) {

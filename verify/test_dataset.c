@@ -1,4 +1,4 @@
-/* test_dataset.c — the mimrl-npz loader, the batcher, the normalisation (datasets/dataset.c, synth.c, ref/cli_data.c)
+/* test_dataset.c — the mimrl-npz loader, the batcher, the normalisation (datasets/dataset.c, synth.c, ref/cli/cli_data.c)
  * options, `mimrl synth` and its ground truth, and a corpus of broken
  * dataset files (each a clear error naming file and member; exit status 2
  * from the CLI). */
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "datasets/dataset.h"
-#include "datasets/npz.h"
+#include "ref/core/npz.h"
 #include "datasets/synth.h"
 #include "verify/helpers.h"
 

@@ -5,9 +5,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "ref/encoders.h"
-#include "ref/gradcheck.h"
-#include "ref/layers.h"
+#include "ref/model/encoders.h"
+#include "ref/core/gradcheck.h"
+#include "ref/nn/layers.h"
 #include "verify/helpers.h"
 
 typedef struct {

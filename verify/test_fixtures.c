@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "datasets/npz.h"
-#include "ref/cubemlp.h"
-#include "ref/rnn.h"
+#include "ref/core/npz.h"
+#include "ref/model/cubemlp.h"
+#include "ref/nn/rnn.h"
 #include "verify/helpers.h"
 
 #define FX_TOL 1e-12

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <signal.h>
 
-#include "ref/gradcheck.h"
+#include "ref/core/gradcheck.h"
 #include "verify/helpers.h"
 
 typedef struct {

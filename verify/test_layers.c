@@ -1,4 +1,4 @@
-/* test_layers.c — values and finite-difference gradients of ref/layers.c.
+/* test_layers.c — values and finite-difference gradients of ref/nn/layers.c.
  *
  * Every layer is checked through a "fake loss" L = Σ out ⊙ w with a fixed
  * random w (llm.c's layernorm tutorial trick): the backward called with
@@ -8,8 +8,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "ref/layers.h"
-#include "ref/gradcheck.h"
+#include "ref/nn/layers.h"
+#include "ref/core/gradcheck.h"
 #include "verify/helpers.h"
 #include "verify/tolerance.h"
 

@@ -1,11 +1,11 @@
 /* test_losses.c — values against closed forms and finite-difference
- * gradients of every loss in ref/losses.c. */
+ * gradients of every loss in ref/nn/losses.c. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
 
-#include "ref/losses.h"
-#include "ref/gradcheck.h"
+#include "ref/nn/losses.h"
+#include "ref/core/gradcheck.h"
 #include "verify/helpers.h"
 #include "verify/tolerance.h"
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "datasets/npz.h"
-#include "ref/metrics.h"
+#include "ref/core/npz.h"
+#include "ref/nn/metrics.h"
 #include "verify/helpers.h"
 
 /* Worked by hand in the comments below. */

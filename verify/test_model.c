@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref/gradcheck.h"
-#include "ref/model.h"
+#include "ref/core/gradcheck.h"
+#include "ref/model/model.h"
 #include "verify/helpers.h"
 
 typedef struct {

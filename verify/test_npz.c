@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "datasets/npz.h"
+#include "ref/core/npz.h"
 #include "verify/helpers.h"
 
 /* ------------------------------------------------------------------ recipe */

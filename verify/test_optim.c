@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ref/optim.h"
+#include "ref/nn/optim.h"
 #include "verify/helpers.h"
 #include "verify/tolerance.h"
 

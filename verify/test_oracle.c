@@ -1,4 +1,4 @@
-/* test_oracle.c — `mimrl oracle` (ref/cli_model.c) end to end: a checkpoint written with its
+/* test_oracle.c — `mimrl oracle` (ref/cli/cli_model.c) end to end: a checkpoint written with its
  * config_json (official flag names), a batch file, and the output file
  * compared with the same step computed in-process (identical code, so the
  * numbers must agree bit for bit: the test checks the file contract —
@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "datasets/npz.h"
-#include "ref/config.h"
-#include "ref/model.h"
+#include "ref/core/npz.h"
+#include "ref/train/config.h"
+#include "ref/model/model.h"
 #include "verify/helpers.h"
 
 static const char *CFG =

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "datasets/npz.h"
-#include "ref/params.h"
+#include "ref/core/npz.h"
+#include "ref/core/params.h"
 #include "verify/helpers.h"
 
 static void small_store(mr_params *p) {

@@ -7,8 +7,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "ref/gradcheck.h"
-#include "ref/rnn.h"
+#include "ref/core/gradcheck.h"
+#include "ref/nn/rnn.h"
 #include "verify/helpers.h"
 
 typedef struct {

@@ -1,4 +1,4 @@
-/* test_train.c — `mimrl train` / `mimrl eval` (ref/cli_train.c, ref/train.c) end to end on small synthetic
+/* test_train.c — `mimrl train` / `mimrl eval` (ref/cli/cli_train.c, ref/train/train.c) end to end on small synthetic
  * data: a run beats the predict-the-mean baseline, --resume continues bit
  * for bit, the run directory holds what the README says, and bad flags or
  * data/config mismatches are clear errors (exit status 2). */
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "datasets/dataset.h"
-#include "datasets/npz.h"
+#include "ref/core/npz.h"
 #include "verify/helpers.h"
 
 

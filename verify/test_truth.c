@@ -277,7 +277,7 @@ Test(estimate, cmine_small_budget, .timeout = 120) {
     }
 }
 
-/* ------------------------------------------ `mimrl estimate` (ref/cli_estimate.c) */
+/* ------------------------------------------ `mimrl estimate` (ref/cli/cli_estimate.c) */
 
 
 Test(estimate, cli_runs_and_refuses_bad_flags, .timeout = 120) {

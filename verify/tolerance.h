@@ -1,6 +1,6 @@
 /* tolerance.h — the tolerance model of mimrl.c's tests, written down once.
  *
- * 1. Gradient checks: the model and its derivation are in ref/gradcheck.h
+ * 1. Gradient checks: the model and its derivation are in ref/core/gradcheck.h
  *    (GC_H, GC_ATOL, GC_RTOL, GC_NONTRIVIAL), used by every test and by
  *    `mimrl demo`.
  *
@@ -21,7 +21,7 @@
 
 #include <float.h>
 
-#include "ref/gradcheck.h"
+#include "ref/core/gradcheck.h"
 
 
 #define MR_TOL_GEMM(K) (2.0 * (double)(K) * DBL_EPSILON)

@@ -1,0 +1,135 @@
+/* model.h — the MIMRL model (spec §1–§4): text from precomputed token
+ * features through W_t, audio and visual encoders with their tails, pooled
+ * T_F / A_F / V_F, CubeMLP, composition, head, F_F; the 5 variational MI
+ * estimators and the 6 conditional MI estimators wired as §4.1; the stage-1
+ * objective (11 coefficients) and the stage-2 objective (task loss + 8
+ * coefficients) of §4.2–§4.3 with the official signs; and the gradients of
+ * both stages through everything they reach.
+ *
+ * Parameters carry the official state_dict names (rnn_a.*, ln_a.*, W_t.weight,
+ * mlp_encoder.*, classifier.*, vmi_estimator_<xy>.*, vcmi_estimator_<xy_z>.*).
+ *
+ * Randomness is injected: dropout masks come from a gsl_rng (or are off), the
+ * k-NN anchors of each CMI estimator from a gsl_rng or from the caller, so a
+ * step can be replayed exactly (the oracle).
+ */
+#ifndef MR_MODEL_H
+#define MR_MODEL_H
+
+#include <gsl/gsl_rng.h>
+#include <stdint.h>
+
+#include "estimators/bounds.h"
+#include "estimators/cmine.h"
+#include "estimators/critic.h"
+#include "ref/model/cubemlp.h"
+#include "ref/core/params.h"
+#include "ref/nn/rnn.h"
+
+typedef enum { MR_ENC_GRU = 0, MR_ENC_LSTM, MR_ENC_CONV } mr_encoder;
+typedef enum { MR_TASK_MAE = 0, MR_TASK_MSE, MR_TASK_RMSE, MR_TASK_SIMSE, MR_TASK_CCC } mr_task_loss;
+
+#define MR_NVMI 5
+#define MR_NCMI 6
+
+typedef struct {
+    size_t d_t, d_a, d_v, d_common, time_len;
+    mr_encoder encoder;
+    mr_act activate;
+    size_t nb;
+    size_t hid[MR_CUBE_MAXB][3], out[MR_CUBE_MAXB][3];
+    int res[MR_CUBE_MAXB];
+    double dropout_mlp[3], dropout[4];
+    int bias, ln_first;
+    mr_compose compose_t, compose_k;
+    mr_critic_kind critic;
+    mr_baseline_kind baseline;
+    mr_bound bound;
+    mr_bound_opts bopt;
+    double c1[11], c2[8];
+    size_t k_neighbor;
+    mr_cmi_head cmi_head;
+    mr_cmi_readout cmi_readout; /* mimrl (official) | nwj | dv */
+    int masked_pool;            /* 0: official unmasked means (O-8) */
+    mr_task_loss loss;
+} mr_model_cfg;
+
+/* The official Parameters.py defaults (spec §8.1) with d_t = 768, d_a = 5, d_v = 20. */
+void mr_model_cfg_default(mr_model_cfg *c);
+
+typedef struct {
+    mr_model_cfg cfg;
+    mr_params p;
+    size_t W_t, ln_a_g, ln_a_b, ln_v_g, ln_v_b, conv_a_w, conv_a_b, conv_v_w, conv_v_b;
+    mr_rnn rnn_a, rnn_v;
+    mr_cubemlp cube;
+    mr_head head;
+    mr_critic vmi[MR_NVMI];
+    mr_cmi vcmi[MR_NCMI];
+    size_t n_main; /* tensors [0, n_main) are the main model; the rest estimators */
+} mr_model;
+
+extern const char *const mr_vmi_names[MR_NVMI];   /* f_t f_a f_v t_a t_v */
+extern const char *const mr_cmi_names[MR_NCMI];   /* ac_t ta_c vc_t tv_c tc_a tc_v */
+extern const char *const mr_mi_labels[11];        /* "I(F;T)", … in §4.1 order */
+extern const char *const mr_derived_labels[8];    /* ft fa fv in st sa sv cp */
+
+int mr_model_build(mr_model *m, const mr_model_cfg *c, mr_error *e);
+/* PyTorch-default init from a seeded stream of its own (orthogonal weight_hh,
+ * zero critic biases, LayerNorm 1/0). */
+void mr_model_init(mr_model *m, unsigned long seed);
+void mr_model_free(mr_model *m);
+/* 1 if tensor i belongs to an estimator (name contains "vmi" or "vcmi"). */
+int mr_model_is_estimator(const mr_model *m, size_t i);
+
+typedef struct {
+    size_t B, Lt, La, Lv;
+    const double *text;   /* [B, Lt, d_t] */
+    const double *audio;  /* [B, La, d_a], zero-padded at the end */
+    const double *vision; /* [B, Lv, d_v] */
+    const double *label;  /* [B] */
+} mr_inputs;
+
+typedef struct {
+    size_t N;
+    const double *label;   /* [N] (width-1 bank) */
+    const double *T, *A, *V; /* [N × D] */
+} mr_banks;
+
+typedef struct {
+    gsl_rng *drop;                   /* NULL: no dropout (eval, or the oracle) */
+    gsl_rng *anchor;                 /* draws the anchors when given is NULL */
+    const int64_t *given[MR_NCMI];   /* supplied anchors, m = ⌊B/k⌋ each */
+} mr_rand;
+
+typedef struct mr_fwd mr_fwd; /* activations of one step (opaque) */
+
+typedef struct {
+    double *output;             /* [B] */
+    const double *F_F, *T_F, *A_F, *V_F; /* [B × D], inside the forward state */
+    double mi[11];              /* §4.1 order: 5 VMI estimates, 6 CMI estimates */
+    double stage1_terms[11];    /* mi_loss of the 5 VMI, BCE of the 6 CMI */
+    double derived[8];          /* fus_T fus_A fus_V inv spec_T spec_A spec_V comp */
+    double loss_task, loss_stage1, loss_stage2;
+    int has_mi;                 /* 0 when no banks were given (epoch 0) */
+    size_t m_anchor, k;         /* anchors per CMI estimator, neighbours per anchor */
+    int64_t *anchors[MR_NCMI], *neighbors[MR_NCMI];
+} mr_step;
+
+/* Forward pass and both objectives. banks NULL: no MI terms (epoch 0, O-22).
+ * Returns a state for mr_model_backward; free it with mr_fwd_free. */
+int mr_model_forward(mr_model *m, const mr_inputs *in, const mr_banks *banks, const mr_rand *r,
+                     mr_step *out, mr_fwd **state, mr_error *e);
+/* Accumulates ∂(loss_stage1 or loss_stage2)/∂θ into m->p.grad.
+ * stage = 1 or 2; full = 0 lets stage 1 stop at the pooled features (the
+ * main-model gradients it would produce are discarded in training anyway). */
+void mr_model_backward(mr_model *m, mr_fwd *state, int stage, int full);
+void mr_fwd_free(mr_fwd *s);
+
+/* The audio and visual branches run on two threads (2), sequentially (1), or
+ * as MIMRL_ENCODER_THREADS and the core count say (0, the default). The
+ * results are the same either way. Process-wide; not to be changed while a
+ * step runs. */
+void mr_model_branch_threads(int n);
+
+#endif

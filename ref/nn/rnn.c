@@ -1,0 +1,395 @@
+/* rnn.c — see rnn.h.
+ *
+ * Cache layout, per layer l (in order):
+ *   out_l [B, L, 2H]       layer output, forward half then backward half
+ *   for d = 0 (forward), 1 (backward):
+ *     gi_{l,d} [B, L, G·H]  input-to-hidden pre-activations W_ih x + b_ih
+ *     st_{l,d} [B, L, S·H]  cell state: GRU (r, z, n, W_hn h + b_hn), S = 4;
+ *                           LSTM (i, f, g, o, c, tanh c), S = 6
+ */
+#include "ref/nn/rnn.h"
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ref/core/blas.h"
+
+static size_t G_of(const mr_rnn *r) { return r->kind == MR_RNN_GRU ? 3 : 4; }
+static size_t S_of(const mr_rnn *r) { return r->kind == MR_RNN_GRU ? 4 : 6; }
+static size_t in_of(const mr_rnn *r, size_t l) { return l == 0 ? r->din : 2 * r->H; }
+
+int mr_rnn_register(mr_rnn *r, mr_params *p, const char *prefix, mr_rnn_kind kind, size_t din,
+                    size_t H, size_t layers, mr_error *e) {
+    if (layers == 0 || layers > MR_RNN_MAXL) return mr_fail(e, MR_EINVAL, "%s: %zu layers (1..%d)", prefix, layers, MR_RNN_MAXL);
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    r->din = din;
+    r->H = H;
+    r->layers = layers;
+    size_t GH = G_of(r) * H;
+    for (size_t l = 0; l < layers; l++)
+        for (int d = 0; d < 2; d++) {
+            char name[MR_NAME_MAX];
+            const char *suf = d ? "_reverse" : "";
+            size_t sih[2] = {GH, in_of(r, l)}, shh[2] = {GH, H}, sb[1] = {GH};
+            int rc;
+            snprintf(name, sizeof name, "%s.weight_ih_l%zu%s", prefix, l, suf);
+            r->w_ih[l][d] = p->n;
+            if ((rc = mr_params_add(p, name, 2, sih, e))) return rc;
+            snprintf(name, sizeof name, "%s.weight_hh_l%zu%s", prefix, l, suf);
+            r->w_hh[l][d] = p->n;
+            if ((rc = mr_params_add(p, name, 2, shh, e))) return rc;
+            snprintf(name, sizeof name, "%s.bias_ih_l%zu%s", prefix, l, suf);
+            r->b_ih[l][d] = p->n;
+            if ((rc = mr_params_add(p, name, 1, sb, e))) return rc;
+            snprintf(name, sizeof name, "%s.bias_hh_l%zu%s", prefix, l, suf);
+            r->b_hh[l][d] = p->n;
+            if ((rc = mr_params_add(p, name, 1, sb, e))) return rc;
+        }
+    return MR_OK;
+}
+
+void mr_orthogonal_init(double *W, size_t rows, size_t cols, gsl_rng *rng) {
+    int tr = rows < cols;
+    size_t M = tr ? cols : rows, N = tr ? rows : cols;
+    gsl_matrix *A = gsl_matrix_alloc(M, N), *Q = gsl_matrix_alloc(M, M), *R = gsl_matrix_alloc(M, N);
+    gsl_vector *tau = gsl_vector_alloc(N);
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++) gsl_matrix_set(A, i, j, gsl_ran_gaussian(rng, 1.0));
+    gsl_linalg_QR_decomp(A, tau);
+    gsl_linalg_QR_unpack(A, tau, Q, R);
+    for (size_t j = 0; j < N; j++) {
+        double s = gsl_matrix_get(R, j, j) < 0 ? -1.0 : 1.0;
+        for (size_t i = 0; i < M; i++) {
+            double q = s * gsl_matrix_get(Q, i, j);
+            if (tr) W[j * cols + i] = q; /* W = Qᵀ */
+            else W[i * cols + j] = q;
+        }
+    }
+    gsl_matrix_free(A);
+    gsl_matrix_free(Q);
+    gsl_matrix_free(R);
+    gsl_vector_free(tau);
+}
+
+void mr_rnn_init(const mr_rnn *r, mr_params *p, gsl_rng *rng) {
+    double k = 1.0 / sqrt((double)r->H);
+    for (size_t l = 0; l < r->layers; l++)
+        for (int d = 0; d < 2; d++) {
+            size_t idx[4] = {r->w_ih[l][d], r->w_hh[l][d], r->b_ih[l][d], r->b_hh[l][d]};
+            for (int t = 0; t < 4; t++) {
+                const mr_tensor *T = &p->t[idx[t]];
+                for (size_t i = 0; i < T->size; i++) p->data[T->offset + i] = k * (2.0 * gsl_rng_uniform(rng) - 1.0);
+            }
+        }
+    for (size_t l = 0; l < r->layers; l++)
+        for (int d = 0; d < 2; d++) {
+            const mr_tensor *T = &p->t[r->w_hh[l][d]];
+            mr_orthogonal_init(p->data + T->offset, T->shape[0], T->shape[1], rng);
+        }
+}
+
+void mr_seq_lengths(const double *x, size_t B, size_t L, size_t d, int *len) {
+    for (size_t b = 0; b < B; b++) {
+        int n = 0;
+        for (size_t t = 0; t < L; t++) {
+            double s = 0.0;
+            for (size_t f = 0; f < d; f++) s += fabs(x[(b * L + t) * d + f]);
+            n += s != 0.0;
+        }
+        len[b] = n ? n : 1;
+    }
+}
+
+/* -------------------------------------------------------------- layout */
+
+/* per layer: the output [B×L×2H] and, per direction, the gate states
+ * [B×L×S·H] the backward reads (the input projections live in the work
+ * buffer: only the forward of one direction needs them) */
+static size_t layer_size(const mr_rnn *r, size_t B, size_t L) {
+    size_t H = r->H;
+    return B * L * (2 * H + 2 * S_of(r) * H);
+}
+
+size_t mr_rnn_cache_size(const mr_rnn *r, size_t B, size_t L) { return r->layers * layer_size(r, B, L); }
+
+size_t mr_rnn_work_size(const mr_rnn *r, size_t B, size_t L) {
+    size_t H = r->H, GH = G_of(r) * H, Din = in_of(r, 0) > 2 * H ? in_of(r, 0) : 2 * H;
+    /* backward: dout, din, dgi, six row buffers, the gathered inputs of the
+     * valid positions, and B active-row indices */
+    return 2 * B * L * 2 * H + B * L * GH + B * (5 * H + GH) + B * L * Din + B;
+}
+
+typedef struct {
+    double *out, *st[2];
+} layer_view;
+
+static layer_view view(const mr_rnn *r, const double *cache, size_t B, size_t L, size_t l) {
+    layer_view v;
+    size_t H = r->H, SH = S_of(r) * H;
+    double *c = (double *)cache + l * layer_size(r, B, L);
+    v.out = c;
+    c += B * L * 2 * H;
+    for (int d = 0; d < 2; d++) {
+        v.st[d] = c;
+        c += B * L * SH;
+    }
+    return v;
+}
+
+static int max_len(const int *len, size_t B) {
+    int m = 0;
+    for (size_t b = 0; b < B; b++)
+        if (len[b] > m) m = len[b];
+    return m;
+}
+
+/* act ← the samples with len > s, increasing; returns their count. Products
+ * over the active rows only equal, in the reference loops, the products over
+ * all rows with zeros at the inactive ones bit for bit: each row's dot
+ * products are unchanged, and sums over rows skip exact zeros in the same
+ * order. */
+static size_t active(const int *len, size_t B, int s, size_t *act) {
+    size_t n = 0;
+    for (size_t b = 0; b < B; b++)
+        if (len[b] > s) act[n++] = b;
+    return n;
+}
+
+/* position of step s of sample b in direction d, and of its predecessor */
+static size_t pos_of(int d, int s, int len) { return (size_t)(d == 0 ? s : len - 1 - s); }
+
+static double sigm(double x) {
+    if (x >= 0.0) return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+
+/* ------------------------------------------------------------- forward */
+
+void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t B, size_t L,
+                    const int *len, double *y, double *cache, double *work) {
+    size_t H = r->H, G = G_of(r), GH = G * H, S = S_of(r), SH = S * H;
+    int Lmax = max_len(len, B);
+    double *hp = work, *gh = work + B * H; /* h_prev [B×H], W_hh·h_prev [B×G·H] */
+    size_t *act = (size_t *)(gh + B * GH);        /* B indices */
+    double *giw = gh + B * GH + B;                /* in·W_ihᵀ + b_ih [B×L×G·H] of one direction */
+    for (size_t l = 0; l < r->layers; l++) {
+        layer_view v = view(r, cache, B, L, l);
+        const double *in = l == 0 ? x : view(r, cache, B, L, l - 1).out;
+        size_t Din = in_of(r, l);
+        memset(v.out, 0, B * L * 2 * H * sizeof *v.out);
+        for (int d = 0; d < 2; d++) {
+            const double *Wih = p->data + p->t[r->w_ih[l][d]].offset, *Whh = p->data + p->t[r->w_hh[l][d]].offset;
+            const double *bih = p->data + p->t[r->b_ih[l][d]].offset, *bhh = p->data + p->t[r->b_hh[l][d]].offset;
+            /* gi = in·W_ihᵀ + b_ih at the len[b] valid positions of each sample
+             * (contiguous; padding rows are never read) */
+            for (size_t b = 0; b < B; b++) {
+                mr_gemm(0, 1, (size_t)len[b], GH, Din, 1.0, in + b * L * Din, Din, Wih, Din, 0.0, giw + b * L * GH, GH);
+                for (size_t k = b * L; k < b * L + (size_t)len[b]; k++)
+                    for (size_t j = 0; j < GH; j++) giw[k * GH + j] += bih[j];
+            }
+            for (int s = 0; s < Lmax; s++) {
+                /* the samples still running at step s, in increasing order: the
+                 * recurrent product runs on those rows only (row i ↔ sample act[i]) */
+                size_t n = active(len, B, s, act);
+                for (size_t i = 0; i < n; i++) {
+                    size_t b = act[i];
+                    double *h = hp + i * H;
+                    if (s == 0) memset(h, 0, H * sizeof *h);
+                    else memcpy(h, v.out + (b * L + pos_of(d, s - 1, len[b])) * 2 * H + d * H, H * sizeof *h);
+                }
+                mr_gemm(0, 1, n, GH, H, 1.0, hp, H, Whh, H, 0.0, gh, GH);
+                for (size_t i = 0; i < n; i++) {
+                    size_t b = act[i];
+                    size_t t = pos_of(d, s, len[b]);
+                    const double *gi = giw + (b * L + t) * GH, *ghb = gh + i * GH, *h0 = hp + i * H;
+                    double *st = v.st[d] + (b * L + t) * SH, *h1 = v.out + (b * L + t) * 2 * H + d * H;
+                    if (r->kind == MR_RNN_GRU) {
+                        for (size_t j = 0; j < H; j++) {
+                            double rr = sigm(gi[j] + ghb[j] + bhh[j]);
+                            double zz = sigm(gi[H + j] + ghb[H + j] + bhh[H + j]);
+                            double ghn = ghb[2 * H + j] + bhh[2 * H + j];
+                            double nn = tanh(gi[2 * H + j] + rr * ghn);
+                            st[j] = rr;
+                            st[H + j] = zz;
+                            st[2 * H + j] = nn;
+                            st[3 * H + j] = ghn;
+                            h1[j] = (1.0 - zz) * nn + zz * h0[j];
+                        }
+                    } else {
+                        const double *c0 = NULL;
+                        if (s > 0) c0 = v.st[d] + (b * L + pos_of(d, s - 1, len[b])) * SH + 4 * H;
+                        for (size_t j = 0; j < H; j++) {
+                            double ii = sigm(gi[j] + ghb[j] + bhh[j]);
+                            double ff = sigm(gi[H + j] + ghb[H + j] + bhh[H + j]);
+                            double gg = tanh(gi[2 * H + j] + ghb[2 * H + j] + bhh[2 * H + j]);
+                            double oo = sigm(gi[3 * H + j] + ghb[3 * H + j] + bhh[3 * H + j]);
+                            double cc = ff * (c0 ? c0[j] : 0.0) + ii * gg;
+                            double tc = tanh(cc);
+                            st[j] = ii;
+                            st[H + j] = ff;
+                            st[2 * H + j] = gg;
+                            st[3 * H + j] = oo;
+                            st[4 * H + j] = cc;
+                            st[5 * H + j] = tc;
+                            h1[j] = oo * tc;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* sum the two directions of the last layer */
+    const double *out = view(r, cache, B, L, r->layers - 1).out;
+    for (size_t k = 0; k < B * L; k++)
+        for (size_t j = 0; j < H; j++) y[k * H + j] = out[k * 2 * H + j] + out[k * 2 * H + H + j];
+}
+
+/* ------------------------------------------------------------ backward */
+
+void mr_rnn_backward(const mr_rnn *r, mr_params *p, const double *x, size_t B, size_t L,
+                     const int *len, const double *dy, double *dx, const double *cache, double *work) {
+    size_t H = r->H, G = G_of(r), GH = G * H, SH = S_of(r) * H;
+    int Lmax = max_len(len, B);
+    double *dout = work, *din = dout + B * L * 2 * H, *dgi = din + B * L * 2 * H;
+    double *dh = dgi + B * L * GH, *dc = dh + B * H, *hp = dc + B * H, *dhp = hp + B * H, *gsc = dhp + B * H;
+    double *dgh = gsc + B * H, *inc = dgh + B * GH; /* inc: the inputs at valid positions, gathered */
+    size_t *act = (size_t *)(inc + B * L * (in_of(r, 0) > 2 * H ? in_of(r, 0) : 2 * H));
+    /* top layer: y = fwd + bwd → both halves receive dy */
+    for (size_t k = 0; k < B * L; k++)
+        for (size_t j = 0; j < H; j++) dout[k * 2 * H + j] = dout[k * 2 * H + H + j] = dy[k * H + j];
+    for (size_t l = r->layers; l-- > 0;) {
+        layer_view v = view(r, cache, B, L, l);
+        const double *in = l == 0 ? x : view(r, cache, B, L, l - 1).out;
+        size_t Din = in_of(r, l);
+        if (l > 0) memset(din, 0, B * L * 2 * H * sizeof *din);
+        for (int d = 0; d < 2; d++) {
+            const double *Wih = p->data + p->t[r->w_ih[l][d]].offset, *Whh = p->data + p->t[r->w_hh[l][d]].offset;
+            double *dWih = p->grad + p->t[r->w_ih[l][d]].offset, *dWhh = p->grad + p->t[r->w_hh[l][d]].offset;
+            double *dbih = p->grad + p->t[r->b_ih[l][d]].offset, *dbhh = p->grad + p->t[r->b_hh[l][d]].offset;
+            memset(dgi, 0, B * L * GH * sizeof *dgi);
+            memset(dh, 0, B * H * sizeof *dh);
+            memset(dc, 0, B * H * sizeof *dc);
+            for (int s = Lmax - 1; s >= 0; s--) {
+                size_t n = active(len, B, s, act); /* row i ↔ sample act[i], as in the forward */
+                memset(dgh, 0, n * GH * sizeof *dgh);
+                for (size_t i = 0; i < n; i++) {
+                    size_t b = act[i];
+                    double *h0 = hp + i * H;
+                    if (s == 0) memset(h0, 0, H * sizeof *h0);
+                    else memcpy(h0, v.out + (b * L + pos_of(d, s - 1, len[b])) * 2 * H + d * H, H * sizeof *h0);
+                    size_t t = pos_of(d, s, len[b]);
+                    const double *st = v.st[d] + (b * L + t) * SH;
+                    const double *go = dout + (b * L + t) * 2 * H + d * H;
+                    double *gi = dgi + (b * L + t) * GH, *ghb = dgh + i * GH, *dhb = dh + b * H;
+                    if (r->kind == MR_RNN_GRU) {
+                        for (size_t j = 0; j < H; j++) {
+                            double g = dhb[j] + go[j];
+                            double rr = st[j], zz = st[H + j], nn = st[2 * H + j], ghn = st[3 * H + j];
+                            double dn = g * (1.0 - zz), dz = g * (h0[j] - nn);
+                            double dan = dn * (1.0 - nn * nn);
+                            double dar = dan * ghn * rr * (1.0 - rr);
+                            double daz = dz * zz * (1.0 - zz);
+                            gi[j] = dar;
+                            gi[H + j] = daz;
+                            gi[2 * H + j] = dan;
+                            ghb[j] = dar;
+                            ghb[H + j] = daz;
+                            ghb[2 * H + j] = dan * rr;
+                            dhb[j] = g * zz; /* direct path h' ← z ⊙ h; the gate path is added below */
+                        }
+                    } else {
+                        const double *c0 = s > 0 ? v.st[d] + (b * L + pos_of(d, s - 1, len[b])) * SH + 4 * H : NULL;
+                        double *dcb = dc + b * H;
+                        for (size_t j = 0; j < H; j++) {
+                            double g = dhb[j] + go[j];
+                            double ii = st[j], ff = st[H + j], gg = st[2 * H + j], oo = st[3 * H + j], tc = st[5 * H + j];
+                            double dct = dcb[j] + g * oo * (1.0 - tc * tc);
+                            double dai = dct * gg * ii * (1.0 - ii);
+                            double daf = dct * (c0 ? c0[j] : 0.0) * ff * (1.0 - ff);
+                            double dag = dct * ii * (1.0 - gg * gg);
+                            double dao = g * tc * oo * (1.0 - oo);
+                            gi[j] = ghb[j] = dai;
+                            gi[H + j] = ghb[H + j] = daf;
+                            gi[2 * H + j] = ghb[2 * H + j] = dag;
+                            gi[3 * H + j] = ghb[3 * H + j] = dao;
+                            dcb[j] = dct * ff;
+                            dhb[j] = 0.0;
+                        }
+                    }
+                }
+                /* hidden-to-hidden: dh_prev += dgh·W_hh; dW_hh += dghᵀ·h_prev; db_hh += Σ dgh */
+                mr_gemm(0, 0, n, H, GH, 1.0, dgh, GH, Whh, H, 0.0, dhp, H);
+                for (size_t i = 0; i < n; i++)
+                    for (size_t j = 0; j < H; j++) dh[act[i] * H + j] += dhp[i * H + j];
+                mr_gemm(1, 0, GH, H, n, 1.0, dgh, GH, hp, H, 1.0, dWhh, H);
+                for (size_t i = 0; i < n; i++)
+                    for (size_t j = 0; j < GH; j++) dbhh[j] += dgh[i * GH + j];
+            }
+            /* input side at the valid positions (dgi is zero elsewhere): the
+             * input gradient per sample, then dgi and the inputs gathered into
+             * Σlen rows (increasing (b, t)) for dW_ih and db_ih */
+            double *dxo = l > 0 ? din : dx;
+            if (dxo)
+                for (size_t b = 0; b < B; b++)
+                    mr_gemm(0, 0, (size_t)len[b], Din, GH, 1.0, dgi + b * L * GH, GH, Wih, Din, 1.0, dxo + b * L * Din, Din);
+            size_t nv = 0;
+            for (size_t b = 0; b < B; b++)
+                for (size_t t = 0; t < (size_t)len[b]; t++, nv++) {
+                    if (nv != b * L + t) memmove(dgi + nv * GH, dgi + (b * L + t) * GH, GH * sizeof *dgi);
+                    memcpy(inc + nv * Din, in + (b * L + t) * Din, Din * sizeof *inc);
+                }
+            mr_gemm(1, 0, GH, Din, nv, 1.0, dgi, GH, inc, Din, 1.0, dWih, Din);
+            for (size_t k = 0; k < nv; k++)
+                for (size_t j = 0; j < GH; j++) dbih[j] += dgi[k * GH + j];
+        }
+        if (l > 0) {
+            double *t = dout;
+            dout = din;
+            din = t;
+        }
+    }
+}
+
+/* --------------------------------------------------------------- conv1d */
+
+void mr_conv1d_forward(double *y, const double *x, const double *w, const double *bias, size_t B,
+                       size_t L, size_t din, size_t D) {
+    for (size_t b = 0; b < B; b++)
+        for (size_t t = 0; t < L; t++) {
+            double *yo = y + (b * L + t) * D;
+            for (size_t o = 0; o < D; o++) {
+                double s = 0.0;
+                for (size_t i = 0; i < din; i++)
+                    for (size_t k = 0; k < 3; k++) {
+                        long tt = (long)t + (long)k - 1;
+                        if (tt < 0 || tt >= (long)L) continue;
+                        s += w[(o * din + i) * 3 + k] * x[(b * L + (size_t)tt) * din + i];
+                    }
+                yo[o] = s + (bias ? bias[o] : 0.0);
+            }
+        }
+}
+
+void mr_conv1d_backward(double *dx, double *dw, double *dbias, const double *dy, const double *x,
+                        const double *w, size_t B, size_t L, size_t din, size_t D) {
+    for (size_t b = 0; b < B; b++)
+        for (size_t t = 0; t < L; t++) {
+            const double *g = dy + (b * L + t) * D;
+            for (size_t o = 0; o < D; o++) {
+                if (dbias) dbias[o] += g[o];
+                for (size_t i = 0; i < din; i++)
+                    for (size_t k = 0; k < 3; k++) {
+                        long tt = (long)t + (long)k - 1;
+                        if (tt < 0 || tt >= (long)L) continue;
+                        if (dw) dw[(o * din + i) * 3 + k] += g[o] * x[(b * L + (size_t)tt) * din + i];
+                        if (dx) dx[(b * L + (size_t)tt) * din + i] += g[o] * w[(o * din + i) * 3 + k];
+                    }
+            }
+        }
+}

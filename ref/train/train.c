@@ -1,0 +1,371 @@
+/* train.c — see train.h. */
+#include "ref/train/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ref/core/npz.h"
+
+static int setup_sched(mr_lr_sched *s, const mr_train_cfg *tc) {
+    mr_sched_init(s, tc->lr_decrease, tc->lr_decrease_rate);
+    if (tc->lr_decrease == MR_LR_STEP) s->step_size = tc->lr_decrease_iter[0];
+    if (tc->lr_decrease == MR_LR_PLATEAU) s->patience = tc->lr_decrease_iter[0];
+    if (tc->lr_decrease == MR_LR_MULTISTEP) {
+        s->nm = tc->n_iter;
+        memcpy(s->milestones, tc->lr_decrease_iter, (size_t)tc->n_iter * sizeof(int));
+    }
+    return MR_OK;
+}
+
+int mr_trainer_init(mr_trainer *t, const mr_model_cfg *mc, const mr_train_cfg *tc, const mr_dataset *train,
+                    const mr_dataset *valid, const mr_dataset *test, int avec, FILE *log, mr_error *e) {
+    memset(t, 0, sizeof *t);
+    t->mc = *mc;
+    t->tc = *tc;
+    t->avec = avec;
+    t->train = train, t->valid = valid, t->test = test;
+    t->log = log;
+    if (!train->text_emb.x || !valid->text_emb.x || !test->text_emb.x)
+        return mr_fail(e, MR_EINVAL, "every split needs text_emb (token features) until BERT runs in C");
+    int rc = mr_model_build(&t->m, mc, e);
+    if (rc) return rc;
+    mr_model_init(&t->m, tc->seed);
+    size_t n = t->m.p.n, nm = t->m.n_main;
+    size_t *idx = malloc(n * sizeof *idx);
+    for (size_t i = 0; i < n; i++) idx[i] = i;
+    if (tc->sgd) {
+        mr_optim_sgd(&t->opt_main, &t->m.p, 0.9, tc->weight_decay);
+        mr_optim_sgd(&t->opt_vmi, &t->m.p, 0.9, tc->weight_decay);
+    } else {
+        mr_optim_adam(&t->opt_main, &t->m.p, tc->weight_decay);
+        mr_optim_adam(&t->opt_vmi, &t->m.p, tc->weight_decay);
+    }
+    /* main: one group at lr (the BERT group at lr·bert_lr_rate joins when BERT does);
+     * estimators: one group at lr·mi_lr_rate */
+    rc = mr_optim_add_group(&t->opt_main, idx, nm, tc->learning_rate, e);
+    if (!rc) rc = mr_optim_add_group(&t->opt_vmi, idx + nm, n - nm, tc->learning_rate * tc->mi_lr_rate, e);
+    free(idx);
+    if (rc) return rc;
+    setup_sched(&t->sch_main, tc);
+    setup_sched(&t->sch_vmi, tc);
+    t->r_drop = gsl_rng_alloc(gsl_rng_mt19937);
+    t->r_anchor = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(t->r_drop, tc->seed + 1);
+    gsl_rng_set(t->r_anchor, tc->seed + 3);
+    if ((rc = mr_batcher_init(&t->bt_train, train, tc->batch_size, 1, tc->drop_last, tc->seed + 2, e))) return rc;
+    t->best_valid = avec ? -INFINITY : INFINITY;
+    t->best_test = t->best_valid;
+    t->best_epoch = t->best_test_epoch = -1;
+    t->best_params = malloc(t->m.p.total * sizeof(double));
+    t->pred_valid = calloc(valid->N, sizeof(double));
+    t->pred_test = calloc(test->N, sizeof(double));
+    t->pred_valid_best = calloc(valid->N, sizeof(double));
+    t->pred_test_at_best = calloc(test->N, sizeof(double));
+    t->pred_test_best = calloc(test->N, sizeof(double));
+    if (!t->best_params || !t->pred_valid || !t->pred_test || !t->pred_valid_best || !t->pred_test_at_best || !t->pred_test_best)
+        return mr_fail(e, MR_ENOMEM, "out of memory");
+    memcpy(t->best_params, t->m.p.data, t->m.p.total * sizeof(double));
+    return MR_OK;
+}
+
+void mr_trainer_free(mr_trainer *t) {
+    mr_optim_free(&t->opt_main);
+    mr_optim_free(&t->opt_vmi);
+    if (t->r_drop) gsl_rng_free(t->r_drop);
+    if (t->r_anchor) gsl_rng_free(t->r_anchor);
+    mr_batcher_free(&t->bt_train);
+    free(t->bank_label), free(t->bank_T), free(t->bank_A), free(t->bank_V);
+    free(t->best_params), free(t->pred_valid), free(t->pred_test), free(t->pred_valid_best), free(t->pred_test_at_best),
+        free(t->pred_test_best);
+    mr_model_free(&t->m);
+    memset(t, 0, sizeof *t);
+}
+
+static void to_inputs(const mr_trainer *t, const mr_batch *b, mr_inputs *in, double *label_buf) {
+    in->B = b->B, in->Lt = b->Lt, in->La = b->La, in->Lv = b->Lv;
+    in->text = b->text, in->audio = b->audio, in->vision = b->vision;
+    for (size_t k = 0; k < b->B; k++) label_buf[k] = t->avec ? b->label[k] / 25.0 : b->label[k]; /* AVEC: PHQ-8/25 (§6.2) */
+    in->label = label_buf;
+}
+
+static void clip(mr_trainer *t) {
+    if (t->tc.gradient_clip <= 0) return;
+    size_t *all = malloc(t->m.p.n * sizeof *all);
+    if (!all) return;
+    size_t n = mr_params_select(&t->m.p, NULL, NULL, all);
+    mr_clip_grad_value(&t->m.p, all, n, t->tc.gradient_clip);
+    free(all);
+}
+
+static void progress(mr_trainer *t, const char *what, size_t i, size_t n, double t0) {
+    if (!t->log || (i + 1) % 20 != 0 || !isatty(fileno(t->log))) return;
+    fprintf(t->log, "\r  epoch %zu %s batch %zu/%zu (%.1fs)", t->epoch, what, i + 1, n, mr_seconds() - t0);
+    fflush(t->log);
+}
+
+static void finish_stats(mr_trainer *t, mr_split_stats *st, const double *pred, const mr_dataset *d, size_t nb) {
+    if (nb) {
+        st->loss /= (double)nb;
+        for (int k = 0; k < 8; k++) st->mi[k] /= (double)nb;
+    }
+    double *y = malloc(d->N * sizeof *y);
+    if (!y) return;
+    for (size_t i = 0; i < d->N; i++) y[i] = t->avec ? d->label[i] / 25.0 : d->label[i];
+    if (t->avec) mr_metrics_avec(pred, y, d->N, 25.0, &st->met);
+    else mr_metrics_mosi(pred, y, d->N, &st->met);
+    st->n = d->N;
+    free(y);
+}
+
+int mr_evaluate(mr_trainer *t, const mr_dataset *d, mr_split_stats *st, double *pred, mr_error *e) {
+    memset(st, 0, sizeof *st);
+    mr_batcher bt;
+    int rc = mr_batcher_init(&bt, d, t->tc.batch_size, 0, t->tc.drop_last, 0, e);
+    if (rc) return rc;
+    mr_batch b;
+    memset(&b, 0, sizeof b);
+    double *lab = malloc(t->tc.batch_size * sizeof *lab);
+    mr_banks bk = {t->N, t->bank_label, t->bank_T, t->bank_A, t->bank_V};
+    mr_rand r = {NULL, t->r_anchor, {0}};
+    size_t nb = 0;
+    for (size_t i = 0; i < d->N; i++) pred[i] = 0.0;
+    while (!rc && mr_batcher_next(&bt, &b, e)) {
+        mr_inputs in;
+        to_inputs(t, &b, &in, lab);
+        mr_step s;
+        mr_fwd *f;
+        if ((rc = mr_model_forward(&t->m, &in, t->N ? &bk : NULL, &r, &s, &f, e))) break;
+        st->loss += s.loss_stage2;
+        for (int k = 0; k < 8; k++) st->mi[k] += s.derived[k];
+        for (size_t k = 0; k < b.B; k++) pred[b.index[k]] = s.output[k];
+        mr_fwd_free(f);
+        nb++;
+    }
+    free(lab);
+    mr_batch_free(&b);
+    mr_batcher_free(&bt);
+    if (!rc) finish_stats(t, st, pred, d, nb);
+    return rc;
+}
+
+int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_split_stats *te, mr_error *e) {
+    memset(tr, 0, sizeof *tr);
+    const mr_dataset *d = t->train;
+    size_t B = t->tc.batch_size, D = t->mc.d_common, nbat = mr_batcher_count(&t->bt_train);
+    double *lab = malloc(B * sizeof *lab);
+    mr_batch b;
+    memset(&b, 0, sizeof b);
+    int rc = MR_OK;
+    double t0 = mr_seconds();
+    mr_banks old = {t->N, t->bank_label, t->bank_T, t->bank_A, t->bank_V};
+    mr_rand r = {t->r_drop, t->r_anchor, {0}};
+    /* ---- stage 1: the estimators (not at epoch 0) */
+    if (t->epoch > 0 && t->N > 0) {
+        for (size_t pass = 0; pass < t->tc.stage1_n && !rc; pass++) {
+            mr_batcher_epoch(&t->bt_train);
+            double l1 = 0;
+            size_t i = 0;
+            while (!rc && mr_batcher_next(&t->bt_train, &b, e)) {
+                mr_inputs in;
+                to_inputs(t, &b, &in, lab);
+                mr_step s;
+                mr_fwd *f;
+                if ((rc = mr_model_forward(&t->m, &in, &old, &r, &s, &f, e))) break;
+                mr_params_zero_grad(&t->m.p);
+                mr_model_backward(&t->m, f, 1, 0);
+                mr_fwd_free(f);
+                clip(t);
+                mr_optim_step(&t->opt_vmi);
+                l1 += s.loss_stage1;
+                progress(t, "stage 1", i++, nbat, t0);
+            }
+            tr->loss1 = i ? l1 / (double)i : 0;
+        }
+    }
+    /* ---- stage 2: the model; collect the new banks */
+    size_t N = d->N;
+    double *nl = malloc(N * sizeof *nl), *nT = malloc(N * D * sizeof *nT), *nA = malloc(N * D * sizeof *nA), *nV = malloc(N * D * sizeof *nV);
+    if (!nl || !nT || !nA || !nV || !lab) {
+        free(nl), free(nT), free(nA), free(nV), free(lab);
+        return mr_fail(e, MR_ENOMEM, "out of memory for the feature banks");
+    }
+    size_t rows = 0, nb2 = 0;
+    double *pred = malloc(N * sizeof *pred);
+    double *ytr = malloc(N * sizeof *ytr);
+    mr_batcher_epoch(&t->bt_train);
+    while (!rc && mr_batcher_next(&t->bt_train, &b, e)) {
+        mr_inputs in;
+        to_inputs(t, &b, &in, lab);
+        mr_step s;
+        mr_fwd *f;
+        if ((rc = mr_model_forward(&t->m, &in, t->N ? &old : NULL, &r, &s, &f, e))) break;
+        for (size_t k = 0; k < b.B; k++) {
+            nl[rows + k] = in.label[k];
+            pred[rows + k] = s.output[k];
+            ytr[rows + k] = in.label[k];
+        }
+        memcpy(nT + rows * D, s.T_F, b.B * D * sizeof(double));
+        memcpy(nA + rows * D, s.A_F, b.B * D * sizeof(double));
+        memcpy(nV + rows * D, s.V_F, b.B * D * sizeof(double));
+        rows += b.B;
+        mr_params_zero_grad(&t->m.p);
+        mr_model_backward(&t->m, f, 2, 1);
+        mr_fwd_free(f);
+        clip(t);
+        mr_optim_step(&t->opt_main);
+        tr->loss += s.loss_stage2;
+        for (int k = 0; k < 8; k++) tr->mi[k] += s.derived[k];
+        progress(t, "stage 2", nb2++, nbat, t0);
+    }
+    free(lab);
+    mr_batch_free(&b);
+    if (rc) {
+        free(nl), free(nT), free(nA), free(nV), free(pred), free(ytr);
+        return rc;
+    }
+    if (nb2) {
+        tr->loss /= (double)nb2;
+        for (int k = 0; k < 8; k++) tr->mi[k] /= (double)nb2;
+    }
+    if (t->avec) mr_metrics_avec(pred, ytr, rows, 25.0, &tr->met);
+    else mr_metrics_mosi(pred, ytr, rows, &tr->met);
+    tr->n = rows;
+    free(pred);
+    free(ytr);
+    free(t->bank_label), free(t->bank_T), free(t->bank_A), free(t->bank_V);
+    t->bank_label = nl, t->bank_T = nT, t->bank_A = nA, t->bank_V = nV, t->N = rows;
+    if (t->log && isatty(fileno(t->log))) fprintf(t->log, "\r%72s\r", "");
+    /* ---- evaluation, schedulers, selection */
+    if ((rc = mr_evaluate(t, t->valid, va, t->pred_valid, e))) return rc;
+    if ((rc = mr_evaluate(t, t->test, te, t->pred_test, e))) return rc;
+    mr_sched_step(&t->sch_main, &t->opt_main, va->loss);
+    mr_sched_step(&t->sch_vmi, &t->opt_vmi, va->loss);
+    double vscore = t->avec ? va->met.ccc : va->met.mae, tscore = t->avec ? te->met.ccc : te->met.mae;
+    int better = t->avec ? vscore > t->best_valid : vscore < t->best_valid;
+    if (better) {
+        t->best_valid = vscore;
+        t->best_epoch = (long)t->epoch;
+        memcpy(t->best_params, t->m.p.data, t->m.p.total * sizeof(double));
+        memcpy(t->pred_valid_best, t->pred_valid, t->valid->N * sizeof(double));
+        memcpy(t->pred_test_at_best, t->pred_test, t->test->N * sizeof(double));
+    }
+    int tbetter = t->avec ? tscore > t->best_test : tscore < t->best_test;
+    if (tbetter) {
+        t->best_test = tscore;
+        t->best_test_epoch = (long)t->epoch;
+        memcpy(t->pred_test_best, t->pred_test, t->test->N * sizeof(double));
+    }
+    t->epoch++;
+    return MR_OK;
+}
+
+/* ---------------------------------------------------------------- state */
+
+static int add_rng(mr_npz_writer *w, const char *name, const gsl_rng *r, mr_error *e) {
+    uint64_t n = gsl_rng_size(r);
+    return mr_npz_add(w, name, MR_DT_U1, 1, &n, gsl_rng_state(r), e);
+}
+
+static int add_f8(mr_npz_writer *w, const char *name, const double *v, uint64_t n, mr_error *e) {
+    return mr_npz_add(w, name, MR_DT_F8, 1, &n, v, e);
+}
+
+int mr_trainer_save(const mr_trainer *t, const char *path, mr_error *e) {
+    char *cfg = mr_cfg_to_json(&t->mc, &t->tc);
+    mr_npz_writer w;
+    int rc = mr_npz_writer_open(&w, path, 0, e);
+    if (rc) {
+        free(cfg);
+        return rc;
+    }
+    rc = mr_params_write(&t->m.p, &w, cfg, 1, e);
+    free(cfg);
+    double st[16] = {(double)t->epoch, t->best_valid, t->best_test, (double)t->best_epoch, (double)t->best_test_epoch,
+                     t->opt_main.g[0].lr, t->opt_vmi.g[0].lr, (double)t->sch_main.last_epoch, t->sch_main.best,
+                     (double)t->sch_main.num_bad_epochs, (double)t->sch_main.cooldown_counter, (double)t->sch_vmi.last_epoch,
+                     t->sch_vmi.best, (double)t->sch_vmi.num_bad_epochs, (double)t->sch_vmi.cooldown_counter, (double)t->N};
+    if (!rc) rc = add_f8(&w, "trainer/state", st, 16, e);
+    if (!rc) rc = add_rng(&w, "trainer/rng_drop", t->r_drop, e);
+    if (!rc) rc = add_rng(&w, "trainer/rng_anchor", t->r_anchor, e);
+    if (!rc) rc = add_rng(&w, "trainer/rng_shuffle", t->bt_train.rng, e);
+    size_t D = t->mc.d_common;
+    if (!rc && t->N) {
+        rc = add_f8(&w, "trainer/bank_label", t->bank_label, t->N, e);
+        if (!rc) rc = add_f8(&w, "trainer/bank_T", t->bank_T, t->N * D, e);
+        if (!rc) rc = add_f8(&w, "trainer/bank_A", t->bank_A, t->N * D, e);
+        if (!rc) rc = add_f8(&w, "trainer/bank_V", t->bank_V, t->N * D, e);
+    }
+    if (!rc) rc = add_f8(&w, "trainer/best_params", t->best_params, t->m.p.total, e);
+    if (!rc) rc = add_f8(&w, "trainer/pred_valid_best", t->pred_valid_best, t->valid->N, e);
+    if (!rc) rc = add_f8(&w, "trainer/pred_test_at_best", t->pred_test_at_best, t->test->N, e);
+    if (!rc) rc = add_f8(&w, "trainer/pred_test_best", t->pred_test_best, t->test->N, e);
+    if (rc) {
+        mr_npz_writer_abort(&w);
+        return rc;
+    }
+    return mr_npz_writer_close(&w, e);
+}
+
+static int rd_f8(const mr_npz *z, const char *name, double *out, size_t n, mr_error *e) {
+    mr_array a;
+    int rc = mr_npz_read(z, name, &a, e);
+    if (rc) return rc;
+    if (a.dtype != MR_DT_F8 || a.count != n) {
+        mr_array_free(&a);
+        return mr_fail(e, MR_ESHAPE, "%s: member '%s' has %llu values, expected %zu", z->path, name, (unsigned long long)a.count, n);
+    }
+    memcpy(out, a.data, n * sizeof *out);
+    mr_array_free(&a);
+    return MR_OK;
+}
+
+static int rd_rng(const mr_npz *z, const char *name, gsl_rng *r, mr_error *e) {
+    mr_array a;
+    int rc = mr_npz_read(z, name, &a, e);
+    if (rc) return rc;
+    if (a.count != gsl_rng_size(r)) rc = mr_fail(e, MR_ESHAPE, "%s: member '%s' is not a %s state", z->path, name, gsl_rng_name(r));
+    else memcpy(gsl_rng_state(r), a.data, a.count);
+    mr_array_free(&a);
+    return rc;
+}
+
+int mr_trainer_restore(mr_trainer *t, const char *path, mr_error *e) {
+    int rc = mr_params_load(&t->m.p, path, NULL, 1, e);
+    if (rc) return rc;
+    mr_npz z;
+    if ((rc = mr_npz_open(&z, path, e))) return rc;
+    double st[16];
+    size_t D = t->mc.d_common;
+    rc = rd_f8(&z, "trainer/state", st, 16, e);
+    if (!rc) rc = rd_rng(&z, "trainer/rng_drop", t->r_drop, e);
+    if (!rc) rc = rd_rng(&z, "trainer/rng_anchor", t->r_anchor, e);
+    if (!rc) rc = rd_rng(&z, "trainer/rng_shuffle", t->bt_train.rng, e);
+    if (!rc) {
+        t->epoch = (size_t)st[0], t->best_valid = st[1], t->best_test = st[2], t->best_epoch = (long)st[3], t->best_test_epoch = (long)st[4];
+        t->opt_main.g[0].lr = st[5], t->opt_vmi.g[0].lr = st[6];
+        t->sch_main.last_epoch = (int)st[7], t->sch_main.best = st[8], t->sch_main.num_bad_epochs = (int)st[9],
+        t->sch_main.cooldown_counter = (int)st[10];
+        t->sch_vmi.last_epoch = (int)st[11], t->sch_vmi.best = st[12], t->sch_vmi.num_bad_epochs = (int)st[13],
+        t->sch_vmi.cooldown_counter = (int)st[14];
+        t->N = (size_t)st[15];
+    }
+    if (!rc && t->N) {
+        t->bank_label = malloc(t->N * sizeof(double));
+        t->bank_T = malloc(t->N * D * sizeof(double));
+        t->bank_A = malloc(t->N * D * sizeof(double));
+        t->bank_V = malloc(t->N * D * sizeof(double));
+        if (!t->bank_label || !t->bank_T || !t->bank_A || !t->bank_V) rc = mr_fail(e, MR_ENOMEM, "out of memory");
+        if (!rc) rc = rd_f8(&z, "trainer/bank_label", t->bank_label, t->N, e);
+        if (!rc) rc = rd_f8(&z, "trainer/bank_T", t->bank_T, t->N * D, e);
+        if (!rc) rc = rd_f8(&z, "trainer/bank_A", t->bank_A, t->N * D, e);
+        if (!rc) rc = rd_f8(&z, "trainer/bank_V", t->bank_V, t->N * D, e);
+    }
+    if (!rc) rc = rd_f8(&z, "trainer/best_params", t->best_params, t->m.p.total, e);
+    if (!rc) rc = rd_f8(&z, "trainer/pred_valid_best", t->pred_valid_best, t->valid->N, e);
+    if (!rc) rc = rd_f8(&z, "trainer/pred_test_at_best", t->pred_test_at_best, t->test->N, e);
+    if (!rc) rc = rd_f8(&z, "trainer/pred_test_best", t->pred_test_best, t->test->N, e);
+    mr_npz_close(&z);
+    return rc;
+}

@@ -1,0 +1,61 @@
+/* test_layout.c — the folder layering rule (verify/check_layers.sh): the
+ * repository has no upward include, and the check names the offending line
+ * when one is planted in a scratch tree. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "verify/helpers.h"
+
+static int run(const char *root, char *out, size_t n) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "bash verify/check_layers.sh %s 2>&1", root);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p != NULL, "popen failed");
+    size_t len = fread(out, 1, n - 1, p);
+    out[len] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(layout, repository_has_no_upward_include) {
+    char out[65536];
+    int rc = run(".", out, sizeof out);
+    cr_assert(rc == 0, "check_layers.sh exited %d:\n%s", rc, out);
+    cr_assert(strstr(out, "no upward include") != NULL, "unexpected output: %s", out);
+}
+
+static void put(const char *root, const char *rel, const char *text) {
+    char path[4096], dir[4096];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    snprintf(dir, sizeof dir, "%s", path);
+    for (char *s = dir + strlen(root) + 1; (s = strchr(s, '/')) != NULL; s++) {
+        *s = 0;
+        mkdir(dir, 0755);
+        *s = '/';
+    }
+    cr_assert(t_write_file(path, text, strlen(text)) == 0, "cannot write %s", path);
+}
+
+Test(layout, check_names_an_upward_include) {
+    char root[4096], out[65536];
+    t_path(root, sizeof root, "layers");
+    mkdir(root, 0755);
+    put(root, "ref/core/a.h", "#include <stdio.h>\n#include \"ref/core/b.h\"\n");
+    put(root, "ref/nn/c.c", "#include \"ref/core/a.h\"\n");
+    put(root, "estimators/e.c", "#include \"ref/nn/c.h\"\n");
+    put(root, "bench/x.c", "#include \"ref/cli/cli.h\"\n");
+    cr_assert(run(root, out, sizeof out) == 0, "a tree that only points down was refused:\n%s", out);
+    /* one line pointing up, one sideways between siblings, one from bench to verify */
+    put(root, "ref/nn/d.c", "/* x */\n\n#include \"ref/model/model.h\"\n");
+    put(root, "datasets/s.c", "#include \"ref/model/model.h\"\n");
+    put(root, "bench/y.c", "#include \"verify/helpers.h\"\n");
+    cr_assert(run(root, out, sizeof out) == 1, "upward includes not refused:\n%s", out);
+    cr_assert(strstr(out, "ref/nn/d.c:3: #include \"ref/model/model.h\" points up") != NULL, "%s", out);
+    cr_assert(strstr(out, "datasets/s.c:1:") != NULL, "sibling include not named: %s", out);
+    cr_assert(strstr(out, "bench/y.c:1:") != NULL, "bench → verify not named: %s", out);
+    cr_assert(strstr(out, "3 upward include(s)") != NULL, "%s", out);
+}
