@@ -50,9 +50,14 @@ OBJ = build/obj/$(VARIANT)
 LDLIBS      = -lgsl $(BLAS_LIBS) -lz -lm
 TEST_LDLIBS = -pthread -lcriterion $(LDLIBS)
 
-# The interpreter that imports numpy (Debian's system python3; the first
-# python3 on PATH may be another one without it).
-PYTHON ?= $(shell for p in /usr/bin/python3 python3; do $$p -c 'import numpy' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+# The interpreter that imports numpy, and the one that imports torch too
+# (verify/find_python.sh: Debian's system python3 first; the first python3 on
+# PATH may be another one without them). Empty when there is none yet: the
+# targets that need one install the packages first (deps) and fall back to
+# /usr/bin/python3, where Debian's packages put them.
+PYTHON ?= $(shell bash verify/find_python.sh numpy 2>/dev/null)
+PYTHON_TORCH ?= $(shell bash verify/find_python.sh numpy torch 2>/dev/null)
+PYTORCH = $(or $(PYTHON_TORCH),/usr/bin/python3)
 
 # The library, one folder per layer, each including only from the layers
 # before it (verify/check_layers.sh enforces it):
@@ -71,7 +76,6 @@ BIN = $(OUT)/mimrl
 TESTBIN = $(OUT)/test_all
 
 TORCH_PKGS = python3-torch
-PYTHON_TORCH ?= $(shell for p in /usr/bin/python3 python3; do $$p -c 'import torch' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev zlib1g-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
@@ -172,7 +176,7 @@ bench-step: deps
 	$(MAKE) all $(OUT)/step_bench
 	$(MAKE) BLAS=none all $(OUT)/none/step_bench
 	@mkdir -p bench/results
-	bash bench/run_step.sh "$(OUT)" "$(or $(PYTHON_TORCH),/usr/bin/python3)" $(BENCH_STEP_REPS) $(BENCH_STEP_SHAPES)
+	bash bench/run_step.sh "$(OUT)" "$(PYTORCH)" $(BENCH_STEP_REPS) $(BENCH_STEP_SHAPES)
 	$(PYTHON) bench/report.py
 
 # Full training runs (README configuration) on MOSI-, MOSEI- and AVEC-shaped
@@ -190,7 +194,7 @@ bench: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
 	$(MAKE) all $(OUT)/gru_bench $(OUT)/est_bench
 	@mkdir -p bench/results
-	bash bench/run_gru.sh "$(OUT)/gru_bench" "$(or $(PYTHON_TORCH),/usr/bin/python3)" $(BENCH_REPS)
+	bash bench/run_gru.sh "$(OUT)/gru_bench" "$(PYTORCH)" $(BENCH_REPS)
 	bash bench/run_est.sh "$(OUT)/est_bench" $(BENCH_REPS)
 	$(MAKE) --no-print-directory bench-step bench-train
 
@@ -199,7 +203,7 @@ bench: deps
 # the tests read them without Python). Needs Debian's python3-torch.
 fixtures: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
-	$(or $(PYTHON_TORCH),/usr/bin/python3) verify/torch_fixtures.py verify/fixtures
+	$(PYTORCH) verify/torch_fixtures.py verify/fixtures
 	@$(MAKE) --no-print-directory crosscheck-fixtures
 
 # ---------------------------------------------------------------- crosscheck
@@ -211,13 +215,13 @@ fixtures: deps
 crosscheck: deps $(BIN)
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
 	@mkdir -p verify/results
-	OPENBLAS_NUM_THREADS=1 $(or $(PYTHON_TORCH),/usr/bin/python3) verify/torch/crosscheck.py --bin $(BIN) --work $(OUT)/crosscheck \
+	OPENBLAS_NUM_THREADS=1 $(PYTORCH) verify/torch/crosscheck.py --bin $(BIN) --work $(OUT)/crosscheck \
 	    --report verify/results/crosscheck.tsv
 
 crosscheck-fixtures: deps $(BIN)
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
 	rm -rf verify/fixtures/crosscheck
-	OPENBLAS_NUM_THREADS=1 $(or $(PYTHON_TORCH),/usr/bin/python3) verify/torch/crosscheck.py --bin $(BIN) --work $(OUT)/crosscheck \
+	OPENBLAS_NUM_THREADS=1 $(PYTORCH) verify/torch/crosscheck.py --bin $(BIN) --work $(OUT)/crosscheck \
 	    --fixtures verify/fixtures/crosscheck
 
 # ---------------------------------------------------------------- bitcheck
@@ -228,7 +232,7 @@ crosscheck-fixtures: deps $(BIN)
 BITCHECK_BASE ?= 887da7d
 bitcheck: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
-	$(or $(PYTHON_TORCH),/usr/bin/python3) verify/bitcheck.py --base $(BITCHECK_BASE)
+	$(PYTORCH) verify/bitcheck.py --base $(BITCHECK_BASE)
 
 # ------------------------------------------------------------------ verify
 # The slow tier (not in CI): the full Poole staircase for every bound and the

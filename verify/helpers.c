@@ -187,3 +187,8 @@ void t_gen_params(mr_params *p, uint64_t seed, double gain) {
         }
     }
 }
+
+const char *t_python(void) {
+    const char *p = getenv("MIMRL_PYTHON");
+    return (p && *p) ? p : NULL;
+}

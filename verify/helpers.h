@@ -33,6 +33,12 @@ unsigned char *t_read_file(const char *path, size_t *len);
  * into out (NUL-terminated, truncated to n); returns the exit status. */
 int t_run_cli(const char *args, char *out, size_t n);
 
+/* The Python interpreter with numpy (MIMRL_PYTHON, set by `make test` from
+ * verify/find_python.sh), or NULL when unset; tests that need it skip with
+ * T_NO_PYTHON. */
+const char *t_python(void);
+#define T_NO_PYTHON "MIMRL_PYTHON unset: no python3 with numpy (run via make test, which installs python3-numpy)"
+
 /* Folder of the official state-dict listings (the spec/state-dict TSV files):
  * MIMRL_STATE_DICT, else the copy committed in verify/fixtures/state-dict/
  * (so the name checks run on a clean clone without ../shared). */

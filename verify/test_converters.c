@@ -10,23 +10,19 @@
 
 #include "datasets/dataset.h"
 #include "verify/helpers.h"
-
-static const char *py(void) {
-    const char *p = getenv("MIMRL_PYTHON");
-    return (p && *p) ? p : NULL;
-}
+#include "verify/tolerance.h"
 
 static char dir[512];
 
 static int sh(const char *fmt, const char *a, const char *b) {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, fmt, py(), a, b);
+    snprintf(cmd, sizeof cmd, fmt, t_python(), a, b);
     int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
 static void fabricate(void) {
-    if (!py()) cr_skip_test("MIMRL_PYTHON unset: no python3 with numpy (run via make test, which installs python3-numpy)");
+    if (!t_python()) cr_skip_test(T_NO_PYTHON);
     t_path(dir, sizeof dir, "fake");
     cr_assert(sh("%s verify/make_fake_sources.py %s >/dev/null%s", dir, "") == 0);
 }
@@ -91,7 +87,7 @@ Test(converters, mult_declarelab_front_padding_and_csv_text) {
     char log[600];
     t_path(log, sizeof log, "conv.log");
     char cmd2[4096];
-    snprintf(cmd2, sizeof cmd2, "%s datasets/convert.py mult %s > %s 2>&1", py(), full, log);
+    snprintf(cmd2, sizeof cmd2, "%s datasets/convert.py mult %s > %s 2>&1", t_python(), full, log);
     int rc = system(cmd2);
     cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
     size_t n;
@@ -117,7 +113,7 @@ Test(converters, cubemlp_sdk_and_avec) {
     cr_assert(sh("%s datasets/convert.py avec %s >/dev/null%s", full, "") == 0);
     open_ok(&d, "avec", "train");
     cr_assert(d.audio.dim == 39 && d.vision.dim == 49);
-    cr_assert(fabs(d.label[1] - 6.0) < 1e-5, "labels stored /25 are restored to the PHQ-8 scale: %g", d.label[1]);
+    cr_assert(fabs(d.label[1] - 6.0) < T_F32_WIDE, "labels stored /25 are restored to the PHQ-8 scale: %g", d.label[1]);
     char buf[512];
     cr_assert(strchr(text_of(&d, 2, buf), '\n') != NULL, "sentences newline-separated");
     mr_dataset_free(&d);

@@ -12,6 +12,7 @@
 #include "ref/core/npz.h"
 #include "datasets/synth.h"
 #include "verify/helpers.h"
+#include "verify/tolerance.h"
 
 static void small_synth(char *prefix, size_t n, double cx) {
     t_path(prefix, 512, "syn");
@@ -84,9 +85,9 @@ Test(dataset, synth_ground_truth_closed_forms) {
     mr_error e;
     cr_assert(mr_dataset_open(&d, path, NULL, &e) == MR_OK, "%s", e.msg);
     double so = 0.5, rho = 1 / (1 + so * so);
-    cr_assert(fabs(gt_value(d.meta_json, "I(T;A)") - (-0.5 * log(1 - rho * rho))) < 1e-6);
+    cr_assert(fabs(gt_value(d.meta_json, "I(T;A)") - (-0.5 * log(1 - rho * rho))) < T_DEC(6)); /* meta_json: %.6f */
     double vy = 0.64 + 0.36 + 0.16 + 0.16 + 0.09, vyt = vy - 0.36 - 0.64 / (1 + so * so);
-    cr_assert(fabs(gt_value(d.meta_json, "I(T;Y)") - 0.5 * log(vy / vyt)) < 1e-6);
+    cr_assert(fabs(gt_value(d.meta_json, "I(T;Y)") - 0.5 * log(vy / vyt)) < T_DEC(6));
     cr_assert(strstr(d.meta_json, "Monte Carlo") == NULL, "c_x = 0: all closed form");
     mr_dataset_free(&d);
     small_synth(prefix, 40, 0.6);
@@ -161,16 +162,16 @@ Test(dataset, normalisation_options) {
     mr_dataset_minmax(&d, 'a');
     float mn = 1e30f, mx = -1e30f;
     for (size_t i = 0; i < d.audio.rows * 5; i++) mn = fminf(mn, d.audio.x[i]), mx = fmaxf(mx, d.audio.x[i]);
-    cr_assert(fabsf(mn + 1) < 1e-6f && fabsf(mx - 1) < 1e-6f, "per-split min-max to [-1, 1]: %g %g", mn, mx);
+    cr_assert(fabsf(mn + 1) < T_F32_UNIT && fabsf(mx - 1) < T_F32_UNIT, "per-split min-max to [-1, 1]: %g %g", mn, mx);
     snprintf(path, sizeof path, "%s_train.npz", prefix);
     cr_assert(mr_dataset_open(&t, path, NULL, &e) == MR_OK);
     mr_dataset_standardize(&t, &t, 'v');
     double m = 0;
     for (size_t i = 0; i < t.vision.rows; i++) m += t.vision.x[i * 20 + 3];
-    cr_assert(fabs(m / t.vision.rows) < 1e-5, "train statistics standardise train to mean 0");
+    cr_assert(fabs(m / t.vision.rows) < T_F32_WIDE, "train statistics standardise train to mean 0");
     float before = d.vision.x[7];
     mr_dataset_logscale(&d, 'v', -10.0);
-    cr_assert(fabs(d.vision.x[7] - log(before + 10.0 + 1 + 1e-6)) < 1e-5);
+    cr_assert(fabs(d.vision.x[7] - log(before + 10.0 + 1 + 1e-6)) < T_F32_WIDE);
     mr_dataset_free(&d);
     mr_dataset_free(&t);
 }

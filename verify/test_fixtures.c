@@ -1,13 +1,6 @@
 /* test_fixtures.c — the encoders and CubeMLP against PyTorch float64
  * (fixtures written by verify/torch_fixtures.py, `make fixtures`).
- *
- * Tolerance: both sides compute in double with different summation orders;
- * a sum of K products differs by at most ~K·ε·Σ|terms|, and through the
- * shallow, tiny networks here (K ≤ 150, ≤ 6 recurrent steps) that stays below
- * 1e-13 of the tensor's largest magnitude. Entry-wise we accept
- *   |c − t| ≤ 1e-12·|t| + 1e-12·max_j |t_j|
- * (relative target 1e-12 with an absolute floor at 1e-12 of the tensor's
- * scale, for entries near zero). */
+ * Tolerance: T_TORCH_LAYER (verify/tolerance.h, item 6). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -17,8 +10,7 @@
 #include "ref/model/cubemlp.h"
 #include "ref/nn/rnn.h"
 #include "verify/helpers.h"
-
-#define FX_TOL 1e-12
+#include "verify/tolerance.h"
 
 static mr_npz open_fx(const char *name) {
     char path[512];
@@ -56,7 +48,7 @@ static void compare(const char *what, const double *c, const double *t, size_t n
     double scale = 0, worst = 0;
     for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(t[i]));
     for (size_t i = 0; i < n; i++) {
-        double err = fabs(c[i] - t[i]), bound = FX_TOL * fabs(t[i]) + FX_TOL * scale;
+        double err = fabs(c[i] - t[i]), bound = T_TORCH_LAYER * fabs(t[i]) + T_TORCH_LAYER * scale;
         worst = fmax(worst, err / (scale > 0 ? scale : 1));
         cr_expect(err <= bound, "%s[%zu]: C %.17g, PyTorch %.17g", what, i, c[i], t[i]);
     }

@@ -57,19 +57,19 @@ Test(losses, gradient_bce_logits) { check_loss("bce_logits", mr_loss_bce_logits,
 
 Test(losses, values_closed_form) {
     double p[4] = {1, 2, 3, 4}, y[4] = {2, 2, 1, 8};
-    cr_assert(fabs(mr_loss_mae(p, y, 4, NULL, 0) - (1 + 0 + 2 + 4) / 4.0) < 1e-15);
-    cr_assert(fabs(mr_loss_mse(p, y, 4, NULL, 0) - (1 + 0 + 4 + 16) / 4.0) < 1e-15);
-    cr_assert(fabs(mr_loss_rmse(p, y, 4, NULL, 0) - sqrt(21 / 4.0)) < 1e-15);
+    cr_assert(fabs(mr_loss_mae(p, y, 4, NULL, 0) - (1 + 0 + 2 + 4) / 4.0) < T_FEW_OPS);
+    cr_assert(fabs(mr_loss_mse(p, y, 4, NULL, 0) - (1 + 0 + 4 + 16) / 4.0) < T_FEW_OPS);
+    cr_assert(fabs(mr_loss_rmse(p, y, 4, NULL, 0) - sqrt(21 / 4.0)) < T_FEW_OPS);
     /* Σ(y−p) = 1+0−2+4 = 3 → 9/16 */
-    cr_assert(fabs(mr_loss_simse(p, y, 4, NULL, 0) - 9 / 16.0) < 1e-15);
+    cr_assert(fabs(mr_loss_simse(p, y, 4, NULL, 0) - 9 / 16.0) < T_FEW_OPS);
     /* CCC: μp = 2.5, μy = 3.25; cov = mean((p−μp)(y−μy)); by hand:
      * p−μp = −1.5 −.5 .5 1.5; y−μy = −1.25 −1.25 −2.25 4.75
      * cov = (1.875 + .625 − 1.125 + 7.125)/4 = 2.125; vp = 1.25;
      * vy = (1.5625+1.5625+5.0625+22.5625)/4 = 7.6875; (μy−μp)² = .5625 */
     double ccc = 1 - 2 * 2.125 / (7.6875 + 1.25 + 0.5625 + 1e-10);
-    cr_assert(fabs(mr_loss_ccc(p, y, 4, NULL, 0) - ccc) < 1e-15);
+    cr_assert(fabs(mr_loss_ccc(p, y, 4, NULL, 0) - ccc) < T_FEW_OPS);
     /* perfect agreement: CCC loss = 1 − 2v/(2v + 1e-10) */
-    cr_assert(fabs(mr_loss_ccc(p, p, 4, NULL, 0) - (1 - 2.5 / (2.5 + 1e-10))) < 1e-15);
+    cr_assert(fabs(mr_loss_ccc(p, p, 4, NULL, 0) - (1 - 2.5 / (2.5 + 1e-10))) < T_FEW_OPS);
 }
 
 Test(losses, rmse_at_zero_has_zero_gradient) {
@@ -86,7 +86,7 @@ Test(losses, bce_log_clamp_like_pytorch) {
     cr_assert(d[0] == (0.0 - 1.0) / 1e-12 / 2);
     cr_assert(d[1] == 0.0);
     double q = 0.25, tt = 0.0;
-    cr_assert(fabs(mr_loss_bce(&q, &tt, 1, NULL, 0) + log(0.75)) < 1e-15);
+    cr_assert(fabs(mr_loss_bce(&q, &tt, 1, NULL, 0) + log(0.75)) < T_FEW_OPS);
 }
 
 Test(losses, bce_logits_stable_and_consistent) {
@@ -95,7 +95,7 @@ Test(losses, bce_logits_stable_and_consistent) {
     /* log(1+e^{-x}) with x = −800 → 800; (1−t)x = −800: term 0. x=800,t=1: 0.
      * x=−3,t=1: log(1+e^3). x=2,t=.3: .7·2 + log(1+e^{−2}) */
     double want = (0 + log1p(exp(3.0)) + 0.7 * 2 + log1p(exp(-2.0)) + 0) / 4;
-    cr_assert(fabs(l - want) < 1e-13, "%.17g vs %.17g", l, want);
+    cr_assert(fabs(l - want) < T_MANY_OPS, "%.17g vs %.17g", l, want);
 }
 
 typedef struct {
@@ -124,6 +124,6 @@ Test(losses, gradient_and_value_ce) {
         for (int k = 0; k < 4; k++) s += exp(c.z[b * 4 + k]);
         want += -log(exp(c.z[b * 4 + t[b]]) / s);
     }
-    cr_assert(fabs(cewrap(&c) - want / 3) < 1e-14);
+    cr_assert(fabs(cewrap(&c) - want / 3) < MR_TOL_CLOSED);
     gsl_rng_free(r);
 }

@@ -8,6 +8,7 @@
 #include "ref/core/npz.h"
 #include "ref/nn/metrics.h"
 #include "verify/helpers.h"
+#include "verify/tolerance.h"
 
 /* Worked by hand in the comments below. */
 static const double P[6] = {1.4, -0.5, 2.6, 0.0, -3.7, 0.2};
@@ -17,7 +18,7 @@ Test(metrics, mosi_hand_worked_example) {
     mr_metrics m;
     mr_metrics_mosi(P, Y, 6, &m);
     /* |err| = .4 .5 .6 .6 .7 .4 */
-    cr_assert(fabs(m.mae - 3.2 / 6) < 1e-15, "mae %.17g", m.mae);
+    cr_assert(fabs(m.mae - 3.2 / 6) < T_FEW_OPS, "mae %.17g", m.mae);
     /* acc7: rint(clip(p,±3)) = 1 −0 3 0 −3 0 vs y: 1 0 2 1 −3 −0 → 4/6 */
     cr_assert(m.acc7 == 4.0 / 6, "acc7 %g", m.acc7);
     /* acc5: clip ±2: 1 −0 2 0 −2 0 vs 1 0 2 1 −2 −0 → 5/6 */
@@ -25,12 +26,12 @@ Test(metrics, mosi_hand_worked_example) {
     /* has0: truth y≥0 TTTTFF, pred p≥0 TFTTFT → 4/6; F1: T (support 4) tp 3
      * fp 1 fn 1 → .75; F (support 2) tp 1 fp 1 fn 1 → .5; weighted 4/6 */
     cr_assert(m.acc2_has0 == 4.0 / 6);
-    cr_assert(fabs(m.f1_has0 - 4.0 / 6) < 1e-15, "f1_has0 %.17g", m.f1_has0);
+    cr_assert(fabs(m.f1_has0 - 4.0 / 6) < T_FEW_OPS, "f1_has0 %.17g", m.f1_has0);
     /* non0 drops y == 0 (index 1): truth TTTFF, pred (p > 0, so 0.0 is
      * negative) TTFFT → 3/5; F1: T (3) tp 2 fp 1 fn 1 → 2/3; F (2) → .5;
      * weighted (2 + 1)/5 = .6 */
     cr_assert(m.n_non0 == 5 && m.acc2_non0 == 3.0 / 5);
-    cr_assert(fabs(m.f1_non0 - 0.6) < 1e-15, "f1_non0 %.17g", m.f1_non0);
+    cr_assert(fabs(m.f1_non0 - 0.6) < T_FEW_OPS, "f1_non0 %.17g", m.f1_non0);
 }
 
 Test(metrics, round_half_to_even) {
@@ -44,12 +45,12 @@ Test(metrics, round_half_to_even) {
 Test(metrics, pearson_and_ccc) {
     double x[3] = {1, 2, 3}, y[3] = {2, 4, 7};
     /* sxy = 5, sxx = 2, syy = 114/9 → r = 15/√228 */
-    cr_assert(fabs(mr_pearson(x, y, 3) - 15 / sqrt(228.0)) < 1e-15);
+    cr_assert(fabs(mr_pearson(x, y, 3) - 15 / sqrt(228.0)) < T_FEW_OPS);
     double c[3] = {5, 5, 5};
     cr_assert(isnan(mr_pearson(x, c, 3)), "constant vector gives NaN");
     cr_assert(mr_ccc(x, x, 3) == 1.0);
     double s[3] = {2, 3, 4}; /* x + 1: var 2/3 each, shift² 1 → (4/3)/(4/3 + 1) */
-    cr_assert(fabs(mr_ccc(s, x, 3) - (4.0 / 3) / (4.0 / 3 + 1)) < 1e-15);
+    cr_assert(fabs(mr_ccc(s, x, 3) - (4.0 / 3) / (4.0 / 3 + 1)) < T_FEW_OPS);
     cr_assert(isnan(mr_ccc(c, c, 3)), "zero denominator gives NaN");
 }
 
@@ -58,8 +59,8 @@ Test(metrics, avec_rmse_scaled) {
     mr_metrics m;
     mr_metrics_avec(p, y, 2, 25.0, &m);
     /* 25·err = −2.5, 5 → sqrt((6.25 + 25)/2) */
-    cr_assert(fabs(m.rmse - sqrt(31.25 / 2)) < 1e-14, "rmse %.17g", m.rmse);
-    cr_assert(fabs(m.mae - 0.15) < 1e-15);
+    cr_assert(fabs(m.rmse - sqrt(31.25 / 2)) < MR_TOL_CLOSED, "rmse %.17g", m.rmse);
+    cr_assert(fabs(m.mae - 0.15) < T_FEW_OPS);
 }
 
 Test(metrics, weighted_f1_sklearn_conventions) {

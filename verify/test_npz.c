@@ -141,19 +141,14 @@ Test(npz, reads_committed_numpy_fixtures) {
     mr_array_free(&a);
 }
 
-static const char *python(void) {
-    const char *p = getenv("MIMRL_PYTHON");
-    return (p && *p) ? p : NULL;
-}
-
 static int run_py(const char *args) {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s verify/npz_numpy.py %s", python(), args);
+    snprintf(cmd, sizeof cmd, "%s verify/npz_numpy.py %s", t_python(), args);
     return system(cmd);
 }
 
 Test(npz, numpy_reads_what_we_write) {
-    if (!python()) cr_skip_test("MIMRL_PYTHON unset: no python3 with numpy (run via make test, which installs python3-numpy)");
+    if (!t_python()) cr_skip_test(T_NO_PYTHON);
     char p[512], args[600];
     const char *names[3] = {"np_stored.npz", "np_deflated.npz", "np_zip64.npz"};
     for (int k = 0; k < 3; k++) {
@@ -169,12 +164,12 @@ Test(npz, numpy_reads_what_we_write) {
     mr_error e;
     cr_assert(mr_npy_save(p, MR_DT_F8, 1, sh, v, &e) == MR_OK);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s -c \"import numpy as np,sys; a=np.load('%s'); sys.exit(0 if a.tolist()==[1.0,2.0,3.0] else 1)\"", python(), p);
+    snprintf(cmd, sizeof cmd, "%s -c \"import numpy as np,sys; a=np.load('%s'); sys.exit(0 if a.tolist()==[1.0,2.0,3.0] else 1)\"", t_python(), p);
     cr_assert(system(cmd) == 0, "numpy could not read our .npy");
 }
 
 Test(npz, we_read_what_numpy_writes) {
-    if (!python()) cr_skip_test("MIMRL_PYTHON unset: no python3 with numpy (run via make test, which installs python3-numpy)");
+    if (!t_python()) cr_skip_test(T_NO_PYTHON);
     char p[512], args[600];
     t_path(p, sizeof p, "from_numpy_stored.npz");
     snprintf(args, sizeof args, "write %s stored", p);

@@ -182,8 +182,8 @@ Test(params, load_refuses_nan_and_bad_version) {
 }
 
 Test(params, numpy_sees_state_dict_names) {
-    const char *py = getenv("MIMRL_PYTHON");
-    if (!py || !*py) cr_skip_test("MIMRL_PYTHON unset: no python3 with numpy (run via make test)");
+    const char *py = t_python();
+    if (!py) cr_skip_test(T_NO_PYTHON);
     mr_params p;
     small_store(&p);
     char out[512], cmd[2048];

@@ -19,6 +19,7 @@
 #include "estimators/knn_mi.h"
 #include "estimators/truth.h"
 #include "verify/helpers.h"
+#include "verify/tolerance.h"
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -35,7 +36,7 @@ Test(truth, logdet_and_closed_forms) {
     double A[4] = {4, 2, 2, 3}, ld;
     mr_error e;
     cr_assert(mr_logdet_spd(A, 2, &ld, &e) == MR_OK);
-    cr_assert(fabs(ld - log(8.0)) < 1e-15);
+    cr_assert(fabs(ld - log(8.0)) < T_FEW_OPS);
     double bad[4] = {1, 2, 2, 1};
     cr_assert(mr_logdet_spd(bad, 2, &ld, &e) == MR_EINVAL && strstr(e.msg, "positive definite"));
     /* staircase covariance, d = 3: I = −(3/2) ln(1 − ρ²) */
@@ -45,11 +46,11 @@ Test(truth, logdet_and_closed_forms) {
     size_t ix[3] = {0, 1, 2}, iy[3] = {3, 4, 5};
     double mi;
     cr_assert(mr_gauss_mi(S, 6, ix, 3, iy, 3, &mi, &e) == MR_OK);
-    cr_assert(fabs(mi - (-1.5 * log(1 - rho * rho))) < 1e-14);
-    cr_assert(fabs(mr_staircase_mi(mr_staircase_rho(6.0, 20), 20) - 6.0) < 1e-13);
+    cr_assert(fabs(mi - (-1.5 * log(1 - rho * rho))) < MR_TOL_CLOSED);
+    cr_assert(fabs(mr_staircase_mi(mr_staircase_rho(6.0, 20), 20) - 6.0) < T_MANY_OPS);
     /* anchors §C.1: ρ for 2, 4, 6, 8, 10 nats at d = 20 */
     double want_rho[5] = {0.4258, 0.5742, 0.6717, 0.7421, 0.7951};
-    for (int k = 0; k < 5; k++) cr_assert(fabs(mr_staircase_rho(2.0 * (k + 1), 20) - want_rho[k]) < 5e-5);
+    for (int k = 0; k < 5; k++) cr_assert(fabs(mr_staircase_rho(2.0 * (k + 1), 20) - want_rho[k]) < T_DEC(4));
 }
 
 Test(truth, cmine_chain_and_ccmi_values) {
@@ -61,11 +62,11 @@ Test(truth, cmine_chain_and_ccmi_values) {
     mr_error e;
     cr_assert(mr_gauss_cmi(S, 3, X, 1, Y, 1, Z, 1, &cmi, &e) == MR_OK);
     cr_assert(mr_gauss_cmi(S, 3, X, 1, Z, 1, Y, 1, &zero, &e) == MR_OK);
-    cr_assert(fabs(cmi - mr_cmine_chain_cmi(10, 1, 5, 1)) < 1e-13, "%.17g vs %.17g", cmi, mr_cmine_chain_cmi(10, 1, 5, 1));
-    cr_assert(fabs(cmi - 1.5185) < 5e-5, "anchors: 1.5185 nats per dimension (%.6f)", cmi);
-    cr_assert(fabs(zero) < 1e-13, "Markov chain: I(X;Z|Y) = 0 (%.3g)", zero);
-    cr_assert(fabs(mr_cmine_chain_cmi(10, 1, 5, 10) - 15.185) < 5e-4);
-    cr_assert(fabs(mr_ccmi_cmi() - 2.3076) < 5e-5);
+    cr_assert(fabs(cmi - mr_cmine_chain_cmi(10, 1, 5, 1)) < T_MANY_OPS, "%.17g vs %.17g", cmi, mr_cmine_chain_cmi(10, 1, 5, 1));
+    cr_assert(fabs(cmi - 1.5185) < T_DEC(4), "anchors: 1.5185 nats per dimension (%.6f)", cmi);
+    cr_assert(fabs(zero) < T_MANY_OPS, "Markov chain: I(X;Z|Y) = 0 (%.3g)", zero);
+    cr_assert(fabs(mr_cmine_chain_cmi(10, 1, 5, 10) - 15.185) < T_DEC(3));
+    cr_assert(fabs(mr_ccmi_cmi() - 2.3076) < T_DEC(4));
 }
 
 Test(truth, gaussian_mi_monte_carlo) {
@@ -120,11 +121,11 @@ Test(truth, gaussian_pid_identities) {
     mr_pid p;
     mr_error e;
     cr_assert(mr_gauss_pid(S, 1, 1, &p, &e) == MR_OK);
-    cr_assert(fabs(p.i1 - 0.5 * log(2.0)) < 1e-14);                   /* I(X1;Y) = ½ ln 2 */
-    cr_assert(fabs(p.i2 - 0.5 * log(2.0 / (2.0 - 1.0 / 1.25))) < 1e-14); /* ½ ln(σy²/σ_{y|x2}²) */
-    cr_assert(p.r == p.i2 && fabs(p.u1 - (p.i1 - p.i2)) < 1e-15 && p.u2 == 0);
-    cr_assert(fabs(p.r + p.u1 + p.u2 + p.s - p.i12) < 1e-14, "the four parts add up to I(X1,X2;Y)");
-    cr_assert(fabs(p.i12 - p.i1) < 1e-13 && fabs(p.s) < 1e-13, "X2 adds nothing given X1 (Markov)");
+    cr_assert(fabs(p.i1 - 0.5 * log(2.0)) < MR_TOL_CLOSED);                   /* I(X1;Y) = ½ ln 2 */
+    cr_assert(fabs(p.i2 - 0.5 * log(2.0 / (2.0 - 1.0 / 1.25))) < MR_TOL_CLOSED); /* ½ ln(σy²/σ_{y|x2}²) */
+    cr_assert(p.r == p.i2 && fabs(p.u1 - (p.i1 - p.i2)) < T_FEW_OPS && p.u2 == 0);
+    cr_assert(fabs(p.r + p.u1 + p.u2 + p.s - p.i12) < MR_TOL_CLOSED, "the four parts add up to I(X1,X2;Y)");
+    cr_assert(fabs(p.i12 - p.i1) < T_MANY_OPS && fabs(p.s) < T_MANY_OPS, "X2 adds nothing given X1 (Markov)");
 }
 
 Test(truth, samplers_have_the_stated_moments) {
