@@ -299,7 +299,7 @@ def projection(spec, profile, runs, root, jobs, dplan):
     prof = spec["profiles"][profile]
     measured = measured_epoch_seconds(root, runs)
     bench = bench_epoch_seconds()
-    total, basis = 0.0, {}
+    total, longest, basis = 0.0, 0.0, {}
     for r in runs:
         if run_state(root, r) == "done":
             continue
@@ -313,9 +313,10 @@ def projection(spec, profile, runs, root, jobs, dplan):
             s, why = bench[like][0] * 2, bench[like][1] + " x2 (one core per job)"
         else:
             s, why = 60.0, "no measurement (guess: 60 s)"
-        total += epochs * s + prof.get("run_overhead_seconds", 2.0)
+        one = epochs * s + prof.get("run_overhead_seconds", 2.0)
+        total, longest = total + one, max(longest, one)
         basis[r.dataset] = "%.1f s/epoch: %s" % (s, why)
-    return total / max(1, jobs), basis
+    return max(total / max(1, jobs), longest), basis
 
 
 def fmt_duration(s):
