@@ -126,6 +126,7 @@ CRITERION_FLAGS ?= --jobs 2 --timeout 300
 test: deps
 	$(MAKE) test-run
 	$(MAKE) test-run BLAS=none MIMRL_BIN_OTHER=build/mimrl
+	$(MAKE) test-paper
 
 test-run: all $(TESTBIN)
 	@mkdir -p build/reports
@@ -271,5 +272,46 @@ deps-fuzz:
 
 clean:
 	rm -rf build
+
+# ------------------------------------------------------------------- paper
+# `make paper` regenerates the paper's tables T1-T6 and figures (paper/experiments.json) from a
+# sweep of `mimrl train` runs: PAPER_PROFILE=smoke (default: synthetic, tiny, minutes) | synthetic
+# (full-size synthetic, the paper's epochs) | real (PAPER_DATA_MOSI=PREFIX, PAPER_DATA_MOSEI,
+# PAPER_DATA_AVEC: converted data). PAPER_ENGINE=local (PAPER_JOBS concurrent runs, default from
+# cores and memory) | slurm (job arrays; PAPER_ROOT on a shared filesystem; PAPER_SLURM_FLAGS e.g.
+# "--partition cpu --time 2-00:00:00 --throttle 20"). Re-running submits only missing or failed runs
+# and continues killed ones (--resume). Output: paper/out/<profile>/ (README.md, T*.md, T*.tex,
+# F*.png, manifest.json). `make paper-estimate` prints the projected duration only.
+PAPER_PROFILE ?= smoke
+PAPER_ENGINE  ?= local
+PAPER_ROOT    ?= runs/paper/$(PAPER_PROFILE)
+PAPER_OUT     ?= paper/out/$(PAPER_PROFILE)
+PAPER_JOBS    ?=
+PAPER_THREADS ?= 1
+PAPER_SLURM_FLAGS ?=
+PAPER_PKGS      = python3-matplotlib
+PAPER_TEST_PKGS = python3-matplotlib slurm-wlm munge
+PAPER_ARGS = --profile $(PAPER_PROFILE) --engine $(PAPER_ENGINE) --root $(PAPER_ROOT) --out $(PAPER_OUT) --bin $(BIN) \
+  --threads $(PAPER_THREADS) $(if $(PAPER_JOBS),--jobs $(PAPER_JOBS)) $(if $(filter slurm,$(PAPER_ENGINE)),$(PAPER_SLURM_FLAGS))
+PAPER_ENV = PAPER_DATA_MOSI="$(PAPER_DATA_MOSI)" PAPER_DATA_MOSEI="$(PAPER_DATA_MOSEI)" PAPER_DATA_AVEC="$(PAPER_DATA_AVEC)"
+
+.PHONY: paper paper-estimate paper-status test-paper
+paper: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(PAPER_PKGS)"
+	$(MAKE) all
+	$(PAPER_ENV) $(PYTHON) paper/sweep.py run $(PAPER_ARGS)
+
+paper-estimate: $(BIN)
+	@$(PAPER_ENV) $(PYTHON) paper/sweep.py estimate $(PAPER_ARGS)
+
+paper-status:
+	@$(PAPER_ENV) $(PYTHON) paper/sweep.py status --profile $(PAPER_PROFILE) --root $(PAPER_ROOT)
+
+# The paper tests run once (not per BLAS build): local smoke sweep, failed run, SIGKILL + resume,
+# aggregation reports, and the smoke sweep through a real single-node Slurm (skipped when not root).
+test-paper:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(PAPER_TEST_PKGS)"
+	$(MAKE) all
+	$(PYTHON) paper/test_paper.py --bin $(BIN)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
