@@ -11,6 +11,8 @@
 #   make bench      benchmarks against PyTorch in the same run → bench/RESULTS.md
 #                   (bench-step, bench-train, bench-est, bench-report separately)
 #   make fuzz       libFuzzer run of the npz/npy reader (FUZZ_SECONDS=60)
+#   make install    the CLI, libmimrl.so/.a, include/mimrl/*.h and mimrl.pc
+#                   under PREFIX (/usr/local; DESTDIR honoured); make uninstall
 #   make deps       install the Debian packages the build and tests need
 #   make clean
 #
@@ -23,7 +25,7 @@ BLAS    ?= openblas
 SHARED  ?= ../shared
 CC      ?= cc
 CFLAGS  ?= -std=c11 -O2 -g -Wall -Wextra -Wshadow -Wpedantic -Werror -ffp-contract=off
-CPPFLAGS += -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -I. -MMD -MP
+CPPFLAGS += -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -I. -Iinclude -MMD -MP
 
 ifeq ($(BLAS),openblas)
   BLAS_DEF  = -DMR_OPENBLAS=1
@@ -61,8 +63,9 @@ PYTORCH = $(or $(PYTHON_TORCH),/usr/bin/python3)
 
 # The library, one folder per layer, each including only from the layers
 # before it (verify/check_layers.sh enforces it):
-#   ref/core → ref/nn → estimators → datasets, ref/model → ref/train → ref/cli
-LAYERS   = ref/core ref/nn estimators datasets ref/model ref/train
+#   ref/core → ref/nn → estimators → datasets, ref/model → ref/train → ref/api → ref/cli
+# (ref/api: the oracle step and the public C API of include/mimrl/mimrl.h)
+LAYERS   = ref/core ref/nn estimators datasets ref/model ref/train ref/api
 LIB_SRC  = $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
 CLI_SRC  = $(wildcard ref/cli/*.c)
 TEST_SRC = $(wildcard verify/*.c)
@@ -72,6 +75,14 @@ CLI_OBJ  = $(CLI_SRC:%.c=$(OBJ)/%.o)
 TEST_OBJ = $(TEST_SRC:%.c=$(OBJ)/%.o)
 
 LIB = $(OUT)/libmimrl.a
+# The shared library: the same sources compiled -fPIC apart (build/obj/
+# VARIANT-pic), exporting only the public API (MIMRL_API; -fvisibility=hidden).
+VERSION = 0.2.0
+SOMAJOR = 0
+SONAME  = libmimrl.so.$(SOMAJOR)
+SO      = $(OUT)/libmimrl.so.$(VERSION)
+PIC_OBJ = build/obj/$(VARIANT)-pic
+LIB_PIC = $(LIB_SRC:%.c=$(PIC_OBJ)/%.o)
 BIN = $(OUT)/mimrl
 TESTBIN = $(OUT)/test_all
 
@@ -79,7 +90,7 @@ TORCH_PKGS = python3-torch
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev zlib1g-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
-.PHONY: all run test test-run debug verify bitcheck fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est fuzz deps deps-fuzz clean banner
+.PHONY: all shared install uninstall run test test-run debug verify bitcheck fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est fuzz deps deps-fuzz clean banner
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
@@ -97,12 +108,55 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+$(PIC_OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(SO): $(LIB_PIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -o $@ $^ $(LDLIBS) -pthread
+	ln -sf libmimrl.so.$(VERSION) $(OUT)/$(SONAME)
+	ln -sf $(SONAME) $(OUT)/libmimrl.so
+
+shared: $(SO)
+
 $(BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 	@./$@ blas
 
 $(TESTBIN): $(TEST_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
+
+# ----------------------------------------------------------------- install
+# make install [PREFIX=/usr/local] [DESTDIR=] [BLAS=…]: bin/mimrl,
+# lib/libmimrl.so.$(VERSION) (soname $(SONAME)) with its links, lib/libmimrl.a,
+# include/mimrl/*.h, lib/pkgconfig/mimrl.pc. make uninstall removes them.
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR = $(PREFIX)/lib
+INCDIR = $(PREFIX)/include
+ifeq ($(BLAS),openblas)
+  PC_REQUIRES = openblas gsl zlib
+else
+  PC_REQUIRES = gsl zlib
+endif
+install: all $(SO)
+	install -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(LIBDIR)/pkgconfig" "$(DESTDIR)$(INCDIR)/mimrl"
+	install -m 755 $(BIN) "$(DESTDIR)$(PREFIX)/bin/mimrl"
+	install -m 644 $(LIB) "$(DESTDIR)$(LIBDIR)/libmimrl.a"
+	install -m 755 $(SO) "$(DESTDIR)$(LIBDIR)/libmimrl.so.$(VERSION)"
+	ln -sf libmimrl.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
+	ln -sf $(SONAME) "$(DESTDIR)$(LIBDIR)/libmimrl.so"
+	install -m 644 include/mimrl/*.h "$(DESTDIR)$(INCDIR)/mimrl/"
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@REQUIRES@|$(PC_REQUIRES)|' -e 's|@BLAS@|$(BLAS)|' ref/api/mimrl.pc.in > "$(DESTDIR)$(LIBDIR)/pkgconfig/mimrl.pc"
+	@echo "installed mimrl $(VERSION) ($(BLAS)) under $(DESTDIR)$(PREFIX)"
+
+uninstall:
+	rm -f "$(DESTDIR)$(PREFIX)/bin/mimrl" "$(DESTDIR)$(LIBDIR)/libmimrl.a" "$(DESTDIR)$(LIBDIR)/libmimrl.so.$(VERSION)" \
+	    "$(DESTDIR)$(LIBDIR)/$(SONAME)" "$(DESTDIR)$(LIBDIR)/libmimrl.so" "$(DESTDIR)$(LIBDIR)/pkgconfig/mimrl.pc"
+	rm -f $(patsubst include/mimrl/%,"$(DESTDIR)$(INCDIR)/mimrl/%",$(wildcard include/mimrl/*.h))
+	-rmdir "$(DESTDIR)$(INCDIR)/mimrl" 2>/dev/null
 
 # ---------------------------------------------------------------- main job
 # The official README configuration (Run2.ipynb cell 8) for RUN_EPOCHS epochs on
@@ -128,9 +182,10 @@ test: deps
 	$(MAKE) test-run BLAS=none MIMRL_BIN_OTHER=build/mimrl
 	$(MAKE) test-paper
 
-test-run: all $(TESTBIN)
+test-run: all $(TESTBIN) $(SO)
 	@mkdir -p build/reports
 	set -o pipefail; OPENBLAS_NUM_THREADS=1 MIMRL_PYTHON="$(PYTHON)" MIMRL_SHARED="$(SHARED)" MIMRL_BIN="$(BIN)" MIMRL_BIN_OTHER="$(MIMRL_BIN_OTHER)" \
+	  MIMRL_LIB="$(SO)" MIMRL_BLAS="$(BLAS)" MIMRL_VARIANT="$(VARIANT)" \
 	  ./$(TESTBIN) $(CRITERION_FLAGS) --verbose --xml=build/reports/test-$(VARIANT).xml 2>&1 \
 	  | grep --line-buffered -v -E '^\[(RUN |PASS)\]|^\[====\] Running'
 
@@ -314,4 +369,4 @@ test-paper:
 	$(MAKE) all
 	$(PYTHON) paper/test_paper.py --bin $(BIN)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(LIB_PIC:.o=.d)

@@ -8,8 +8,9 @@
 #   3 datasets    mimrl-npz loader, synthetic data     (3: siblings, neither
 #   3 ref/model   encoders, CubeMLP, the MIMRL model    includes the other)
 #   4 ref/train   configuration, two-stage training
-#   5 ref/cli     the mimrl command
-#   6 bench, verify (bench does not include verify, nor verify bench)
+#   5 ref/api     the oracle step, the public C API (include/mimrl/mimrl.h)
+#   6 ref/cli     the mimrl command
+#   7 bench, verify (bench does not include verify, nor verify bench)
 #
 # Every '#include "…"' in a .c/.h file below ROOT (default: the repository)
 # whose target lies in a folder that is not the file's own and not of a
@@ -18,7 +19,7 @@
 set -u
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root" || exit 2
-layers="ref/core:0 ref/nn:1 estimators:2 datasets:3 ref/model:3 ref/train:4 ref/cli:5 bench:6 verify:6"
+layers="ref/core:0 ref/nn:1 estimators:2 datasets:3 ref/model:3 ref/train:4 ref/api:5 ref/cli:6 bench:7 verify:7"
 find ref estimators datasets bench verify -name '*.[ch]' -type f 2>/dev/null | sort |
 awk -v layers="$layers" '
 function folder(p,   i, best, f) {

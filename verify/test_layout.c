@@ -48,14 +48,18 @@ Test(layout, check_names_an_upward_include) {
     put(root, "ref/nn/c.c", "#include \"ref/core/a.h\"\n");
     put(root, "estimators/e.c", "#include \"ref/nn/c.h\"\n");
     put(root, "bench/x.c", "#include \"ref/cli/cli.h\"\n");
+    put(root, "ref/api/o.c", "#include \"ref/train/config.h\"\n");
+    put(root, "ref/cli/m.c", "#include \"ref/api/oracle.h\"\n");
     cr_assert(run(root, out, sizeof out) == 0, "a tree that only points down was refused:\n%s", out);
     /* one line pointing up, one sideways between siblings, one from bench to verify */
     put(root, "ref/nn/d.c", "/* x */\n\n#include \"ref/model/model.h\"\n");
     put(root, "datasets/s.c", "#include \"ref/model/model.h\"\n");
     put(root, "bench/y.c", "#include \"verify/helpers.h\"\n");
+    put(root, "ref/train/u.c", "#include \"ref/api/oracle.h\"\n"); /* ref/api sits above ref/train */
     cr_assert(run(root, out, sizeof out) == 1, "upward includes not refused:\n%s", out);
     cr_assert(strstr(out, "ref/nn/d.c:3: #include \"ref/model/model.h\" points up") != NULL, "%s", out);
     cr_assert(strstr(out, "datasets/s.c:1:") != NULL, "sibling include not named: %s", out);
     cr_assert(strstr(out, "bench/y.c:1:") != NULL, "bench → verify not named: %s", out);
-    cr_assert(strstr(out, "3 upward include(s)") != NULL, "%s", out);
+    cr_assert(strstr(out, "ref/train/u.c:1:") != NULL, "train → api not named: %s", out);
+    cr_assert(strstr(out, "4 upward include(s)") != NULL, "%s", out);
 }

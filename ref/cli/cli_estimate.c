@@ -1,10 +1,17 @@
-/* cli_estimate.c — `mimrl estimate` and `mimrl verify-estimators`. */
+/* cli_estimate.c — `mimrl estimate` and `mimrl verify-estimators`, with
+ * progress: on a terminal one line redrawn every 0.5 s (job, phase, step or
+ * epoch i/n, rate, time left); otherwise one clean line per unit of work
+ * (an MI level, a CMI report of the estimator). */
+#define _GNU_SOURCE /* fopencookie */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ref/core/npz.h"
 #include "estimators/estimate.h"
@@ -32,6 +39,163 @@ enum {
     F_LAYERS, F_CLIP, F_ALPHA, F_PERROW, F_K, F_NTRAIN, F_NEVAL, F_EPOCHS, F_HEAD, F_NOFP, F_SEED, F_CSV,
     F_HELP, F_COUNT
 };
+
+/* ------------------------------------------------------------- progress
+ * The estimators write a report line every 500 MI steps or 5 CMI epochs to
+ * their `progress` stream; that stream is a cookie FILE whose lines are
+ * parsed here. On a terminal (or MIMRL_PROGRESS=tty) a ticker thread redraws
+ * one line in place every 0.5 s, time left counting down between reports;
+ * otherwise (logs, pipes; MIMRL_PROGRESS=lines) each finished MI level and
+ * each CMI report becomes one plain line. */
+typedef struct {
+    FILE *out;
+    int tty;
+    char job[160];           /* "[staircase 2/7] nwj", or "" */
+    pthread_mutex_t mu;
+    pthread_t th;
+    int ticking, stop;
+    double t0, t_event;      /* run start; elapsed at the last report */
+    char phase[192];         /* "nwj level 2/5  step" | "cmi epoch" */
+    const char *unit;        /* "steps" | "epochs" */
+    size_t i, n, done, total;
+    char extra[96];
+    char line[1024];
+    size_t len;
+    int drawn;
+} progress;
+
+static void fmt_time(char *buf, size_t n, double s) {
+    if (!(s >= 0)) s = 0;
+    if (s < 10) snprintf(buf, n, "%.1f s", s);
+    else if (s < 60) snprintf(buf, n, "%.0f s", s);
+    else if (s < 3600) snprintf(buf, n, "%.0f min %02.0f s", floor(s / 60), fmod(s, 60));
+    else snprintf(buf, n, "%.0f h %02.0f min", floor(s / 3600), floor(fmod(s, 3600) / 60));
+}
+
+/* rate per second and seconds left, from the last report */
+static void pace(const progress *p, double now, double *rate, double *left) {
+    *rate = p->t_event > 0 ? (double)p->done / p->t_event : 0;
+    *left = p->done ? p->t_event * (double)p->total / (double)p->done - now : 0;
+    if (*left < 0) *left = 0;
+}
+
+static void draw(progress *p) { /* with p->mu held */
+    if (!p->done) return;
+    double now = mr_seconds() - p->t0, rate, left;
+    pace(p, now, &rate, &left);
+    char el[32], lf[32];
+    fmt_time(el, sizeof el, now), fmt_time(lf, sizeof lf, left);
+    fprintf(p->out, "\r\033[K%s%s%s %zu/%zu  %.3g %s/s  %s, ~%s left  %s", p->job, *p->job ? "  " : "", p->phase, p->i, p->n, rate,
+            p->unit, el, lf, p->extra);
+    fflush(p->out);
+    p->drawn = 1;
+}
+
+static void undraw(progress *p) {
+    if (p->drawn) fputs("\r\033[K", p->out);
+    p->drawn = 0;
+}
+
+static void report(progress *p, const char *l) { /* one line from the estimator, with p->mu held */
+    char name[64];
+    size_t a, b, c, d;
+    double x, now = mr_seconds() - p->t0;
+    const char *est = strstr(l, "estimate");
+    const char *paren = est ? strchr(est, ')') : NULL;
+    if (sscanf(l, " %63s level %zu/%zu step %zu/%zu true %lf", name, &a, &b, &c, &d, &x) == 6 && paren && b && d) {
+        snprintf(p->phase, sizeof p->phase, "%s level %zu/%zu  step", name, a, b);
+        p->unit = "steps", p->i = c, p->n = d, p->done = (a - 1) * d + c, p->total = b * d, p->t_event = now;
+        double v = strtod(paren + 1, NULL);
+        snprintf(p->extra, sizeof p->extra, "true %.3f, estimate %.4f", x, v);
+        if (!p->tty && c == d) {
+            double rate, left;
+            char lf[32];
+            pace(p, now, &rate, &left);
+            fmt_time(lf, sizeof lf, left);
+            fprintf(p->out, "%s%s%s level %zu/%zu: true %.3f, estimate %.4f (mean of the last 100 steps); %.0f steps/s, %.1f s, ~%s left\n",
+                    p->job, *p->job ? " " : "  ", name, a, b, x, v, rate, now, lf);
+        }
+    } else if (sscanf(l, " cmi epoch %zu/%zu train BCE %lf", &a, &b, &x) == 3 && b) {
+        snprintf(p->phase, sizeof p->phase, "cmi epoch");
+        p->unit = "epochs", p->i = a, p->n = b, p->done = a, p->total = b, p->t_event = now;
+        snprintf(p->extra, sizeof p->extra, "train BCE %.5f", x);
+        if (!p->tty) {
+            double rate, left;
+            char lf[32];
+            pace(p, now, &rate, &left);
+            fmt_time(lf, sizeof lf, left);
+            fprintf(p->out, "%s%scmi epoch %zu/%zu: train BCE %.5f; %.2f epochs/s, %.1f s, ~%s left\n", p->job, *p->job ? " " : "  ", a, b, x,
+                    rate, now, lf);
+        }
+    } else {
+        undraw(p);
+        fprintf(p->out, "%s\n", l);
+    }
+    if (p->tty) draw(p);
+    fflush(p->out);
+}
+
+static ssize_t progress_write(void *cookie, const char *buf, size_t n) {
+    progress *p = cookie;
+    pthread_mutex_lock(&p->mu);
+    for (size_t k = 0; k < n; k++) {
+        if (buf[k] == '\n' || p->len + 1 >= sizeof p->line) {
+            p->line[p->len] = 0;
+            report(p, p->line);
+            p->len = 0;
+            if (buf[k] == '\n') continue;
+        }
+        p->line[p->len++] = buf[k];
+    }
+    pthread_mutex_unlock(&p->mu);
+    return (ssize_t)n;
+}
+
+static void *ticker(void *arg) {
+    progress *p = arg;
+    struct timespec ts = {0, 100000000};
+    for (int k = 1;; k++) {
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&p->mu);
+        int stop = p->stop;
+        if (!stop && k % 5 == 0) draw(p);
+        pthread_mutex_unlock(&p->mu);
+        if (stop) return NULL;
+    }
+}
+
+static int progress_tty(void) {
+    const char *m = getenv("MIMRL_PROGRESS");
+    if (m && strcmp(m, "tty") == 0) return 1;
+    if (m && strcmp(m, "lines") == 0) return 0;
+    return isatty(fileno(stdout));
+}
+
+/* A stream for the estimator's `progress`, labelled job (may be ""). */
+static FILE *progress_start(progress *p, const char *job) {
+    memset(p, 0, sizeof *p);
+    p->out = stdout, p->tty = progress_tty(), p->t0 = mr_seconds(), p->unit = "steps";
+    snprintf(p->job, sizeof p->job, "%s", job);
+    pthread_mutex_init(&p->mu, NULL);
+    cookie_io_functions_t io = {NULL, progress_write, NULL, NULL};
+    FILE *f = fopencookie(p, "w", io);
+    if (!f) return stdout; /* the estimator's own lines, as they are */
+    setvbuf(f, NULL, _IONBF, 0);
+    if (p->tty) p->ticking = pthread_create(&p->th, NULL, ticker, p) == 0;
+    return f;
+}
+
+static void progress_end(progress *p, FILE *f) {
+    if (f == stdout) return;
+    fclose(f);
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_mutex_unlock(&p->mu);
+    if (p->ticking) pthread_join(p->th, NULL);
+    undraw(p);
+    fflush(p->out);
+    pthread_mutex_destroy(&p->mu);
+}
 
 static int get_size(mr_flag *fl, int i, size_t *out, size_t lo) {
     if (!fl[i].value) return 0;
@@ -131,13 +295,16 @@ int mr_cmd_estimate(int argc, char **argv) {
             return 2;
         }
         c.csv = csv;
-        c.progress = stdout;
+        progress pg;
+        c.progress = progress_start(&pg, "");
         printf("estimate: %s on %s (d=%zu), %s critic, %s baseline, batch %zu, lr %g, %zu steps per level, seed %lu\n",
                mr_bound_name(c.bound), dist, c.d, c.critic == MR_CRITIC_SEPARATE ? "separate" : "concat",
                c.base == MR_BASE_CONSTANT ? "constant" : c.base == MR_BASE_GAUSSIAN ? "gaussian" : "unnormalized", c.B, c.lr,
                c.steps_per_level, seed);
+        fflush(stdout);
         mr_mi_result res;
         rc = mr_run_mi(&c, &res, &e);
+        progress_end(&pg, c.progress);
         if (csv) {
             if (rc) mr_atomic_abort(tmp, csv);
             else if (mr_atomic_commit(fl[F_CSV].value, tmp, csv, &e)) rc = e.code;
@@ -165,11 +332,15 @@ int mr_cmd_estimate(int argc, char **argv) {
         return 2;
     } else if (fl[F_HEAD].value) c.head = (mr_cmi_head)rc;
     c.with_fp = !fl[F_NOFP].seen;
-    c.progress = stdout;
     printf("estimate: CMI on %s (d=%zu), k=%zu, %zu training + %zu evaluation samples, %zu epochs, batch %zu, lr %g, seed %lu\n",
            dist, c.d, c.k, c.n_train, c.n_eval, c.epochs, c.batch, c.lr, seed);
+    fflush(stdout);
+    progress pg;
+    c.progress = progress_start(&pg, "");
     mr_cmi_result res;
-    if ((rc = mr_run_cmi(&c, &res, &e))) {
+    rc = mr_run_cmi(&c, &res, &e);
+    progress_end(&pg, c.progress);
+    if (rc) {
         fprintf(stderr, "mimrl estimate: %s\n", e.msg);
         return 2;
     }
@@ -212,6 +383,7 @@ int mr_cmd_verify_estimators(int argc, char **argv) {
     /* 1. the Poole staircase, every bound, separate critic (B = 64, d = 20) */
     mr_bound bounds[] = {MR_BOUND_NWJ, MR_BOUND_INFONCE, MR_BOUND_JS, MR_BOUND_SMILE, MR_BOUND_DV, MR_BOUND_TUBA, MR_BOUND_INTERPOLATE};
     size_t nb = sizeof bounds / sizeof bounds[0];
+    size_t nseed = seeds < 64 ? (size_t)seeds : 64, njobs = nb + 4 * nseed; /* 4 CMI cases below */
     mr_mi_result mi[16];
     mr_mi_run mc;
     mr_mi_run_default(&mc);
@@ -230,9 +402,15 @@ int mr_cmd_verify_estimators(int argc, char **argv) {
             return 2;
         }
         c.csv = csv;
-        c.progress = stdout;
-        printf("[staircase] %s\n", mr_bound_name(bounds[b]));
-        if ((rc = mr_run_mi(&c, &mi[b], &e)) || (rc = mr_atomic_commit(path, tmp, csv, &e))) {
+        char job[160];
+        snprintf(job, sizeof job, "[job %zu/%zu staircase]", b + 1, njobs);
+        printf("%s %s\n", job, mr_bound_name(bounds[b]));
+        fflush(stdout);
+        progress pg;
+        c.progress = progress_start(&pg, job);
+        rc = mr_run_mi(&c, &mi[b], &e);
+        progress_end(&pg, c.progress);
+        if (rc || (rc = mr_atomic_commit(path, tmp, csv, &e))) {
             fprintf(stderr, "mimrl verify-estimators: %s\n", e.msg);
             return 1;
         }
@@ -245,6 +423,7 @@ int mr_cmd_verify_estimators(int argc, char **argv) {
         {"CCMI category G, d_z=20", MR_CMI_DIST_CCMI_G, 20},
     };
     size_t ncase = sizeof cases / sizeof cases[0];
+    _Static_assert(sizeof cases / sizeof cases[0] == 4, "njobs counts 4 CMI cases");
     double cm[8][5][64];
     mr_cmi_run cc0;
     mr_cmi_run_default(&cc0);
@@ -264,10 +443,16 @@ int mr_cmd_verify_estimators(int argc, char **argv) {
             c.dist = cases[ci].dist;
             c.d = cases[ci].d;
             c.seed = 2000 + 100 * ci + s;
-            c.progress = stdout;
-            printf("[cmi] %s, seed %lu\n", cases[ci].name, c.seed);
+            char job[160];
+            snprintf(job, sizeof job, "[job %zu/%zu cmi]", nb + ci * nseed + s + 1, njobs);
+            printf("%s %s, seed %lu\n", job, cases[ci].name, c.seed);
+            fflush(stdout);
+            progress pg;
+            c.progress = progress_start(&pg, job);
             mr_cmi_result r;
-            if ((rc = mr_run_cmi(&c, &r, &e))) {
+            rc = mr_run_cmi(&c, &r, &e);
+            progress_end(&pg, c.progress);
+            if (rc) {
                 mr_atomic_abort(tmp, csv);
                 fprintf(stderr, "mimrl verify-estimators: %s\n", e.msg);
                 return 1;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ref/api/oracle.h"
 #include "ref/core/npz.h"
 #include "ref/cli/cli.h"
 #include "ref/train/config.h"
@@ -15,41 +16,30 @@ typedef struct {
     double *v;
 } arr;
 
-/* read a float member with the expected shape (0 = any) */
-static int need(const mr_npz *z, const char *name, int ndim, const uint64_t *shape, arr *out, mr_error *e) {
-    memset(out, 0, sizeof *out);
-    int rc = mr_npz_read(z, name, &out->a, e);
+/* a numeric member as float64 into x (absent: x->v stays NULL; the shared
+ * step names what is missing or mis-shaped) */
+static int load(const mr_npz *z, const char *name, arr *x, mr_oracle_arr *o, mr_error *e) {
+    memset(x, 0, sizeof *x);
+    memset(o, 0, sizeof *o);
+    if (mr_npz_find(z, name) < 0) return MR_OK;
+    int rc = mr_npz_read(z, name, &x->a, e);
     if (rc) return rc;
-    const mr_array *a = &out->a;
-    int ok = a->ndim == ndim && (a->dtype == MR_DT_F8 || a->dtype == MR_DT_F4 || a->dtype == MR_DT_I8 || a->dtype == MR_DT_I4);
-    for (int d = 0; ok && d < ndim; d++) ok = shape[d] == 0 || a->shape[d] == shape[d];
-    if (!ok) {
-        char got[128] = "[";
-        for (int d = 0; d < a->ndim; d++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu", d ? ", " : "", (unsigned long long)a->shape[d]);
-        strcat(got, "]");
-        char w2[160] = "[";
-        for (int d = 0; d < ndim; d++) {
-            if (shape[d]) snprintf(w2 + strlen(w2), sizeof w2 - strlen(w2), "%s%llu", d ? ", " : "", (unsigned long long)shape[d]);
-            else snprintf(w2 + strlen(w2), sizeof w2 - strlen(w2), "%s*", d ? ", " : "");
-        }
-        strcat(w2, "]");
-        rc = mr_fail(e, MR_ESHAPE, "%s: member '%s' has shape %s and dtype %s; expected a numeric %s", z->path, name, got,
-                     mr_dtype_descr(a->dtype), w2);
-        mr_array_free(&out->a);
+    const mr_array *a = &x->a;
+    if (a->ndim > 3 || !(a->dtype == MR_DT_F8 || a->dtype == MR_DT_F4 || a->dtype == MR_DT_I8 || a->dtype == MR_DT_I4)) {
+        rc = mr_fail(e, MR_ESHAPE, "%s: member '%s' has %d dimensions and dtype %s; expected a numeric array of at most 3", z->path, name,
+                     a->ndim, mr_dtype_descr(a->dtype));
+        mr_array_free(&x->a);
         return rc;
     }
-    out->v = malloc((size_t)(a->count ? a->count : 1) * sizeof *out->v);
-    if (!out->v) {
-        mr_array_free(&out->a);
+    x->v = malloc((size_t)(a->count ? a->count : 1) * sizeof *x->v);
+    if (!x->v) {
+        mr_array_free(&x->a);
         return mr_fail(e, MR_ENOMEM, "out of memory");
     }
-    mr_array_to_f64(a, out->v);
-    for (uint64_t i = 0; i < a->count; i++)
-        if (out->v[i] != out->v[i] || out->v[i] - out->v[i] != 0) {
-            mr_array_free(&out->a);
-            free(out->v);
-            return mr_fail(e, MR_EFORMAT, "%s: member '%s' holds a non-finite value at flat index %llu", z->path, name, (unsigned long long)i);
-        }
+    mr_array_to_f64(a, x->v);
+    o->ndim = a->ndim;
+    for (int d = 0; d < a->ndim; d++) o->shape[d] = a->shape[d];
+    o->v = x->v;
     return MR_OK;
 }
 
@@ -80,119 +70,58 @@ int mr_cmd_oracle(int argc, char **argv) {
         mr_model_free(&m);
         return 2;
     }
-    size_t D = mc.d_common;
-    arr text = {0}, audio = {0}, vision = {0}, label = {0}, bl = {0}, bt = {0}, ba = {0}, bv = {0}, anc[MR_NCMI];
-    memset(anc, 0, sizeof anc);
+    static const char *const members[8] = {"text", "audio", "vision", "label", "bank_label", "bank_text", "bank_audio", "bank_vision"};
+    arr x[8 + MR_NCMI];
+    memset(x, 0, sizeof x);
     int64_t *given[MR_NCMI] = {0};
-    uint64_t s_t[3] = {0, 0, mc.d_t}, s_a[3] = {0, 0, mc.d_a}, s_v[3] = {0, 0, mc.d_v};
+    mr_oracle_batch b;
+    memset(&b, 0, sizeof b);
+    mr_oracle_arr *slot[8] = {&b.text, &b.audio, &b.vision, &b.label, &b.bank_label, &b.bank_text, &b.bank_audio, &b.bank_vision};
+    mr_oracle_result res;
+    memset(&res, 0, sizeof res);
     int status = 2;
-    if ((rc = need(&z, "text", 3, s_t, &text, &e)) || (rc = need(&z, "audio", 3, s_a, &audio, &e)) ||
-        (rc = need(&z, "vision", 3, s_v, &vision, &e)))
-        goto fail;
-    size_t B = (size_t)text.a.shape[0];
-    if (audio.a.shape[0] != B || vision.a.shape[0] != B) {
-        rc = mr_fail(&e, MR_ESHAPE, "%s: 'text', 'audio' and 'vision' disagree on the batch size (%zu, %llu, %llu)", fl[1].value, B,
-                     (unsigned long long)audio.a.shape[0], (unsigned long long)vision.a.shape[0]);
-        goto fail;
-    }
-    uint64_t s_b[1] = {B};
-    if ((rc = need(&z, "label", 1, s_b, &label, &e))) {
-        uint64_t s_b1[2] = {B, 1};
-        if ((rc = need(&z, "label", 2, s_b1, &label, &e))) goto fail;
-    }
-    int have_banks = mr_npz_find(&z, "bank_label") >= 0;
-    size_t N = 0;
-    if (have_banks) {
-        uint64_t s_n1[2] = {0, 1};
-        if ((rc = need(&z, "bank_label", 2, s_n1, &bl, &e))) goto fail;
-        N = (size_t)bl.a.shape[0];
-        uint64_t s_nd[2] = {N, D};
-        if ((rc = need(&z, "bank_text", 2, s_nd, &bt, &e)) || (rc = need(&z, "bank_audio", 2, s_nd, &ba, &e)) ||
-            (rc = need(&z, "bank_vision", 2, s_nd, &bv, &e)))
-            goto fail;
-        size_t mA = B / mc.k_neighbor;
-        for (int j = 0; j < MR_NCMI; j++) {
-            char name[64];
-            snprintf(name, sizeof name, "anchors_%s", mr_cmi_names[j]);
-            uint64_t s_m[1] = {mA};
-            if ((rc = need(&z, name, 1, s_m, &anc[j], &e))) goto fail;
-            given[j] = malloc((mA ? mA : 1) * sizeof(int64_t));
-            for (size_t a = 0; a < mA; a++) {
-                double v = anc[j].v[a];
-                if (v < 0 || v >= (double)N || v != (double)(int64_t)v) {
-                    rc = mr_fail(&e, MR_EINVAL, "%s: member '%s' entry %zu is %g, not a row of the %zu-row banks", fl[1].value, name, a, v, N);
-                    goto fail;
-                }
-                given[j][a] = (int64_t)v;
-            }
-        }
-    }
-    mr_inputs in = {B, (size_t)text.a.shape[1], (size_t)audio.a.shape[1], (size_t)vision.a.shape[1], text.v, audio.v, vision.v, label.v};
-    mr_banks bk = {N, bl.v, bt.v, ba.v, bv.v};
-    mr_rand rnd;
-    memset(&rnd, 0, sizeof rnd);
-    for (int j = 0; j < MR_NCMI; j++) rnd.given[j] = given[j];
-    mr_step st;
-    mr_fwd *f;
-    if ((rc = mr_model_forward(&m, &in, have_banks ? &bk : NULL, &rnd, &st, &f, &e))) goto fail;
-    size_t T = m.p.total;
-    double *g1 = malloc(T * sizeof *g1);
-    if (!g1) {
-        mr_fwd_free(f);
-        rc = mr_fail(&e, MR_ENOMEM, "out of memory");
-        status = 1;
-        goto fail;
-    }
-    mr_params_zero_grad(&m.p);
-    mr_model_backward(&m, f, 1, 1);
-    memcpy(g1, m.p.grad, T * sizeof *g1);
-    mr_params_zero_grad(&m.p);
-    mr_model_backward(&m, f, 2, 1);
-    /* write OUT */
-    mr_npz_writer w;
-    if ((rc = mr_npz_writer_open(&w, fl[2].value, 0, &e))) {
-        free(g1);
-        mr_fwd_free(f);
-        goto fail;
-    }
-    uint64_t sB1[2] = {B, 1}, sBD[2] = {B, D}, s11[1] = {11}, s8[1] = {8};
-    rc = mr_npz_add(&w, "output", MR_DT_F8, 2, sB1, st.output, &e);
-    const double *feats[4] = {st.F_F, st.T_F, st.A_F, st.V_F};
-    const char *fn[4] = {"F_F", "T_F", "A_F", "V_F"};
-    for (int k = 0; k < 4 && !rc; k++) rc = mr_npz_add(&w, fn[k], MR_DT_F8, 2, sBD, feats[k], &e);
-    if (!rc) rc = mr_npz_add(&w, "mi", MR_DT_F8, 1, s11, st.mi, &e);
-    if (!rc) rc = mr_npz_add(&w, "mi_derived", MR_DT_F8, 1, s8, st.derived, &e);
-    if (!rc) rc = mr_npz_add(&w, "stage1_terms", MR_DT_F8, 1, s11, st.stage1_terms, &e);
-    if (!rc) rc = mr_npz_add(&w, "loss_task", MR_DT_F8, 0, NULL, &st.loss_task, &e);
-    if (!rc) rc = mr_npz_add(&w, "loss_stage1", MR_DT_F8, 0, NULL, &st.loss_stage1, &e);
-    if (!rc) rc = mr_npz_add(&w, "loss_stage2", MR_DT_F8, 0, NULL, &st.loss_stage2, &e);
-    for (int j = 0; j < MR_NCMI && !rc && st.has_mi; j++) {
+    for (int i = 0; i < 8 && !rc; i++) rc = load(&z, members[i], &x[i], slot[i], &e);
+    /* the anchors: integers, checked here; their count and range by the step */
+    for (int j = 0; j < MR_NCMI && !rc && b.bank_label.v; j++) {
         char name[64];
-        uint64_t sn[2] = {st.m_anchor, st.k};
-        snprintf(name, sizeof name, "neighbors_%s", mr_cmi_names[j]);
-        rc = mr_npz_add(&w, name, MR_DT_I8, 2, sn, st.neighbors[j], &e);
-    }
-    for (int stage = 1; stage <= 2 && !rc; stage++)
-        for (size_t i = 0; i < m.p.n && !rc; i++) {
-            char name[MR_NAME_MAX + 32];
-            snprintf(name, sizeof name, "grad_stage%d/%s", stage, m.p.t[i].name);
-            uint64_t sh[MR_MAXDIM];
-            for (int d = 0; d < m.p.t[i].ndim; d++) sh[d] = m.p.t[i].shape[d];
-            const double *g = (stage == 1 ? g1 : m.p.grad) + m.p.t[i].offset;
-            rc = mr_npz_add(&w, name, MR_DT_F8, m.p.t[i].ndim, sh, g, &e);
+        mr_oracle_arr o;
+        snprintf(name, sizeof name, "anchors_%s", mr_cmi_names[j]);
+        if ((rc = load(&z, name, &x[8 + j], &o, &e))) break;
+        if (!o.v) {
+            rc = mr_fail(&e, MR_ENOTFOUND, "%s: no member '%s'", fl[1].value, name);
+            break;
         }
-    if (rc) mr_npz_writer_abort(&w);
-    else rc = mr_npz_writer_close(&w, &e);
-    free(g1);
-    mr_fwd_free(f);
+        size_t n = o.ndim == 1 ? (size_t)o.shape[0] : 0;
+        if (o.ndim != 1) {
+            rc = mr_fail(&e, MR_ESHAPE, "%s: member '%s' has %d dimensions; expected 1", fl[1].value, name, o.ndim);
+            break;
+        }
+        if (!(given[j] = malloc((n ? n : 1) * sizeof(int64_t)))) {
+            rc = mr_fail(&e, MR_ENOMEM, "out of memory");
+            break;
+        }
+        for (size_t a = 0; a < n && !rc; a++) {
+            double v = o.v[a];
+            if (!(v >= -9.2e18 && v <= 9.2e18) || v != (double)(int64_t)v)
+                rc = mr_fail(&e, MR_EINVAL, "%s: member '%s' entry %zu is %g, not a row index", fl[1].value, name, a, v);
+            else given[j][a] = (int64_t)v;
+        }
+        b.anchors[j] = given[j], b.n_anchors[j] = n;
+    }
     if (rc) goto fail;
-    printf("oracle: B=%zu, loss_task %.17g, loss_stage1 %.17g, loss_stage2 %.17g%s → %s\n", B, st.loss_task, st.loss_stage1,
-           st.loss_stage2, st.has_mi ? "" : " (no banks: MI terms off, as in epoch 0)", fl[2].value);
+    if ((rc = mr_oracle_run(&m, &b, fl[1].value, NULL, &res, &e))) {
+        if (rc == MR_ENOMEM) status = 1;
+        goto fail;
+    }
+    if ((rc = mr_oracle_write(&res, fl[2].value, &e))) goto fail;
+    printf("oracle: B=%zu, loss_task %.17g, loss_stage1 %.17g, loss_stage2 %.17g%s → %s\n", res.B, res.st.loss_task, res.st.loss_stage1,
+           res.st.loss_stage2, res.st.has_mi ? "" : " (no banks: MI terms off, as in epoch 0)", fl[2].value);
     status = 0;
 fail:
     if (status) fprintf(stderr, "mimrl oracle: %s\n", e.msg);
-    arr_free(&text), arr_free(&audio), arr_free(&vision), arr_free(&label), arr_free(&bl), arr_free(&bt), arr_free(&ba), arr_free(&bv);
-    for (int j = 0; j < MR_NCMI; j++) arr_free(&anc[j]), free(given[j]);
+    mr_oracle_result_free(&res);
+    for (int i = 0; i < 8 + MR_NCMI; i++) arr_free(&x[i]);
+    for (int j = 0; j < MR_NCMI; j++) free(given[j]);
     mr_npz_close(&z);
     mr_model_free(&m);
     return status;

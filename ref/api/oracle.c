@@ -1,0 +1,172 @@
+/* oracle.c — the oracle step shared by `mimrl oracle` and the public API
+ * (oracle.h). */
+#include "ref/api/oracle.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void shape_str(char *buf, size_t n, int ndim, const uint64_t *shape) {
+    size_t len = (size_t)snprintf(buf, n, "[");
+    for (int d = 0; d < ndim && len < n; d++) {
+        if (shape[d]) len += (size_t)snprintf(buf + len, n - len, "%s%llu", d ? ", " : "", (unsigned long long)shape[d]);
+        else len += (size_t)snprintf(buf + len, n - len, "%s*", d ? ", " : "");
+    }
+    if (len < n) snprintf(buf + len, n - len, "]");
+}
+
+/* a present array of ndim dims whose sizes match shape (0 = any), finite */
+static int check(const mr_oracle_arr *a, const char *name, int ndim, const uint64_t *shape, const char *what, mr_error *e) {
+    if (!a->v) return mr_fail(e, MR_ENOTFOUND, "%s: no member '%s'", what, name);
+    int ok = a->ndim == ndim;
+    for (int d = 0; ok && d < ndim; d++) ok = shape[d] == 0 || a->shape[d] == shape[d];
+    if (!ok) {
+        char got[128], want[128];
+        shape_str(got, sizeof got, a->ndim > 3 ? 3 : a->ndim, a->shape);
+        shape_str(want, sizeof want, ndim, shape);
+        return mr_fail(e, MR_ESHAPE, "%s: member '%s' has shape %s; expected %s", what, name, got, want);
+    }
+    uint64_t count = 1;
+    for (int d = 0; d < ndim; d++) count *= a->shape[d];
+    for (uint64_t i = 0; i < count; i++)
+        if (a->v[i] != a->v[i] || a->v[i] - a->v[i] != 0)
+            return mr_fail(e, MR_EFORMAT, "%s: member '%s' holds a non-finite value at flat index %llu", what, name, (unsigned long long)i);
+    return MR_OK;
+}
+
+static mr_oracle_tensor *add(mr_oracle_result *r, const char *name, mr_dtype dt, int ndim, const uint64_t *shape, const void *data,
+                             int in_out) {
+    mr_oracle_tensor *t = &r->t[r->n++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->dtype = dt, t->ndim = ndim, t->data = data, t->in_out = in_out, t->count = 1;
+    for (int d = 0; d < ndim; d++) t->shape[d] = shape[d], t->count *= shape[d];
+    return t;
+}
+
+static void list(const mr_model *m, mr_oracle_result *r) {
+    const mr_step *st = &r->st;
+    uint64_t sB1[2] = {r->B, 1}, sBD[2] = {r->B, r->D}, s11[1] = {11}, s8[1] = {8};
+    add(r, "output", MR_DT_F8, 2, sB1, st->output, 1);
+    const double *feats[4] = {st->F_F, st->T_F, st->A_F, st->V_F};
+    const char *fn[4] = {"F_F", "T_F", "A_F", "V_F"};
+    for (int k = 0; k < 4; k++) add(r, fn[k], MR_DT_F8, 2, sBD, feats[k], 1);
+    add(r, "mi", MR_DT_F8, 1, s11, st->mi, 1);
+    add(r, "mi_derived", MR_DT_F8, 1, s8, st->derived, 1);
+    add(r, "stage1_terms", MR_DT_F8, 1, s11, st->stage1_terms, 1);
+    add(r, "loss_task", MR_DT_F8, 0, NULL, &st->loss_task, 1);
+    add(r, "loss_stage1", MR_DT_F8, 0, NULL, &st->loss_stage1, 1);
+    add(r, "loss_stage2", MR_DT_F8, 0, NULL, &st->loss_stage2, 1);
+    char name[MR_NAME_MAX + 16];
+    for (int j = 0; j < MR_NCMI && st->has_mi; j++) {
+        uint64_t sn[2] = {st->m_anchor, st->k};
+        snprintf(name, sizeof name, "neighbors_%s", mr_cmi_names[j]);
+        add(r, name, MR_DT_I8, 2, sn, st->neighbors[j], 1);
+    }
+    for (int stage = 1; stage <= 2; stage++)
+        for (size_t i = 0; i < m->p.n; i++) {
+            uint64_t sh[MR_MAXDIM];
+            for (int d = 0; d < m->p.t[i].ndim; d++) sh[d] = m->p.t[i].shape[d];
+            snprintf(name, sizeof name, "grad_stage%d/%s", stage, m->p.t[i].name);
+            add(r, name, MR_DT_F8, m->p.t[i].ndim, sh, r->grad[stage - 1] + m->p.t[i].offset, 1);
+        }
+    for (int j = 0; j < MR_NCMI && st->has_mi; j++) {
+        uint64_t sm[1] = {st->m_anchor};
+        snprintf(name, sizeof name, "anchors_%s", mr_cmi_names[j]);
+        add(r, name, MR_DT_I8, 1, sm, st->anchors[j], 0);
+    }
+}
+
+int mr_oracle_run(mr_model *m, const mr_oracle_batch *b, const char *what, gsl_rng *anchor_rng, mr_oracle_result *res,
+                  mr_error *e) {
+    memset(res, 0, sizeof *res);
+    const mr_model_cfg *mc = &m->cfg;
+    size_t D = mc->d_common;
+    uint64_t s_t[3] = {0, 0, mc->d_t}, s_a[3] = {0, 0, mc->d_a}, s_v[3] = {0, 0, mc->d_v};
+    int rc;
+    if ((rc = check(&b->text, "text", 3, s_t, what, e)) || (rc = check(&b->audio, "audio", 3, s_a, what, e)) ||
+        (rc = check(&b->vision, "vision", 3, s_v, what, e)))
+        return rc;
+    size_t B = (size_t)b->text.shape[0];
+    if (b->audio.shape[0] != B || b->vision.shape[0] != B)
+        return mr_fail(e, MR_ESHAPE, "%s: 'text', 'audio' and 'vision' disagree on the batch size (%zu, %llu, %llu)", what, B,
+                       (unsigned long long)b->audio.shape[0], (unsigned long long)b->vision.shape[0]);
+    uint64_t s_b[2] = {B, 1};
+    if ((rc = check(&b->label, "label", b->label.ndim == 2 ? 2 : 1, s_b, what, e))) return rc;
+    int have_banks = b->bank_label.v != NULL;
+    size_t N = 0;
+    if (!have_banks && (b->bank_text.v || b->bank_audio.v || b->bank_vision.v))
+        return mr_fail(e, MR_ENOTFOUND, "%s: banks given without 'bank_label'", what);
+    if (have_banks) {
+        uint64_t s_n1[2] = {0, 1};
+        if ((rc = check(&b->bank_label, "bank_label", 2, s_n1, what, e))) return rc;
+        N = (size_t)b->bank_label.shape[0];
+        uint64_t s_nd[2] = {N, D};
+        if ((rc = check(&b->bank_text, "bank_text", 2, s_nd, what, e)) || (rc = check(&b->bank_audio, "bank_audio", 2, s_nd, what, e)) ||
+            (rc = check(&b->bank_vision, "bank_vision", 2, s_nd, what, e)))
+            return rc;
+        size_t mA = B / mc->k_neighbor;
+        for (int j = 0; j < MR_NCMI; j++) {
+            if (!b->anchors[j]) {
+                if (!anchor_rng)
+                    return mr_fail(e, MR_ENOTFOUND, "%s: no member 'anchors_%s' and no anchor stream to draw them", what, mr_cmi_names[j]);
+                continue;
+            }
+            if (b->n_anchors[j] != mA)
+                return mr_fail(e, MR_ESHAPE, "%s: member 'anchors_%s' has %zu entries; expected [%zu] (batch %zu / k_neighbor %zu)", what,
+                               mr_cmi_names[j], b->n_anchors[j], mA, B, mc->k_neighbor);
+            for (size_t a = 0; a < mA; a++)
+                if (b->anchors[j][a] < 0 || (uint64_t)b->anchors[j][a] >= N)
+                    return mr_fail(e, MR_EINVAL, "%s: member 'anchors_%s' entry %zu is %lld, not a row of the %zu-row banks", what,
+                                   mr_cmi_names[j], a, (long long)b->anchors[j][a], N);
+        }
+    }
+    mr_inputs in = {B, (size_t)b->text.shape[1], (size_t)b->audio.shape[1], (size_t)b->vision.shape[1], b->text.v, b->audio.v, b->vision.v, b->label.v};
+    mr_banks bk = {N, b->bank_label.v, b->bank_text.v, b->bank_audio.v, b->bank_vision.v};
+    mr_rand rnd;
+    memset(&rnd, 0, sizeof rnd);
+    rnd.anchor = anchor_rng;
+    for (int j = 0; j < MR_NCMI; j++) rnd.given[j] = b->anchors[j];
+    size_t T = m->p.total;
+    size_t cap = 11 + MR_NCMI * 2 + 2 * m->p.n;
+    res->grad[0] = malloc((T ? T : 1) * sizeof(double));
+    res->grad[1] = malloc((T ? T : 1) * sizeof(double));
+    res->t = calloc(cap, sizeof *res->t);
+    if (!res->grad[0] || !res->grad[1] || !res->t) return mr_fail(e, MR_ENOMEM, "out of memory");
+    /* the step: the model's forward and the backward of each stage from zero gradients */
+    if ((rc = mr_model_forward(m, &in, have_banks ? &bk : NULL, &rnd, &res->st, &res->fwd, e))) return rc;
+    for (int stage = 1; stage <= 2; stage++) {
+        mr_params_zero_grad(&m->p);
+        mr_model_backward(m, res->fwd, stage, 1);
+        memcpy(res->grad[stage - 1], m->p.grad, T * sizeof(double));
+    }
+    res->B = B, res->D = D;
+    list(m, res);
+    return MR_OK;
+}
+
+void mr_oracle_result_free(mr_oracle_result *res) {
+    if (res->fwd) mr_fwd_free(res->fwd);
+    free(res->grad[0]);
+    free(res->grad[1]);
+    free(res->t);
+    memset(res, 0, sizeof *res);
+}
+
+const mr_oracle_tensor *mr_oracle_find(const mr_oracle_result *res, const char *name) {
+    for (size_t i = 0; i < res->n; i++)
+        if (strcmp(res->t[i].name, name) == 0) return &res->t[i];
+    return NULL;
+}
+
+int mr_oracle_write(const mr_oracle_result *res, const char *path, mr_error *e) {
+    mr_npz_writer w;
+    int rc = mr_npz_writer_open(&w, path, 0, e);
+    if (rc) return rc;
+    for (size_t i = 0; i < res->n && !rc; i++)
+        if (res->t[i].in_out) rc = mr_npz_add(&w, res->t[i].name, res->t[i].dtype, res->t[i].ndim, res->t[i].shape, res->t[i].data, e);
+    if (rc) {
+        mr_npz_writer_abort(&w);
+        return rc;
+    }
+    return mr_npz_writer_close(&w, e);
+}
