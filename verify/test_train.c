@@ -273,12 +273,18 @@ static int file_exists(const char *dir, const char *name) {
     return f != NULL;
 }
 
-Test(train, nonfinite_loss_stops_the_run_with_status_3, .timeout = 300) {
-    char prefix[512], rd[512], args[4096], out[65536];
+/* Fresh data in prefix and a run of SMALL + extra flags in rd (t_path(name)); its exit status. */
+static int small_run(char *prefix, char *rd, const char *name, const char *extra, char *out, size_t n) {
+    char args[4096];
     make_data(prefix);
-    t_path(rd, sizeof rd, "diverged");
-    snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 2 " SMALL " --learning_rate 1e200 --gradient_clip -1", prefix, rd);
-    cr_assert(t_run_cli(args, out, sizeof out) == 3, "%s", out);
+    t_path(rd, 512, name);
+    snprintf(args, sizeof args, "train --data %s --out %s " SMALL " %s", prefix, rd, extra);
+    return t_run_cli(args, out, n);
+}
+
+Test(train, nonfinite_loss_stops_the_run_with_status_3, .timeout = 300) {
+    char prefix[512], rd[512], out[65536];
+    cr_assert(small_run(prefix, rd, "diverged", "--epochs_num 2 --learning_rate 1e200 --gradient_clip -1", out, sizeof out) == 3, "%s", out);
     cr_assert(strstr(out, "non-finite") && strstr(out, "epoch 0") && strstr(out, "batch ") &&
                   (strstr(out, "loss_stage") || strstr(out, "grad of ")),
               "%s", out);
@@ -297,10 +303,7 @@ static int blow_lr(mr_npz_writer *w, const char *name, mr_array *a, void *arg) {
 
 Test(train, divergence_leaves_the_last_good_checkpoint, .timeout = 300) {
     char prefix[512], rd[512], args[4096], out[65536], p[800];
-    make_data(prefix);
-    t_path(rd, sizeof rd, "run");
-    snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 1 " SMALL " --gradient_clip -1", prefix, rd);
-    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(small_run(prefix, rd, "run", "--epochs_num 1 --gradient_clip -1", out, sizeof out) == 0, "%s", out);
     snprintf(p, sizeof p, "%s/last.npz", rd);
     rewrite_npz(p, blow_lr, NULL);
     const char *keep[] = {"last.npz", "best.npz", "metrics.csv", "predictions_test.npz"};
@@ -326,10 +329,8 @@ Test(train, divergence_leaves_the_last_good_checkpoint, .timeout = 300) {
 
 Test(train, run_directory_in_use_or_finished_is_refused, .timeout = 300) {
     char prefix[512], rd[512], args[4096], out[65536], p[800];
-    make_data(prefix);
-    t_path(rd, sizeof rd, "run");
+    cr_assert(small_run(prefix, rd, "run", "--epochs_num 1", out, sizeof out) == 0, "%s", out);
     snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 1 " SMALL, prefix, rd);
-    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     /* finished: the same command again is refused, --overwrite replaces, --resume continues */
     cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "finished") && strstr(out, "--overwrite"), "%s", out);
     snprintf(p, sizeof p, "%s/summary.json", rd);
@@ -365,11 +366,8 @@ Test(train, run_directory_in_use_or_finished_is_refused, .timeout = 300) {
  * into the uninterrupted run bit for bit. */
 Test(train, sigkill_mid_epoch_then_resume_is_bit_exact, .timeout = 600) {
     char prefix[512], a[512], b[512], args[4096], out[65536], p[800];
-    make_data(prefix);
-    t_path(a, sizeof a, "straight");
+    cr_assert(small_run(prefix, a, "straight", "--epochs_num 3", out, sizeof out) == 0, "%s", out);
     t_path(b, sizeof b, "killed");
-    snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 3 " SMALL, prefix, a);
-    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     const char *bin = getenv("MIMRL_BIN");
     snprintf(args, sizeof args, "exec %s train --data %s --out %s --epochs_num 3 " SMALL " >/dev/null 2>&1", bin && *bin ? bin : "build/mimrl", prefix, b);
     pid_t pid = fork();
@@ -401,10 +399,7 @@ Test(train, sigkill_mid_epoch_then_resume_is_bit_exact, .timeout = 600) {
  * MIMRL_PROGRESS=1, the output being a file); none in a log. */
 Test(train, progress_line_on_a_terminal_only, .timeout = 300) {
     char prefix[512], rd[512], args[4096], out[65536];
-    make_data(prefix);
-    t_path(rd, sizeof rd, "run");
-    snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 2 " SMALL, prefix, rd);
-    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    cr_assert(small_run(prefix, rd, "run", "--epochs_num 2", out, sizeof out) == 0, "%s", out);
     cr_assert(!strchr(out, '\r'), "carriage return in a log:\n%s", out);
     setenv("MIMRL_PROGRESS", "1", 1);
     snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 2 --overwrite " SMALL, prefix, rd);

@@ -285,13 +285,12 @@ static const char *const RUN_FILES[] = {"summary.json", "last.npz", "best.npz", 
                                         "config.json"};
 
 /* Create the run directory and hold its lock (train.lock, an fcntl lock
- * the kernel drops with the process). A new run refuses a directory that
- * already holds one unless --overwrite; a resumed run that will go on
- * loses its summary.json (it is finished again at the end). */
+ * the kernel drops with the process, also on SIGKILL; fcntl rather than
+ * flock so that it also holds on NFS). A new run refuses a directory that
+ * already holds one unless --overwrite, which removes the old run's files. */
 static int open_rundir(train_args *a, int *lockfd) {
     char path[4200];
-    if (!a->resume) snprintf(a->rundir, sizeof a->rundir, "%s", a->out ? a->out : "runs/");
-    if (!a->resume && !a->out) snprintf(a->rundir, sizeof a->rundir, "runs/%s", a->tc.task_name);
+    if (!a->resume) snprintf(a->rundir, sizeof a->rundir, "%s%s", a->out ? "" : "runs/", a->out ? a->out : a->tc.task_name);
     if (mkdirs(a->rundir)) {
         fprintf(stderr, "mimrl train: cannot create the run directory %s: %s\n", a->rundir, strerror(errno));
         return 2;
@@ -313,7 +312,7 @@ static int open_rundir(train_args *a, int *lockfd) {
     }
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || write(fd, pid, (size_t)n) != n) { /* informative only */
+    if (ftruncate(fd, 0) != 0 || write(fd, pid, (size_t)n) != n) { /* the pid is for people only: F_GETLK names the holder */
     }
     *lockfd = fd;
     if (!a->resume) {
