@@ -537,7 +537,7 @@ int mr_cmd_train(int argc, char **argv) {
     }
     free(cfgjson);
     free(rows.rows);
-    if (t.best_params) mr_trainer_free(&t);
+    mr_trainer_free(&t); /* safe on the zeroed struct */
     mr_dataset_free(&tr), mr_dataset_free(&va), mr_dataset_free(&te);
     if (lockfd >= 0) close(lockfd);
     return rc;
