@@ -469,7 +469,7 @@ static int read_state(const mr_npz *z, mr_trainer *t, mr_error *e) {
     if (mr_npz_find(z, "trainer/state") >= 0) {
         double st[N_STATE];
         int rc = rd_f8(z, "trainer/state", st, N_STATE, e);
-        for (int k = 0; k < N_STATE && !rc; k++) field_set(&f[k], st[k], (int64_t)st[k]);
+        for (int k = 0; k < N_STATE && !rc; k++) field_set(&f[k], st[k], f[k].type == 'd' ? 0 : (int64_t)st[k]); /* doubles may be ±inf */
         return rc;
     }
     for (int k = 0; k < N_STATE; k++) {
