@@ -159,18 +159,14 @@ uninstall:
 	-rmdir "$(DESTDIR)$(INCDIR)/mimrl" 2>/dev/null
 
 # ---------------------------------------------------------------- main job
-# The official README configuration (Run2.ipynb cell 8) for RUN_EPOCHS epochs on
-# the built-in synthetic MOSI-like dataset (written on first use).
+# The official README configuration (Run2.ipynb cell 8; the `readme` preset of
+# ref/train/config.c, listed by `mimrl train --help`) for RUN_EPOCHS epochs on
+# the built-in synthetic MOSI-like dataset (written on first use); a previous
+# runs/default is replaced.
 RUN_EPOCHS ?= 4
-README_FLAGS = --batch_size 128 --d_common 128 --encoders gru --activate gelu --time_len 100 \
-  --d_hiddens 50-3-128=10-3-128 --d_outs 50-3-128=10-3-128 --dropout_mlp 0.0-0.0-0.0 --dropout 0.1-0.1-0.1-0.1 \
-  --bias --res_project 1-1 --critic_type separate --baseline_type constant --bound_type infonce \
-  --loss_mi_coefficient1 1-1-1-1-1-1-1-1-1-1-1 --loss_mi_coefficient2 0.01-0.01-0.01-0.01-0.01-0.01-0.01-0.01 \
-  --mi_lr_rate 1.0 --k_neighbor 2 --cmi_last_acticate sigmoid --stage1_n 2 --seed 0 --loss MAE --gradient_clip 1.5 \
-  --optm Adam --learning_rate 4e-3 --lr_decrease multi_step --lr_decrease_iter 9-60 --lr_decrease_rate 0.1
 run: deps
 	$(MAKE) all
-	./build/mimrl train --out runs/default $(README_FLAGS) --epochs_num $(RUN_EPOCHS)
+	./build/mimrl train --out runs/default --overwrite --preset readme --epochs_num $(RUN_EPOCHS)
 
 # ------------------------------------------------------------------- tests
 # Tests run with one OpenBLAS thread and two Criterion workers (2 cores).

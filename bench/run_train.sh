@@ -23,12 +23,7 @@ shapes=${*:-mosi mosei avec}
 source bench/lib.sh
 csv=bench/results/train.csv
 [ -s "$csv" ] || echo "utc,commit,shape,data,n_train,epochs,epoch0_s,epoch_s_median,projected_70_epochs_h,peak_rss_mb,final_train_loss,final_valid_mae,final_test_mae,final_test_corr,final_test_ccc" > "$csv"
-flags="--batch_size 128 --d_common 128 --encoders gru --activate gelu --time_len 100 --d_hiddens 50-3-128=10-3-128
-  --d_outs 50-3-128=10-3-128 --dropout_mlp 0.0-0.0-0.0 --dropout 0.1-0.1-0.1-0.1 --bias --res_project 1-1
-  --critic_type separate --baseline_type constant --bound_type infonce --loss_mi_coefficient1 1-1-1-1-1-1-1-1-1-1-1
-  --loss_mi_coefficient2 0.01-0.01-0.01-0.01-0.01-0.01-0.01-0.01 --mi_lr_rate 1.0 --k_neighbor 2
-  --cmi_last_acticate sigmoid --stage1_n 2 --seed 0 --loss MAE --gradient_clip 1.5
-  --optm Adam --learning_rate 4e-3 --lr_decrease multi_step --lr_decrease_iter 9-60 --lr_decrease_rate 0.1"
+flags="--preset readme"  # the official README command (mimrl train --help lists it)
 for shape in $shapes; do
   U=$(echo "$shape" | tr a-z A-Z)
   var=BENCH_DATA_$U; data=${!var:-}

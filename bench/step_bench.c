@@ -42,17 +42,6 @@
 #include "ref/train/config.h"
 #include "ref/model/model.h"
 
-/* the official README command's model flags (README "Training") */
-static const char *README_CFG =
-    "\"batch_size\": %zu, \"d_common\": 128, \"encoders\": \"gru\", \"activate\": \"gelu\", \"time_len\": 100, "
-    "\"d_hiddens\": \"50-3-128=10-3-128\", \"d_outs\": \"50-3-128=10-3-128\", \"dropout_mlp\": \"0.0-0.0-0.0\", "
-    "\"dropout\": \"0.1-0.1-0.1-0.1\", \"bias\": true, \"res_project\": \"1-1\", \"critic_type\": \"separate\", "
-    "\"baseline_type\": \"constant\", \"bound_type\": \"infonce\", \"loss_mi_coefficient1\": \"1-1-1-1-1-1-1-1-1-1-1\", "
-    "\"loss_mi_coefficient2\": \"0.01-0.01-0.01-0.01-0.01-0.01-0.01-0.01\", \"mi_lr_rate\": 1.0, \"k_neighbor\": 2, "
-    "\"cmi_last_acticate\": \"sigmoid\", \"stage1_n\": 2, \"seed\": 0, \"loss\": \"MAE\", \"gradient_clip\": 1.5, "
-    "\"epochs_num\": 70, \"optm\": \"Adam\", \"learning_rate\": 4e-3, \"lr_decrease\": \"multi_step\", "
-    "\"lr_decrease_iter\": \"9-60\", \"lr_decrease_rate\": 0.1";
-
 static const char *arg(int argc, char **argv, const char *name, const char *def) {
     for (int i = 2; i + 1 < argc; i++)
         if (!strcmp(argv[i], name)) return argv[i + 1];
@@ -69,24 +58,27 @@ static int prepare(int argc, char **argv) {
     if (!prefix || !dir) return die("prepare needs --data PREFIX --out DIR");
     size_t B = strtoul(arg(argc, argv, "--B", "128"), NULL, 10), N = strtoul(arg(argc, argv, "--bank-N", "1284"), NULL, 10);
     unsigned long seed = strtoul(arg(argc, argv, "--seed", "0"), NULL, 10);
-    char path[1024], json[4096];
+    char path[1024];
     mr_error e = {0};
     mr_dataset d;
     snprintf(path, sizeof path, "%s_train.npz", prefix);
     mr_dataset_expect x = {0, 0, 0, 1};
     if (mr_dataset_open(&d, path, &x, &e)) return die(e.msg);
-    snprintf(json, sizeof json, "{\"d_t\": %zu, \"d_a\": %zu, \"d_v\": %zu, ", d.text_emb.dim, d.audio.dim, d.vision.dim);
-    snprintf(json + strlen(json), sizeof json - strlen(json), README_CFG, B);
-    strcat(json, "}");
     mr_model_cfg mc;
     mr_train_cfg tc;
     mr_model_cfg_default(&mc);
     mr_train_cfg_default(&tc);
     mr_model m;
-    if (mr_cfg_from_json(&mc, &tc, json, "step_bench config", NULL, &e) || mr_model_build(&m, &mc, &e)) return die(e.msg);
+    /* the README configuration (mimrl train --preset readme) at this data's widths and batch size B */
+    if (mr_cfg_apply_preset(&mc, &tc, "readme", NULL, &e)) return die(e.msg);
+    mc.d_t = d.text_emb.dim, mc.d_a = d.audio.dim, mc.d_v = d.vision.dim, tc.batch_size = B;
+    char *json = mr_cfg_check(&mc, &tc, &e) ? NULL : mr_cfg_to_json(&mc, &tc);
+    if (!json || mr_model_build(&m, &mc, &e)) return die(e.msg);
     mr_model_init(&m, seed);
     snprintf(path, sizeof path, "%s/ckpt.npz", dir);
-    if (mr_params_save(&m.p, path, json, 0, &e)) return die(e.msg);
+    int saved = mr_params_save(&m.p, path, json, 0, &e);
+    free(json);
+    if (saved) return die(e.msg);
     mr_batcher bt;
     mr_batch b;
     memset(&b, 0, sizeof b);

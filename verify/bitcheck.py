@@ -52,9 +52,25 @@ def build(tree):
     return os.path.join(tree, 'build', 'none', 'mimrl')
 
 
+# Trainer checkpoints of format 1 hold trainer/state, a positional [16]
+# vector; format 2 names each field (ref/train/train.c state_fields, same
+# order). A format-1 file is compared in its format-2 form.
+STATE_FIELDS = ['epoch', 'best_valid', 'best_test', 'best_epoch', 'best_test_epoch', 'lr_main', 'lr_vmi',
+                'sched_main/last_epoch', 'sched_main/best', 'sched_main/num_bad_epochs', 'sched_main/cooldown_counter',
+                'sched_vmi/last_epoch', 'sched_vmi/best', 'sched_vmi/num_bad_epochs', 'sched_vmi/cooldown_counter',
+                'bank_rows']
+STATE_REAL = {'best_valid', 'best_test', 'lr_main', 'lr_vmi', 'sched_main/best', 'sched_vmi/best'}
+
+
 def members(path):
     with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+        m = {k: z[k] for k in z.files}
+    if 'trainer/state' in m:
+        st = m.pop('trainer/state')
+        m['trainer/format'] = np.array(2, dtype='<i8')
+        for k, name in enumerate(STATE_FIELDS):
+            m['trainer/' + name] = np.array(st[k], dtype='<f8') if name in STATE_REAL else np.array(int(st[k]), dtype='<i8')
+    return m
 
 
 def same(a, b):

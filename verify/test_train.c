@@ -1,12 +1,19 @@
 /* test_train.c — `mimrl train` / `mimrl eval` (ref/cli/cli_train.c, ref/train/train.c) end to end on small synthetic
  * data: a run beats the predict-the-mean baseline, --resume continues bit
- * for bit, the run directory holds what the README says, and bad flags or
- * data/config mismatches are clear errors (exit status 2). */
+ * for bit (also after SIGKILL, also from a format-1 checkpoint), the run
+ * directory holds what the README says, bad flags or data/config mismatches
+ * are clear errors (exit status 2), a run directory in use or finished is
+ * refused, a non-finite loss stops the run (exit status 3) and leaves the
+ * last checkpoint, the progress line appears on terminals only. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "datasets/dataset.h"
 #include "ref/core/npz.h"
@@ -98,17 +105,67 @@ Test(train, learns_and_writes_the_run_directory, .timeout = 600) {
     mr_dataset_free(&te);
 }
 
-Test(train, resume_is_bit_exact, .timeout = 600) {
-    char prefix[512], a[512], b[512], args[4096], out[65536];
-    make_data(prefix);
-    t_path(a, sizeof a, "straight");
-    t_path(b, sizeof b, "resumed");
-    snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 3 " SMALL, prefix, a);
-    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
-    snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 2 " SMALL, prefix, b);
-    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
-    snprintf(args, sizeof args, "train --resume %s --epochs_num 3", b);
-    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+/* Rewrite an npz member by member through edit(name, array, arg): 0 keeps
+ * it, 1 drops it; extra members are added by the callback at the end
+ * (name NULL). */
+typedef int (*npz_edit)(mr_npz_writer *w, const char *name, mr_array *a, void *arg);
+
+static void rewrite_npz(const char *path, npz_edit edit, void *arg) {
+    char tmp[800];
+    snprintf(tmp, sizeof tmp, "%s.edit.npz", path);
+    mr_npz z;
+    mr_npz_writer w;
+    mr_error e;
+    cr_assert(mr_npz_open(&z, path, &e) == MR_OK, "%s", e.msg);
+    cr_assert(mr_npz_writer_open(&w, tmp, 0, &e) == MR_OK, "%s", e.msg);
+    for (size_t i = 0; i < z.n; i++) {
+        mr_array a;
+        cr_assert(mr_npz_read_index(&z, i, &a, &e) == MR_OK, "%s", e.msg);
+        if (!edit(&w, z.m[i].name, &a, arg)) cr_assert(mr_npz_add(&w, z.m[i].name, a.dtype, a.ndim, a.shape, a.data, &e) == MR_OK, "%s", e.msg);
+        mr_array_free(&a);
+    }
+    edit(&w, NULL, NULL, arg);
+    mr_npz_close(&z);
+    cr_assert(mr_npz_writer_close(&w, &e) == MR_OK, "%s", e.msg);
+    cr_assert(rename(tmp, path) == 0);
+}
+
+/* the 16 named trainer fields, in the order of format 1's trainer/state */
+static const char *const STATE_FIELDS[16] = {"epoch", "best_valid", "best_test", "best_epoch", "best_test_epoch", "lr_main", "lr_vmi",
+                                             "sched_main/last_epoch", "sched_main/best", "sched_main/num_bad_epochs",
+                                             "sched_main/cooldown_counter", "sched_vmi/last_epoch", "sched_vmi/best",
+                                             "sched_vmi/num_bad_epochs", "sched_vmi/cooldown_counter", "bank_rows"};
+
+static int to_format1(mr_npz_writer *w, const char *name, mr_array *a, void *arg) {
+    static double st[16];
+    static int seen;
+    (void)arg;
+    mr_error e;
+    if (!name) {
+        uint64_t n = 16;
+        cr_assert(seen == 16, "%d named fields", seen);
+        cr_assert(mr_npz_add(w, "trainer/state", MR_DT_F8, 1, &n, st, &e) == MR_OK);
+        return 0;
+    }
+    if (!strcmp(name, "trainer/format")) return 1;
+    for (int k = 0; k < 16; k++) {
+        char full[96];
+        snprintf(full, sizeof full, "trainer/%s", STATE_FIELDS[k]);
+        if (!strcmp(name, full)) {
+            cr_assert(a->count == 1);
+            mr_array_to_f64(a, &st[k]);
+            seen++;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Run directories a (straight) and b (interrupted and resumed) agree: every
+ * parameter of best.npz (its config_json records the invocation's
+ * epochs_num), last.npz and the predictions byte for byte, metrics.csv but
+ * for the seconds column (header + `epochs` rows). */
+static void same_run(const char *a, const char *b, size_t epochs) {
     /* best.npz embeds config_json, whose epochs_num differs between the two
      * invocations of the resumed run: compare its parameters instead */
     {
@@ -156,13 +213,37 @@ Test(train, resume_is_bit_exact, .timeout = 600) {
                 rows++;
                 px = ex + 1, py = ey + 1;
             }
-            cr_assert(rows == 4 && !*px && !*py, "header and three epochs (%zu rows)", rows);
+            cr_assert(rows == epochs + 1 && !*px && !*py, "header and %zu epochs (%zu rows)", epochs, rows);
         } else {
             cr_assert(x && y && la == lb && memcmp(x, y, la) == 0, "%s differs between the straight and the resumed run", files[k]);
         }
         free(x);
         free(y);
     }
+}
+
+Test(train, resume_is_bit_exact, .timeout = 600) {
+    char prefix[512], a[512], b[512], args[4096], out[65536];
+    make_data(prefix);
+    t_path(a, sizeof a, "straight");
+    t_path(b, sizeof b, "resumed");
+    snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 3 " SMALL, prefix, a);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 2 " SMALL, prefix, b);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(args, sizeof args, "train --resume %s --epochs_num 3", b);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    same_run(a, b, 3);
+    /* a format-1 checkpoint (positional trainer/state [16]) still resumes bit-exactly */
+    char c[512], pc[700];
+    t_path(c, sizeof c, "resumed_v1");
+    snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 2 " SMALL, prefix, c);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(pc, sizeof pc, "%s/last.npz", c);
+    rewrite_npz(pc, to_format1, NULL);
+    snprintf(args, sizeof args, "train --resume %s --epochs_num 3", c);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    same_run(a, c, 3);
 }
 
 Test(train, bad_flags_and_mismatched_data_are_clear_errors) {
@@ -180,4 +261,152 @@ Test(train, bad_flags_and_mismatched_data_are_clear_errors) {
     /* official flags that mean nothing here are accepted with a note */
     snprintf(args, sizeof args, "train --data %s --out %s_r --epochs_num 1 --parallel --num_workers 8 --cuda 0 " SMALL, prefix, prefix);
     cr_assert(t_run_cli(args, out, sizeof out) == 0 && strstr(out, "note: --parallel"), "%s", out);
+}
+
+/* ------------------------------------------------ runs a sweep can trust */
+
+static int file_exists(const char *dir, const char *name) {
+    char p[800];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+/* Fresh data in prefix and a run of SMALL + extra flags in rd (t_path(name)); its exit status. */
+static int small_run(char *prefix, char *rd, const char *name, const char *extra, char *out, size_t n) {
+    char args[4096];
+    make_data(prefix);
+    t_path(rd, 512, name);
+    snprintf(args, sizeof args, "train --data %s --out %s " SMALL " %s", prefix, rd, extra);
+    return t_run_cli(args, out, n);
+}
+
+Test(train, nonfinite_loss_stops_the_run_with_status_3, .timeout = 300) {
+    char prefix[512], rd[512], out[65536];
+    cr_assert(small_run(prefix, rd, "diverged", "--epochs_num 2 --learning_rate 1e200 --gradient_clip -1", out, sizeof out) == 3, "%s", out);
+    cr_assert(strstr(out, "non-finite") && strstr(out, "epoch 0") && strstr(out, "batch ") &&
+                  (strstr(out, "loss_stage") || strstr(out, "grad of ")),
+              "%s", out);
+    cr_assert(!file_exists(rd, "summary.json") && !file_exists(rd, "last.npz"), "a diverged run wrote a checkpoint or a summary");
+}
+
+/* lr_main of a checkpoint set to 1e200: the next stage-2 step overflows */
+static int blow_lr(mr_npz_writer *w, const char *name, mr_array *a, void *arg) {
+    (void)w, (void)arg;
+    if (name && !strcmp(name, "trainer/lr_main")) {
+        cr_assert(a->dtype == MR_DT_F8 && a->count == 1);
+        *(double *)a->data = 1e200;
+    }
+    return 0;
+}
+
+Test(train, divergence_leaves_the_last_good_checkpoint, .timeout = 300) {
+    char prefix[512], rd[512], args[4096], out[65536], p[800];
+    cr_assert(small_run(prefix, rd, "run", "--epochs_num 1 --gradient_clip -1", out, sizeof out) == 0, "%s", out);
+    snprintf(p, sizeof p, "%s/last.npz", rd);
+    rewrite_npz(p, blow_lr, NULL);
+    const char *keep[] = {"last.npz", "best.npz", "metrics.csv", "predictions_test.npz"};
+    unsigned char *before[4];
+    size_t len[4];
+    for (int k = 0; k < 4; k++) {
+        snprintf(p, sizeof p, "%s/%s", rd, keep[k]);
+        before[k] = t_read_file(p, &len[k]);
+        cr_assert(before[k]);
+    }
+    snprintf(args, sizeof args, "train --resume %s --epochs_num 3", rd);
+    cr_assert(t_run_cli(args, out, sizeof out) == 3, "%s", out);
+    cr_assert(strstr(out, "non-finite") && strstr(out, "epoch 1, stage 2 batch 2/10"), "%s", out);
+    for (int k = 0; k < 4; k++) {
+        size_t n;
+        snprintf(p, sizeof p, "%s/%s", rd, keep[k]);
+        unsigned char *now = t_read_file(p, &n);
+        cr_assert(now && n == len[k] && !memcmp(now, before[k], n), "%s changed after the divergence", keep[k]);
+        free(now), free(before[k]);
+    }
+    cr_assert(!file_exists(rd, "summary.json"));
+}
+
+Test(train, run_directory_in_use_or_finished_is_refused, .timeout = 300) {
+    char prefix[512], rd[512], args[4096], out[65536], p[800];
+    cr_assert(small_run(prefix, rd, "run", "--epochs_num 1", out, sizeof out) == 0, "%s", out);
+    snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 1 " SMALL, prefix, rd);
+    /* finished: the same command again is refused, --overwrite replaces, --resume continues */
+    cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "finished") && strstr(out, "--overwrite"), "%s", out);
+    snprintf(p, sizeof p, "%s/summary.json", rd);
+    size_t n0, n1;
+    unsigned char *s0 = t_read_file(p, &n0);
+    cr_assert(s0);
+    snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 1 --overwrite " SMALL, prefix, rd);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(args, sizeof args, "train --resume %s --epochs_num 2", rd);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    unsigned char *s1 = t_read_file(p, &n1);
+    cr_assert(s1 && strstr((char *)s0, "\"epochs\": 1") && n1 > 12 && !memcmp(s1, "{\"epochs\": 2", 12));
+    free(s0), free(s1);
+    /* in use: a process holding the lock of train.lock (as a running mimrl train does) */
+    snprintf(p, sizeof p, "%s/train.lock", rd);
+    int fd = open(p, O_RDWR);
+    cr_assert(fd >= 0);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    cr_assert(fcntl(fd, F_SETLK, &fl) == 0);
+    snprintf(args, sizeof args, "train --resume %s --epochs_num 3", rd);
+    cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "in use") && strstr(out, "train.lock"), "%s", out);
+    char pid[32];
+    snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
+    cr_assert(strstr(out, pid), "the message names the holder: %s", out);
+    snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 1 --overwrite " SMALL, prefix, rd);
+    cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "in use"), "%s", out);
+    close(fd); /* the lock dies with its holder */
+    snprintf(args, sizeof args, "train --resume %s --epochs_num 3", rd);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+}
+
+/* A run killed with SIGKILL after its first checkpoint, mid-epoch, resumes
+ * into the uninterrupted run bit for bit. */
+Test(train, sigkill_mid_epoch_then_resume_is_bit_exact, .timeout = 600) {
+    char prefix[512], a[512], b[512], args[4096], out[65536], p[800];
+    cr_assert(small_run(prefix, a, "straight", "--epochs_num 3", out, sizeof out) == 0, "%s", out);
+    t_path(b, sizeof b, "killed");
+    const char *bin = getenv("MIMRL_BIN");
+    snprintf(args, sizeof args, "exec %s train --data %s --out %s --epochs_num 3 " SMALL " >/dev/null 2>&1", bin && *bin ? bin : "build/mimrl", prefix, b);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", args, (char *)NULL);
+        _exit(127);
+    }
+    snprintf(p, sizeof p, "%s/last.npz", b);
+    int waited = 0;
+    while (access(p, F_OK) != 0 && waited < 120000) {
+        usleep(5000);
+        waited += 5;
+    }
+    cr_assert(access(p, F_OK) == 0, "no checkpoint after %d ms", waited);
+    usleep(200000); /* into epoch 1 (a small run's epoch takes seconds) */
+    cr_assert(kill(pid, SIGKILL) == 0);
+    int st;
+    cr_assert(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "the run ended before the kill");
+    cr_assert(!file_exists(b, "summary.json"));
+    snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 3 " SMALL, prefix, b);
+    cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "unfinished"), "an unfinished run is not silently restarted: %s", out);
+    snprintf(args, sizeof args, "train --resume %s", b);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    same_run(a, b, 3);
+}
+
+/* Progress: redrawn in place (\r) by time on a terminal (forced here with
+ * MIMRL_PROGRESS=1, the output being a file); none in a log. */
+Test(train, progress_line_on_a_terminal_only, .timeout = 300) {
+    char prefix[512], rd[512], args[4096], out[65536];
+    cr_assert(small_run(prefix, rd, "run", "--epochs_num 2", out, sizeof out) == 0, "%s", out);
+    cr_assert(!strchr(out, '\r'), "carriage return in a log:\n%s", out);
+    setenv("MIMRL_PROGRESS", "1", 1);
+    snprintf(args, sizeof args, "train --data %s --out %s --epochs_num 2 --overwrite " SMALL, prefix, rd);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    unsetenv("MIMRL_PROGRESS");
+    /* the last batch of each phase is always drawn */
+    const char *want[] = {"\r  epoch 0/2 stage 2 batch 10/10 ", "\r  epoch 1/2 stage 1 batch 10/10 ", "\r  epoch 1/2 valid   batch 2/2 ",
+                          "samples/s", "epoch left ", "run left "};
+    for (int k = 0; k < 6; k++) cr_assert(strstr(out, want[k]), "missing '%s' in\n%s", want[k], out);
 }

@@ -1,7 +1,9 @@
 /* cli.c — the `mimrl` command: one binary, subcommands.
  *
  * Exit status: 0 success, 2 bad input (flags, files, shapes, values: the
- * message names the file and the field), 1 anything else.
+ * message names the file and the field; for train also a run directory in
+ * use or already holding a run), 3 a training run diverged (non-finite loss
+ * or gradient), 1 anything else.
  */
 #include <math.h>
 #include <stdio.h>
@@ -23,7 +25,7 @@ static void usage(FILE *f) {
             "usage: mimrl <command> [options]\n"
             "\n"
             "commands:\n"
-            "  train [--data PREFIX] [--out RUNDIR] [official flags] | --resume RUNDIR\n"
+            "  train [--data PREFIX] [--out RUNDIR] [--preset readme] [official flags] | --resume RUNDIR\n"
             "                     MIMRL's two-stage training ('mimrl train --help')\n"
             "  eval --checkpoint FILE.npz --data PREFIX [--split test]\n"
             "                     metrics of a saved model on a split\n"

@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "datasets/dataset.h"
 #include "ref/core/npz.h"
@@ -15,22 +18,32 @@
 #include "ref/train/train.h"
 
 static const char *TRAIN_HELP =
-    "usage: mimrl train [--data PREFIX] [--out RUNDIR] [official flags…]\n"
+    "usage: mimrl train [--data PREFIX] [--out RUNDIR] [--overwrite] [--preset NAME] [official flags…]\n"
     "       mimrl train --resume RUNDIR [--epochs_num N]\n"
     "Trains MIMRL on PREFIX_train.npz / _valid.npz / _test.npz (mimrl-npz, datasets/SCHEMA.md).\n"
     "Without --data: the built-in synthetic MOSI-like dataset (build/data/synth_mosi_*, written on first use).\n"
-    "Flags are the official ones (Parameters.py), e.g. the official README command with --dataset\n"
-    "swapped for --data:\n"
-    "  --batch_size 128 --d_common 128 --encoders gru --activate gelu --time_len 100\n"
-    "  --d_hiddens 50-3-128=10-3-128 --d_outs 50-3-128=10-3-128 --dropout_mlp 0.0-0.0-0.0\n"
-    "  --dropout 0.1-0.1-0.1-0.1 --bias --res_project 1-1 --critic_type separate\n"
-    "  --baseline_type constant --bound_type infonce --loss_mi_coefficient1 1-1-1-1-1-1-1-1-1-1-1\n"
-    "  --loss_mi_coefficient2 0.01-0.01-0.01-0.01-0.01-0.01-0.01-0.01 --mi_lr_rate 1.0 --k_neighbor 2\n"
-    "  --cmi_last_acticate sigmoid --stage1_n 2 --seed 0 --loss MAE --gradient_clip 1.5 --epochs_num 70\n"
-    "  --optm Adam --learning_rate 4e-3 --lr_decrease multi_step --lr_decrease_iter 9-60 --lr_decrease_rate 0.1\n"
-    "Extensions: --cmi_readout mimrl|nwj|dv, --masked_pool, --smile_clip T, --interp_per_row.\n"
+    "\n"
+    "run options:\n"
+    "  --data PREFIX              the three splits PREFIX_{train,valid,test}.npz\n"
+    "  --out RUNDIR               run directory [default runs/TASK_NAME]\n"
+    "  --resume RUNDIR            continue a run from its last.npz (bit-exact); --epochs_num N extends it\n"
+    "  --overwrite                replace the run already in RUNDIR (refused without it)\n"
+    "  --preset NAME              apply a named flag set first (later flags override it)\n"
+    "\n"
     "Run directory: config.json, metrics.csv, best.npz, last.npz, predictions_valid.npz,\n"
-    "predictions_test.npz, summary.json.\n";
+    "predictions_test.npz, summary.json (written last: the run is finished), train.lock (held while running;\n"
+    "a second mimrl train on the same directory is refused).\n"
+    "Exit status: 0 done; 2 bad input or run directory in use/already holding a run; 3 the run diverged\n"
+    "(a non-finite loss or gradient: the message names epoch, batch and term; last.npz keeps the last good\n"
+    "epoch); 1 anything else.\n";
+
+static void train_help(void) {
+    fputs(TRAIN_HELP, stdout);
+    printf("\npresets:\n");
+    for (size_t i = 0; i < mr_cfg_preset_count; i++) printf("  %s: %s\n    %s\n", mr_cfg_presets[i].name, mr_cfg_presets[i].about, mr_cfg_presets[i].flags);
+    printf("\nofficial flags (Parameters.py names; V = a value, switches take none or true/false):\n");
+    mr_cfg_help(stdout);
+}
 
 static int mkdirs(const char *d) {
     char b[4096];
@@ -123,26 +136,42 @@ static const char *CSV_HEAD =
     "valid_rmse,valid_ft,valid_fa,valid_fv,valid_in,valid_st,valid_sa,valid_sv,valid_cp,test_loss,test_mae,test_corr,test_acc7,test_acc5,"
     "test_acc2_non0,test_f1_non0,test_acc2_has0,test_f1_has0,test_ccc,test_rmse,test_ft,test_fa,test_fv,test_in,test_st,test_sa,test_sv,test_cp\n";
 
-int mr_cmd_train(int argc, char **argv) {
+/* ------------------------------------------------------------ mimrl train */
+
+typedef struct {
     mr_model_cfg mc;
     mr_train_cfg tc;
-    mr_model_cfg_default(&mc);
-    mr_train_cfg_default(&tc);
-    const char *data = NULL, *out = NULL, *resume = NULL;
-    int explicit_dims = 0, have_epochs = 0;
+    const char *data, *out, *resume;
+    int overwrite, explicit_dims, have_epochs;
+    char data_buf[4096], rundir[4096], blas[512];
+} train_args;
+
+/* Exit status of a failed step: 0 = go on. */
+static int fail(int status, const mr_error *e) {
+    fprintf(stderr, "mimrl train: %s\n", e->msg);
+    return status;
+}
+
+/* The command line; -1 = go on, else the exit status (0 after --help). */
+static int parse_args(int argc, char **argv, train_args *a) {
+    mr_model_cfg_default(&a->mc);
+    mr_train_cfg_default(&a->tc);
     mr_error e = {0};
     for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(TRAIN_HELP, stdout);
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            train_help();
             return 0;
         }
-        if (strncmp(a, "--", 2) != 0 || !a[2]) {
-            fprintf(stderr, "mimrl train: unexpected argument '%s' (flags start with --; see 'mimrl train --help')\n", a);
+        if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
+            fprintf(stderr, "mimrl train: unexpected argument '%s' (flags start with --; see 'mimrl train --help')\n", arg);
             return 2;
         }
-        const char *name = a + 2;
-        const char *val = NULL;
+        const char *name = arg + 2, *val = NULL;
+        if (!strcmp(name, "overwrite")) {
+            a->overwrite = 1;
+            continue;
+        }
         if (!mr_cfg_is_switch(name)) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "mimrl train: flag --%s needs a value\n", name);
@@ -152,237 +181,366 @@ int mr_cmd_train(int argc, char **argv) {
         } else if (i + 1 < argc && (!strcmp(argv[i + 1], "true") || !strcmp(argv[i + 1], "false"))) {
             val = argv[++i];
         }
-        if (!strcmp(name, "data")) data = val;
-        else if (!strcmp(name, "out")) out = val;
-        else if (!strcmp(name, "resume")) resume = val;
-        else {
-            int rc = mr_cfg_apply(&mc, &tc, name, val ? val : "true", stdout, &e);
-            if (rc != MR_OK && rc != 1) {
-                fprintf(stderr, "mimrl train: %s\n", e.msg);
-                return 2;
-            }
-            if (!strcmp(name, "d_a") || !strcmp(name, "d_v") || !strcmp(name, "d_t")) explicit_dims = 1;
-            if (!strcmp(name, "epochs_num")) have_epochs = 1;
+        if (!strcmp(name, "data")) a->data = val;
+        else if (!strcmp(name, "out")) a->out = val;
+        else if (!strcmp(name, "resume")) a->resume = val;
+        else if (!strcmp(name, "preset")) {
+            if (mr_cfg_apply_preset(&a->mc, &a->tc, val, stdout, &e)) return fail(2, &e);
+            a->have_epochs |= strstr(mr_cfg_preset_find(val)->flags, "--epochs_num ") != NULL;
+        } else {
+            if (mr_cfg_apply(&a->mc, &a->tc, name, val ? val : "true", stdout, &e)) return fail(2, &e);
+            if (!strcmp(name, "d_a") || !strcmp(name, "d_v") || !strcmp(name, "d_t")) a->explicit_dims = 1;
+            if (!strcmp(name, "epochs_num")) a->have_epochs = 1;
         }
     }
-    char rundir[4096], path[4200];
-    if (resume) {
-        /* everything comes from the run directory; --epochs_num may extend the run */
-        size_t want_epochs = tc.epochs_num;
-        snprintf(path, sizeof path, "%s/config.json", resume);
-        size_t n;
-        FILE *f = fopen(path, "r");
-        if (!f) {
-            fprintf(stderr, "mimrl train: --resume %s: no config.json there\n", resume);
-            return 2;
-        }
-        char *txt = malloc(1 << 20);
-        n = fread(txt, 1, (1 << 20) - 1, f);
-        fclose(f);
-        txt[n] = 0;
-        mr_model_cfg_default(&mc);
-        mr_train_cfg_default(&tc);
-        mr_kvlist l;
-        if (mr_json_parse_flat(txt, &l, path, &e)) {
-            free(txt);
-            fprintf(stderr, "mimrl train: %s\n", e.msg);
-            return 2;
-        }
-        static char dbuf[4096];
-        for (size_t k = 0; k < l.n; k++) {
-            if (!strcmp(l.kv[k].key, "data")) {
-                snprintf(dbuf, sizeof dbuf, "%s", l.kv[k].value);
-                data = dbuf;
-                continue;
-            }
-            if (!strcmp(l.kv[k].key, "blas") || !strcmp(l.kv[k].key, "run_dir")) continue;
-            int rc = mr_cfg_apply(&mc, &tc, l.kv[k].key, l.kv[k].value, NULL, &e);
-            if (rc != MR_OK && rc != 1) {
-                fprintf(stderr, "mimrl train: %s: %s\n", path, e.msg);
-                mr_kvlist_free(&l);
-                free(txt);
-                return 2;
-            }
-        }
-        mr_kvlist_free(&l);
-        free(txt);
-        if (have_epochs) tc.epochs_num = want_epochs;
-        snprintf(rundir, sizeof rundir, "%s", resume);
-        explicit_dims = 1;
-    }
-    if (mr_cfg_check(&mc, &tc, &e)) {
-        fprintf(stderr, "mimrl train: %s\n", e.msg);
+    return -1;
+}
+
+/* --resume: every setting comes from the run directory's config.json;
+ * --epochs_num may extend the run. */
+static int resume_config(train_args *a) {
+    size_t want_epochs = a->tc.epochs_num;
+    char path[4200];
+    mr_error e = {0};
+    snprintf(path, sizeof path, "%s/config.json", a->resume);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "mimrl train: --resume %s: no config.json there\n", a->resume);
         return 2;
     }
-    static char synth_prefix[] = "build/data/synth_mosi";
-    if (!data) {
-        if (ensure_synth(synth_prefix, &e)) {
-            fprintf(stderr, "mimrl train: %s\n", e.msg);
-            return 1;
-        }
-        data = synth_prefix;
+    char *txt = malloc(1 << 20);
+    if (!txt) {
+        fclose(f);
+        fprintf(stderr, "mimrl train: out of memory\n");
+        return 1;
     }
-    /* feature widths: from the data unless given */
-    mr_dataset tr, va, te;
-    if (!explicit_dims) {
-        mr_dataset probe;
-        snprintf(path, sizeof path, "%s_test.npz", data);
-        if (mr_dataset_open(&probe, path, NULL, &e)) {
-            fprintf(stderr, "mimrl train: %s\n", e.msg);
-            return 2;
+    size_t n = fread(txt, 1, (1 << 20) - 1, f);
+    fclose(f);
+    txt[n] = 0;
+    mr_model_cfg_default(&a->mc);
+    mr_train_cfg_default(&a->tc);
+    mr_kvlist l;
+    int rc = mr_json_parse_flat(txt, &l, path, &e);
+    free(txt);
+    if (rc) return fail(2, &e);
+    for (size_t k = 0; k < l.n && !rc; k++) {
+        if (!strcmp(l.kv[k].key, "data")) {
+            snprintf(a->data_buf, sizeof a->data_buf, "%s", l.kv[k].value);
+            a->data = a->data_buf;
+        } else if (strcmp(l.kv[k].key, "blas") && strcmp(l.kv[k].key, "run_dir")) {
+            if ((rc = mr_cfg_apply(&a->mc, &a->tc, l.kv[k].key, l.kv[k].value, NULL, &e))) fprintf(stderr, "mimrl train: %s: %s\n", path, e.msg);
         }
-        mc.d_a = probe.audio.dim, mc.d_v = probe.vision.dim;
-        if (probe.text_emb.x) mc.d_t = probe.text_emb.dim;
+    }
+    mr_kvlist_free(&l);
+    if (rc) return 2;
+    if (a->have_epochs) a->tc.epochs_num = want_epochs;
+    snprintf(a->rundir, sizeof a->rundir, "%s", a->resume);
+    a->explicit_dims = 1;
+    return -1;
+}
+
+/* The three splits, feature widths from the data unless given, the
+ * official normalization. */
+static int load_data(train_args *a, mr_dataset *tr, mr_dataset *va, mr_dataset *te, int *avec) {
+    static char synth_prefix[] = "build/data/synth_mosi";
+    char path[4200];
+    mr_error e = {0};
+    if (!a->data) {
+        if (ensure_synth(synth_prefix, &e)) return fail(1, &e);
+        a->data = synth_prefix;
+    }
+    if (!a->explicit_dims) {
+        mr_dataset probe;
+        snprintf(path, sizeof path, "%s_test.npz", a->data);
+        if (mr_dataset_open(&probe, path, NULL, &e)) return fail(2, &e);
+        a->mc.d_a = probe.audio.dim, a->mc.d_v = probe.vision.dim;
+        if (probe.text_emb.x) a->mc.d_t = probe.text_emb.dim;
         mr_dataset_free(&probe);
     }
-    if (load_split(&tr, data, "train", &mc, &e) || load_split(&va, data, "valid", &mc, &e) || load_split(&te, data, "test", &mc, &e)) {
-        fprintf(stderr, "mimrl train: %s\n", e.msg);
-        return 2;
+    if (load_split(tr, a->data, "train", &a->mc, &e)) return fail(2, &e);
+    if (load_split(va, a->data, "valid", &a->mc, &e)) {
+        mr_dataset_free(tr);
+        return fail(2, &e);
     }
-    int avec = strstr(tr.meta_json ? tr.meta_json : "", "\"avec2019\"") != NULL || !strcmp(tc.dataset, "avec2019");
-    int dec = strstr(tr.meta_json ? tr.meta_json : "", "MulT") != NULL;
+    if (load_split(te, a->data, "test", &a->mc, &e)) {
+        mr_dataset_free(tr), mr_dataset_free(va);
+        return fail(2, &e);
+    }
+    *avec = strstr(tr->meta_json ? tr->meta_json : "", "\"avec2019\"") != NULL || !strcmp(a->tc.dataset, "avec2019");
+    int dec = strstr(tr->meta_json ? tr->meta_json : "", "MulT") != NULL;
     for (int k = 0; k < 3; k++) {
-        if (tc.normalize[k] && !dec) {
+        if (a->tc.normalize[k] && !dec) {
             char w = "tav"[k];
-            mr_dataset_minmax(&tr, w), mr_dataset_minmax(&va, w), mr_dataset_minmax(&te, w);
-        } else if (tc.normalize[k]) {
+            mr_dataset_minmax(tr, w), mr_dataset_minmax(va, w), mr_dataset_minmax(te, w);
+        } else if (a->tc.normalize[k]) {
             printf("note: --normalize is ignored for MulT/DeclareLab data, as in the official code (O-5)\n");
         }
-        if (tc.log_scale[k]) printf("note: --log_scale needs the official per-dataset minimum constants; not applied to this data\n");
+        if (a->tc.log_scale[k]) printf("note: --log_scale needs the official per-dataset minimum constants; not applied to this data\n");
     }
-    if (!resume) {
-        if (out) snprintf(rundir, sizeof rundir, "%s", out);
-        else snprintf(rundir, sizeof rundir, "runs/%s", tc.task_name);
-    }
-    if (mkdirs(rundir)) {
-        fprintf(stderr, "mimrl train: cannot create the run directory %s\n", rundir);
+    return -1;
+}
+
+/* The files of a run; removed by --overwrite before the new run starts. */
+static const char *const RUN_FILES[] = {"summary.json", "last.npz", "best.npz", "metrics.csv", "predictions_valid.npz", "predictions_test.npz",
+                                        "config.json"};
+
+/* Create the run directory and hold its lock (train.lock, an fcntl lock
+ * the kernel drops with the process, also on SIGKILL; fcntl rather than
+ * flock so that it also holds on NFS). A new run refuses a directory that
+ * already holds one unless --overwrite, which removes the old run's files. */
+static int open_rundir(train_args *a, int *lockfd) {
+    char path[4200];
+    if (!a->resume) snprintf(a->rundir, sizeof a->rundir, "%s%s", a->out ? "" : "runs/", a->out ? a->out : a->tc.task_name);
+    if (mkdirs(a->rundir)) {
+        fprintf(stderr, "mimrl train: cannot create the run directory %s: %s\n", a->rundir, strerror(errno));
         return 2;
     }
-    mr_trainer t;
-    if (mr_trainer_init(&t, &mc, &tc, &tr, &va, &te, avec, stdout, &e)) {
-        fprintf(stderr, "mimrl train: %s\n", e.msg);
+    snprintf(path, sizeof path, "%s/train.lock", a->rundir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        fprintf(stderr, "mimrl train: %s: %s\n", path, strerror(errno));
         return 2;
     }
-    char *cfgjson = mr_cfg_to_json(&t.mc, &t.tc);
-    char blas[512];
-    mr_blas_describe(blas, sizeof blas);
-    size_t cl = strlen(cfgjson);
-    char *full = malloc(cl + 8192);
-    snprintf(full, cl + 8192, "%.*s, \"data\": \"%s\", \"run_dir\": \"%s\", \"blas\": \"%s\"}\n", (int)(cl - 1), cfgjson, data, rundir, blas);
-    snprintf(path, sizeof path, "%s/config.json", rundir);
-    if (!resume && write_text(path, full, &e)) {
-        fprintf(stderr, "mimrl train: %s\n", e.msg);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_SETLK, &fl) != 0) {
+        struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        long pid = fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK ? (long)q.l_pid : -1;
+        fprintf(stderr, "mimrl train: run directory %s is in use by another mimrl train (pid %ld holds %s); one run per directory\n", a->rundir,
+                pid, path);
+        close(fd);
         return 2;
     }
-    /* metrics.csv rows kept in memory and rewritten atomically each epoch */
-    size_t rows_cap = 1 << 16, rows_len = 0;
-    char *rows = malloc(rows_cap);
-    rows[0] = 0;
-    if (resume) {
-        snprintf(path, sizeof path, "%s/last.npz", rundir);
-        if (mr_trainer_restore(&t, path, &e)) {
-            fprintf(stderr, "mimrl train: --resume: %s\n", e.msg);
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || write(fd, pid, (size_t)n) != n) { /* the pid is for people only: F_GETLK names the holder */
+    }
+    *lockfd = fd;
+    if (!a->resume) {
+        const char *held = NULL;
+        for (size_t i = 0; i < sizeof RUN_FILES / sizeof RUN_FILES[0] && !held; i++) {
+            snprintf(path, sizeof path, "%s/%s", a->rundir, RUN_FILES[i]);
+            if (exists(path)) held = RUN_FILES[i];
+        }
+        if (held && !a->overwrite) {
+            fprintf(stderr, "mimrl train: %s already holds a%s run (%s); --resume %s continues it, --overwrite replaces it\n", a->rundir,
+                    !strcmp(held, "summary.json") ? " finished" : "n unfinished", held, a->rundir);
             return 2;
         }
-        snprintf(path, sizeof path, "%s/metrics.csv", rundir);
-        FILE *f = fopen(path, "r");
-        char line[8192];
-        size_t ln = 0;
-        while (f && fgets(line, sizeof line, f)) {
-            if (ln++ == 0) continue;
-            if ((size_t)atol(line) >= t.epoch) break;
-            size_t L = strlen(line);
-            if (rows_len + L + 1 > rows_cap) rows = realloc(rows, rows_cap *= 2);
-            memcpy(rows + rows_len, line, L + 1);
-            rows_len += L;
+        for (size_t i = 0; held && i < sizeof RUN_FILES / sizeof RUN_FILES[0]; i++) {
+            snprintf(path, sizeof path, "%s/%s", a->rundir, RUN_FILES[i]);
+            if (unlink(path) != 0 && errno != ENOENT) {
+                fprintf(stderr, "mimrl train: --overwrite: cannot remove %s: %s\n", path, strerror(errno));
+                return 2;
+            }
         }
-        if (f) fclose(f);
-        printf("resuming %s at epoch %zu of %zu\n", rundir, t.epoch, tc.epochs_num);
     }
-    printf("mimrl train: %zu train / %zu valid / %zu test samples from %s; %zu parameters (%zu main); BLAS %s\n", tr.N, va.N, te.N, data,
-           t.m.p.total, t.m.p.t[t.m.n_main].offset, blas);
-    printf("%5s %8s %8s | %7s %7s %7s %7s %7s %7s %7s %7s | %8s %7s %7s | %8s %6s\n", "epoch", "loss", "loss1", "ft", "fa", "fv", "in", "st", "sa",
-           "sv", "cp", "val MAE", "corr", "acc2", "test MAE", "s");
-    double total_s = 0;
-    size_t run_epochs = 0;
-    while (t.epoch < tc.epochs_num) {
-        double t_epoch = mr_seconds();
-        double lr_m = t.opt_main.g[0].lr, lr_v = t.opt_vmi.g[0].lr;
-        mr_split_stats s_tr, s_va, s_te;
-        if (mr_trainer_epoch(&t, &s_tr, &s_va, &s_te, &e)) {
-            fprintf(stderr, "mimrl train: %s\n", e.msg);
-            return 1;
-        }
-        double secs = mr_seconds() - t_epoch;
-        total_s += secs;
-        run_epochs++;
-        size_t ep = t.epoch - 1;
-        printf("%5zu %8.4f %8.4f | %7.3f %7.3f %7.3f %7.3f %7.3f %7.3f %7.3f %7.3f | %8.4f %7.4f %7.4f | %8.4f %6.1f%s\n", ep, s_tr.loss, s_tr.loss1,
-               s_tr.mi[0], s_tr.mi[1], s_tr.mi[2], s_tr.mi[3], s_tr.mi[4], s_tr.mi[5], s_tr.mi[6], s_tr.mi[7], s_va.met.mae, s_va.met.corr,
-               s_va.met.acc2_non0, s_te.met.mae, secs, t.best_epoch == (long)ep ? "  *best valid" : "");
-        fflush(stdout);
-        char m1[512], m2[512], m3[512], m4[512], m5[512];
-        mi_csv(m1, sizeof m1, s_tr.mi);
-        met_csv(m2, sizeof m2, &s_va);
-        mi_csv(m3, sizeof m3, s_va.mi);
-        met_csv(m4, sizeof m4, &s_te);
-        mi_csv(m5, sizeof m5, s_te.mi);
-        char row[8192];
-        snprintf(row, sizeof row, "%zu,%.3f,%.10g,%.10g,%.10g,%.10g,%s,%.10g,%s,%s,%s,%s\n", ep, secs, lr_m, lr_v, s_tr.loss, s_tr.loss1, m1,
-                 s_tr.met.mae, m2, m3, m4, m5);
-        size_t L = strlen(row);
-        if (rows_len + L + 1 > rows_cap) rows = realloc(rows, rows_cap *= 2);
-        memcpy(rows + rows_len, row, L + 1);
-        rows_len += L;
-        size_t hl = strlen(CSV_HEAD);
-        char *csv = malloc(hl + rows_len + 1);
-        memcpy(csv, CSV_HEAD, hl);
-        memcpy(csv + hl, rows, rows_len + 1);
-        snprintf(path, sizeof path, "%s/metrics.csv", rundir);
-        int rc = write_text(path, csv, &e);
-        free(csv);
-        if (!rc && t.best_epoch == (long)ep) {
-            snprintf(path, sizeof path, "%s/best.npz", rundir);
-            mr_params bp = t.m.p;
-            bp.data = t.best_params;
-            rc = mr_params_save(&bp, path, cfgjson, 0, &e);
-        }
-        if (!rc) rc = save_predictions(&t, rundir, &e);
-        snprintf(path, sizeof path, "%s/last.npz", rundir);
-        if (!rc) rc = mr_trainer_save(&t, path, &e);
-        if (rc) {
-            fprintf(stderr, "mimrl train: %s\n", e.msg);
+    return -1;
+}
+
+/* metrics.csv rows, kept in memory and rewritten atomically each epoch */
+typedef struct {
+    char *rows;
+    size_t len, cap;
+} csv_rows;
+
+static int rows_add(csv_rows *r, const char *line) {
+    size_t L = strlen(line);
+    while (r->len + L + 1 > r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 1 << 16;
+        char *q = realloc(r->rows, cap);
+        if (!q) return MR_ENOMEM;
+        r->rows = q, r->cap = cap;
+    }
+    memcpy(r->rows + r->len, line, L + 1);
+    r->len += L;
+    return MR_OK;
+}
+
+/* --resume: the trainer state from last.npz and the metrics rows of the
+ * epochs it has completed. */
+static int resume_state(mr_trainer *t, const train_args *a, csv_rows *rows) {
+    char path[4200];
+    mr_error e = {0};
+    snprintf(path, sizeof path, "%s/last.npz", a->rundir);
+    if (mr_trainer_restore(t, path, &e)) {
+        fprintf(stderr, "mimrl train: --resume: %s\n", e.msg);
+        return 2;
+    }
+    snprintf(path, sizeof path, "%s/metrics.csv", a->rundir);
+    FILE *f = fopen(path, "r");
+    char line[8192];
+    size_t ln = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        if (ln++ == 0) continue;
+        if ((size_t)atol(line) >= t->epoch) break;
+        if (rows_add(rows, line)) {
+            fclose(f);
+            fprintf(stderr, "mimrl train: out of memory\n");
             return 1;
         }
     }
-    /* summary: test at best valid (the headline) and best test (selected on test, O-24) */
-    double *yt = malloc(te.N * sizeof *yt);
-    for (size_t i = 0; i < te.N; i++) yt[i] = avec ? te.label[i] / 25 : te.label[i];
+    if (f) fclose(f);
+    if (t->epoch < a->tc.epochs_num) { /* the run goes on: it is no longer finished */
+        snprintf(path, sizeof path, "%s/summary.json", a->rundir);
+        unlink(path);
+    }
+    printf("resuming %s at epoch %zu of %zu\n", a->rundir, t->epoch, a->tc.epochs_num);
+    return -1;
+}
+
+/* config.json: the configuration, the data prefix, the run directory and the BLAS. */
+static int write_config(const train_args *a, const char *cfgjson) {
+    char path[4200], data[8300], rundir[8300], blas[1100];
+    mr_error e = {0};
+    mr_json_quote(data, sizeof data, a->data);
+    mr_json_quote(rundir, sizeof rundir, a->rundir);
+    mr_json_quote(blas, sizeof blas, a->blas);
+    size_t cl = strlen(cfgjson), n = cl + strlen(data) + strlen(rundir) + strlen(blas) + 64;
+    char *full = malloc(n);
+    if (!full) return 1;
+    snprintf(full, n, "%.*s, \"data\": %s, \"run_dir\": %s, \"blas\": %s}\n", (int)(cl - 1), cfgjson, data, rundir, blas);
+    snprintf(path, sizeof path, "%s/config.json", a->rundir);
+    int rc = write_text(path, full, &e);
+    free(full);
+    return rc ? fail(2, &e) : -1;
+}
+
+/* One epoch done: its line on stdout, its metrics.csv row, best.npz when it
+ * is the best so far, the predictions, then last.npz (the checkpoint
+ * --resume continues from, written last). */
+static int log_epoch(mr_trainer *t, const train_args *a, csv_rows *rows, const char *cfgjson, const mr_split_stats *s_tr, const mr_split_stats *s_va,
+                     const mr_split_stats *s_te, double lr_m, double lr_v, double secs) {
+    size_t ep = t->epoch - 1;
+    printf("%5zu %8.4f %8.4f | %7.3f %7.3f %7.3f %7.3f %7.3f %7.3f %7.3f %7.3f | %8.4f %7.4f %7.4f | %8.4f %6.1f%s\n", ep, s_tr->loss, s_tr->loss1,
+           s_tr->mi[0], s_tr->mi[1], s_tr->mi[2], s_tr->mi[3], s_tr->mi[4], s_tr->mi[5], s_tr->mi[6], s_tr->mi[7], s_va->met.mae, s_va->met.corr,
+           s_va->met.acc2_non0, s_te->met.mae, secs, t->best_epoch == (long)ep ? "  *best valid" : "");
+    fflush(stdout);
+    char m1[512], m2[512], m3[512], m4[512], m5[512], row[8192], path[4200];
+    mi_csv(m1, sizeof m1, s_tr->mi);
+    met_csv(m2, sizeof m2, s_va);
+    mi_csv(m3, sizeof m3, s_va->mi);
+    met_csv(m4, sizeof m4, s_te);
+    mi_csv(m5, sizeof m5, s_te->mi);
+    snprintf(row, sizeof row, "%zu,%.3f,%.10g,%.10g,%.10g,%.10g,%s,%.10g,%s,%s,%s,%s\n", ep, secs, lr_m, lr_v, s_tr->loss, s_tr->loss1, m1, s_tr->met.mae,
+             m2, m3, m4, m5);
+    mr_error e = {0};
+    size_t hl = strlen(CSV_HEAD);
+    char *csv = rows_add(rows, row) ? NULL : malloc(hl + rows->len + 1);
+    if (!csv) {
+        fprintf(stderr, "mimrl train: out of memory\n");
+        return 1;
+    }
+    memcpy(csv, CSV_HEAD, hl);
+    memcpy(csv + hl, rows->rows, rows->len + 1);
+    snprintf(path, sizeof path, "%s/metrics.csv", a->rundir);
+    int rc = write_text(path, csv, &e);
+    free(csv);
+    if (!rc && t->best_epoch == (long)ep) {
+        snprintf(path, sizeof path, "%s/best.npz", a->rundir);
+        mr_params bp = t->m.p;
+        bp.data = t->best_params;
+        rc = mr_params_save(&bp, path, cfgjson, 0, &e);
+    }
+    if (!rc) rc = save_predictions(t, a->rundir, &e);
+    snprintf(path, sizeof path, "%s/last.npz", a->rundir);
+    if (!rc) rc = mr_trainer_save(t, path, &e);
+    return rc ? fail(1, &e) : -1;
+}
+
+/* summary.json (written last: its presence marks a finished run) and the
+ * closing line: test at best valid (the headline) and best test (selected
+ * on test, O-24). */
+static int write_summary(const mr_trainer *t, const train_args *a, double total_s, size_t run_epochs) {
+    const mr_dataset *te = t->test;
+    double *yt = malloc(te->N * sizeof *yt);
+    if (!yt) {
+        fprintf(stderr, "mimrl train: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < te->N; i++) yt[i] = t->avec ? te->label[i] / 25 : te->label[i];
     mr_metrics at, bt;
-    if (avec) mr_metrics_avec(t.pred_test_at_best, yt, te.N, 25, &at), mr_metrics_avec(t.pred_test_best, yt, te.N, 25, &bt);
-    else mr_metrics_mosi(t.pred_test_at_best, yt, te.N, &at), mr_metrics_mosi(t.pred_test_best, yt, te.N, &bt);
+    if (t->avec) mr_metrics_avec(t->pred_test_at_best, yt, te->N, 25, &at), mr_metrics_avec(t->pred_test_best, yt, te->N, 25, &bt);
+    else mr_metrics_mosi(t->pred_test_at_best, yt, te->N, &at), mr_metrics_mosi(t->pred_test_best, yt, te->N, &bt);
     free(yt);
-    char sum[16384];
+    char sum[16384], data[8300], path[4200];
+    mr_json_quote(data, sizeof data, a->data);
     snprintf(sum, sizeof sum,
              "{\"epochs\": %zu, \"best_valid_epoch\": %ld, \"best_valid_%s\": %.10g, \"test_at_best_valid\": {\"mae\": %.10g, \"corr\": %.10g, "
              "\"acc7\": %.10g, \"acc5\": %.10g, \"acc2_non0\": %.10g, \"f1_non0\": %.10g, \"acc2_has0\": %.10g, \"f1_has0\": %.10g, "
              "\"ccc\": %.10g, \"rmse\": %.10g}, \"best_test_selected_on_test\": {\"epoch\": %ld, \"mae\": %.10g, \"ccc\": %.10g}, "
-             "\"seconds_per_epoch_this_invocation\": %.3f, \"data\": \"%s\"}\n",
-             t.epoch, t.best_epoch, avec ? "ccc" : "mae", t.best_valid, at.mae, at.corr, at.acc7, at.acc5, at.acc2_non0, at.f1_non0,
-             at.acc2_has0, at.f1_has0, at.ccc, at.rmse, t.best_test_epoch, bt.mae, bt.ccc, run_epochs ? total_s / (double)run_epochs : 0,
-             data);
-    snprintf(path, sizeof path, "%s/summary.json", rundir);
-    if (write_text(path, sum, &e)) fprintf(stderr, "mimrl train: %s\n", e.msg);
+             "\"seconds_per_epoch_this_invocation\": %.3f, \"data\": %s}\n",
+             t->epoch, t->best_epoch, t->avec ? "ccc" : "mae", t->best_valid, at.mae, at.corr, at.acc7, at.acc5, at.acc2_non0, at.f1_non0,
+             at.acc2_has0, at.f1_has0, at.ccc, at.rmse, t->best_test_epoch, bt.mae, bt.ccc, run_epochs ? total_s / (double)run_epochs : 0, data);
+    snprintf(path, sizeof path, "%s/summary.json", a->rundir);
+    mr_error e = {0};
+    if (write_text(path, sum, &e)) return fail(1, &e);
     printf("best valid epoch %ld (%s %.4f); test at best valid: MAE %.4f, corr %.4f, Acc-2 %.4f/%.4f, Acc-7 %.4f; best test MAE %.4f "
            "(selected on test, epoch %ld)\nrun directory: %s\n",
-           t.best_epoch, avec ? "CCC" : "MAE", t.best_valid, at.mae, at.corr, at.acc2_non0, at.acc2_has0, at.acc7, bt.mae, t.best_test_epoch,
-           rundir);
-    free(full);
-    free(cfgjson);
-    free(rows);
-    mr_trainer_free(&t);
-    mr_dataset_free(&tr), mr_dataset_free(&va), mr_dataset_free(&te);
+           t->best_epoch, t->avec ? "CCC" : "MAE", t->best_valid, at.mae, at.corr, at.acc2_non0, at.acc2_has0, at.acc7, bt.mae, t->best_test_epoch,
+           a->rundir);
     return 0;
+}
+
+/* The epochs still to run; their logs and checkpoints. */
+static int run_epochs(mr_trainer *t, const train_args *a, csv_rows *rows, const char *cfgjson) {
+    double total_s = 0;
+    size_t n_run = 0;
+    mr_error e = {0};
+    while (t->epoch < a->tc.epochs_num) {
+        double t_epoch = mr_seconds();
+        double lr_m = t->opt_main.g[0].lr, lr_v = t->opt_vmi.g[0].lr;
+        mr_split_stats s_tr, s_va, s_te;
+        if (mr_trainer_epoch(t, &s_tr, &s_va, &s_te, &e)) {
+            if (t->progress) printf("\n");
+            fflush(stdout);
+            if (!t->diverged) return fail(1, &e);
+            fprintf(stderr, "mimrl train: %s\nmimrl train: the run stops (diverged); %s/last.npz %s\n", e.msg, a->rundir,
+                    t->epoch ? "holds the state after the last good epoch" : "was not written (no epoch completed)");
+            return 3;
+        }
+        double secs = mr_seconds() - t_epoch;
+        total_s += secs;
+        n_run++;
+        int rc = log_epoch(t, a, rows, cfgjson, &s_tr, &s_va, &s_te, lr_m, lr_v, secs);
+        if (rc >= 0) return rc;
+    }
+    return write_summary(t, a, total_s, n_run);
+}
+
+int mr_cmd_train(int argc, char **argv) {
+    train_args a;
+    memset(&a, 0, sizeof a);
+    mr_error e = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0 && a.resume) rc = resume_config(&a);
+    if (rc < 0 && mr_cfg_check(&a.mc, &a.tc, &e)) rc = fail(2, &e);
+    if (rc >= 0) return rc;
+    mr_dataset tr, va, te;
+    int avec = 0, lockfd = -1;
+    if ((rc = load_data(&a, &tr, &va, &te, &avec)) >= 0) return rc;
+    mr_trainer t;
+    memset(&t, 0, sizeof t);
+    csv_rows rows = {0};
+    char *cfgjson = NULL;
+    rc = open_rundir(&a, &lockfd);
+    if (rc < 0 && mr_trainer_init(&t, &a.mc, &a.tc, &tr, &va, &te, avec, stdout, &e)) rc = fail(2, &e);
+    if (rc < 0 && !(cfgjson = mr_cfg_to_json(&t.mc, &t.tc))) rc = 1;
+    mr_blas_describe(a.blas, sizeof a.blas);
+    if (rc < 0 && !a.resume) rc = write_config(&a, cfgjson);
+    if (rc < 0 && a.resume) rc = resume_state(&t, &a, &rows);
+    if (rc < 0) {
+        printf("mimrl train: %zu train / %zu valid / %zu test samples from %s; %zu parameters (%zu main); BLAS %s\n", tr.N, va.N, te.N, a.data,
+               t.m.p.total, t.m.p.t[t.m.n_main].offset, a.blas);
+        printf("%5s %8s %8s | %7s %7s %7s %7s %7s %7s %7s %7s | %8s %7s %7s | %8s %6s\n", "epoch", "loss", "loss1", "ft", "fa", "fv", "in", "st", "sa",
+               "sv", "cp", "val MAE", "corr", "acc2", "test MAE", "s");
+        rc = run_epochs(&t, &a, &rows, cfgjson);
+    }
+    free(cfgjson);
+    free(rows.rows);
+    mr_trainer_free(&t); /* safe on the zeroed struct */
+    mr_dataset_free(&tr), mr_dataset_free(&va), mr_dataset_free(&te);
+    if (lockfd >= 0) close(lockfd);
+    return rc;
 }
 
 int mr_cmd_eval(int argc, char **argv) {

@@ -1,11 +1,24 @@
 /* json.c — see json.h. */
 #include "ref/core/json.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void ws(const char **p) {
     while (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r') (*p)++;
+}
+
+/* 4 hex digits, or 0x110000 (invalid) */
+static unsigned long hex4(const char *h) {
+    unsigned long u = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = h[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return 0x110000;
+        u = u * 16 + (unsigned long)d;
+    }
+    return u;
 }
 
 static char *str(const char **p) {
@@ -23,7 +36,42 @@ static char *str(const char **p) {
             case '"': ch = '"'; break;
             case '\\': ch = '\\'; break;
             case '/': ch = '/'; break;
-            default: free(s); return NULL; /* \u escapes are not needed for flags */
+            case 'b': ch = '\b'; break;
+            case 'f': ch = '\f'; break;
+            case 'r': ch = '\r'; break;
+            case 'u': { /* \uXXXX (a surrogate pair for beyond the BMP) → UTF-8 */
+                unsigned long u = hex4(*p + 1);
+                if (u >= 0xD800 && u < 0xDC00 && (*p)[5] == '\\' && (*p)[6] == 'u') {
+                    unsigned long lo = hex4(*p + 7);
+                    if (lo >= 0xDC00 && lo < 0xE000) u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00), *p += 6;
+                    else u = 0x110000;
+                }
+                if (u == 0 || u > 0x10FFFF || (u >= 0xD800 && u < 0xE000)) {
+                    free(s);
+                    return NULL;
+                }
+                *p += 4;
+                char utf[4];
+                size_t k = u < 0x80 ? 1 : u < 0x800 ? 2 : u < 0x10000 ? 3 : 4;
+                if (k == 1) utf[0] = (char)u;
+                else {
+                    for (size_t j = k - 1; j > 0; j--, u >>= 6) utf[j] = (char)(0x80 | (u & 0x3F));
+                    utf[0] = (char)((k == 2 ? 0xC0 : k == 3 ? 0xE0 : 0xF0) | u);
+                }
+                if (n + k + 1 > cap) {
+                    char *q = realloc(s, cap = 2 * cap + k);
+                    if (!q) {
+                        free(s);
+                        return NULL;
+                    }
+                    s = q;
+                }
+                memcpy(s + n, utf, k - 1);
+                n += k - 1;
+                ch = utf[k - 1];
+                break;
+            }
+            default: free(s); return NULL;
             }
         }
         if (n + 2 > cap) {
@@ -122,4 +170,23 @@ int mr_json_parse_flat(const char *text, mr_kvlist *out, const char *what, mr_er
         return mr_fail(e, MR_EFORMAT, "%s: expected ',' or '}' at offset %ld", what, (long)(p - text));
     }
     return MR_OK;
+}
+
+void mr_json_quote(char *b, size_t n, const char *s) {
+    size_t k = 0;
+    if (n < 3) {
+        if (n) b[0] = 0;
+        return;
+    }
+    b[k++] = '"';
+    for (; *s && k + 8 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') b[k++] = '\\', b[k++] = (char)c;
+        else if (c == '\n') b[k++] = '\\', b[k++] = 'n';
+        else if (c == '\t') b[k++] = '\\', b[k++] = 't';
+        else if (c < 0x20) k += (size_t)snprintf(b + k, n - k, "\\u%04x", c);
+        else b[k++] = (char)c;
+    }
+    b[k++] = '"';
+    b[k] = 0;
 }

@@ -20,5 +20,8 @@ typedef struct {
 
 int mr_json_parse_flat(const char *text, mr_kvlist *out, const char *what, mr_error *e);
 void mr_kvlist_free(mr_kvlist *l);
+/* s as a JSON string literal into b[n]: quotes, backslashes and control
+ * characters escaped (\n, \t, \u00XX); truncated, still quoted, to fit. */
+void mr_json_quote(char *b, size_t n, const char *s);
 
 #endif

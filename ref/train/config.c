@@ -3,12 +3,19 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ref/core/npz.h"
 #include "ref/core/json.h"
 
+/* enum destinations are written through int pointers */
+_Static_assert(sizeof(mr_encoder) == sizeof(int) && sizeof(mr_act) == sizeof(int) && sizeof(mr_compose) == sizeof(int) &&
+                   sizeof(mr_critic_kind) == sizeof(int) && sizeof(mr_baseline_kind) == sizeof(int) && sizeof(mr_bound) == sizeof(int) &&
+                   sizeof(mr_cmi_head) == sizeof(int) && sizeof(mr_cmi_readout) == sizeof(int) && sizeof(mr_task_loss) == sizeof(int) &&
+                   sizeof(mr_lr_kind) == sizeof(int),
+               "enum fields must be int-sized");
 
 void mr_train_cfg_default(mr_train_cfg *t) {
     memset(t, 0, sizeof *t);
@@ -31,14 +38,7 @@ void mr_train_cfg_default(mr_train_cfg *t) {
     t->nb_hid = t->nb_out = t->nb_res = 2;
 }
 
-static const char *const switches[] = {"bias", "ln_first", "drop_last", "parallel", "persistent_workers", "pin_memory",
-                                       "save_best_features", "print_params", "check_gradient", "masked_pool", "interp_per_row"};
-
-int mr_cfg_is_switch(const char *name) {
-    for (size_t i = 0; i < sizeof switches / sizeof switches[0]; i++)
-        if (!strcmp(name, switches[i])) return 1;
-    return 0;
-}
+/* ------------------------------------------------------------- parsers */
 
 static int bad(mr_error *e, const char *name, const char *value, const char *want) {
     return mr_fail(e, MR_EINVAL, "--%s '%s': %s", name, value, want);
@@ -53,7 +53,7 @@ static int num(const char *name, const char *v, double *out, double lo, mr_error
     return MR_OK;
 }
 
-static int whole(const char *name, const char *v, size_t *out, size_t lo, mr_error *e) {
+static int whole(const char *name, const char *v, unsigned long long *out, size_t lo, mr_error *e) {
     char *end;
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
@@ -62,7 +62,7 @@ static int whole(const char *name, const char *v, size_t *out, size_t lo, mr_err
         snprintf(want, sizeof want, "expected a whole number ≥ %zu", lo);
         return bad(e, name, v, want);
     }
-    *out = (size_t)x;
+    *out = x;
     return MR_OK;
 }
 
@@ -71,12 +71,6 @@ static int boolean(const char *name, const char *v, int *out, mr_error *e) {
     else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "False")) *out = 0;
     else return bad(e, name, v, "expected true or false");
     return MR_OK;
-}
-
-static int list(const char *name, const char *v, double *out, size_t n, mr_error *e) {
-    char what[64];
-    snprintf(what, sizeof what, "--%s", name);
-    return mr_parse_dashed(v, out, n, what, e);
 }
 
 static int flags3(const char *name, const char *v, int *out, mr_error *e) {
@@ -91,173 +85,278 @@ static int flags3(const char *name, const char *v, int *out, mr_error *e) {
     return MR_OK;
 }
 
+/* ------------------------------------------------------ custom set/show */
+
+static int set_activate(mr_model_cfg *m, mr_train_cfg *t, const mr_flag_def *f, const char *v, FILE *notes, mr_error *e) {
+    (void)t, (void)notes;
+    if (!strcmp(v, "prelu")) return bad(e, f->name, v, "prelu cannot run in the official code (called without a weight)");
+    int a = mr_act_parse(v);
+    if (a < 0 || a == MR_ACT_IDENTITY || a == MR_ACT_SIGMOID || a == MR_ACT_SOFTPLUS) return bad(e, f->name, v, f->want);
+    m->activate = (mr_act)a;
+    return MR_OK;
+}
+static void show_activate(const mr_model_cfg *m, const mr_train_cfg *t, char *b, size_t n) {
+    (void)t;
+    snprintf(b, n, "\"%s\"", mr_act_name(m->activate));
+}
+
+static int set_bound(mr_model_cfg *m, mr_train_cfg *t, const mr_flag_def *f, const char *v, FILE *notes, mr_error *e) {
+    (void)t, (void)notes;
+    int k = mr_bound_parse(v);
+    if (k < 0) return bad(e, f->name, v, f->want);
+    m->bound = (mr_bound)k;
+    return MR_OK;
+}
+static void show_bound(const mr_model_cfg *m, const mr_train_cfg *t, char *b, size_t n) {
+    (void)t;
+    snprintf(b, n, "\"%s\"", mr_bound_name(m->bound));
+}
+
+static int set_dims(mr_model_cfg *m, mr_train_cfg *t, const mr_flag_def *f, const char *v, FILE *notes, mr_error *e) {
+    (void)notes;
+    char what[64];
+    snprintf(what, sizeof what, "--%s", f->name);
+    int hid = !strcmp(f->name, "d_hiddens");
+    return mr_parse_dims3(v, hid ? m->hid : m->out, MR_CUBE_MAXB, hid ? &t->nb_hid : &t->nb_out, what, e);
+}
+static void dims(char *b, size_t n, const size_t d[][3], size_t nb) {
+    size_t k = (size_t)snprintf(b, n, "\"");
+    for (size_t i = 0; i < nb && k < n; i++) k += (size_t)snprintf(b + k, n - k, "%s%zu-%zu-%zu", i ? "=" : "", d[i][0], d[i][1], d[i][2]);
+    if (k < n) snprintf(b + k, n - k, "\"");
+}
+static void show_hid(const mr_model_cfg *m, const mr_train_cfg *t, char *b, size_t n) {
+    (void)t;
+    dims(b, n, (const size_t(*)[3])m->hid, m->nb);
+}
+static void show_out(const mr_model_cfg *m, const mr_train_cfg *t, char *b, size_t n) {
+    (void)t;
+    dims(b, n, (const size_t(*)[3])m->out, m->nb);
+}
+
+static int set_res(mr_model_cfg *m, mr_train_cfg *t, const mr_flag_def *f, const char *v, FILE *notes, mr_error *e) {
+    (void)notes, (void)f;
+    return mr_parse_flags01(v, m->res, MR_CUBE_MAXB, &t->nb_res, "--res_project", e);
+}
+static void ints(char *b, size_t n, const int *v, size_t count) {
+    size_t k = (size_t)snprintf(b, n, "\"");
+    for (size_t i = 0; i < count && k < n; i++) k += (size_t)snprintf(b + k, n - k, "%s%d", i ? "-" : "", v[i]);
+    if (k < n) snprintf(b + k, n - k, "\"");
+}
+static void show_res(const mr_model_cfg *m, const mr_train_cfg *t, char *b, size_t n) {
+    (void)t;
+    ints(b, n, m->res, m->nb);
+}
+
+static int set_optm(mr_model_cfg *m, mr_train_cfg *t, const mr_flag_def *f, const char *v, FILE *notes, mr_error *e) {
+    (void)m, (void)notes;
+    if (!strcmp(v, "Adam")) t->sgd = 0;
+    else if (!strcmp(v, "SGD")) t->sgd = 1;
+    else if (!strcmp(v, "SAM")) return bad(e, f->name, v, "SAM is accepted by the official parser but raises an error there too");
+    else return bad(e, f->name, v, f->want);
+    return MR_OK;
+}
+static void show_optm(const mr_model_cfg *m, const mr_train_cfg *t, char *b, size_t n) {
+    (void)m;
+    snprintf(b, n, "\"%s\"", t->sgd ? "SGD" : "Adam");
+}
+
+static int set_iter(mr_model_cfg *m, mr_train_cfg *t, const mr_flag_def *f, const char *v, FILE *notes, mr_error *e) {
+    (void)m, (void)notes;
+    const char *p = v;
+    t->n_iter = 0;
+    while (*p) {
+        char *end;
+        long k = strtol(p, &end, 10);
+        if (end == p || k < 0 || (*end && *end != '-') || t->n_iter == MR_MAX_MILESTONES) return bad(e, f->name, v, f->want);
+        t->lr_decrease_iter[t->n_iter++] = (int)k;
+        p = *end ? end + 1 : end;
+    }
+    if (!t->n_iter) return bad(e, f->name, v, f->want);
+    return MR_OK;
+}
+static void show_iter(const mr_model_cfg *m, const mr_train_cfg *t, char *b, size_t n) {
+    (void)m;
+    ints(b, n, t->lr_decrease_iter, (size_t)t->n_iter);
+}
+
+static int set_bert_freeze(mr_model_cfg *m, mr_train_cfg *t, const mr_flag_def *f, const char *v, FILE *notes, mr_error *e) {
+    (void)m;
+    if (strcmp(v, "no") && strcmp(v, "part") && strcmp(v, "all")) return bad(e, f->name, v, f->want);
+    snprintf(t->bert_freeze, sizeof t->bert_freeze, "%s", v);
+    if (notes && strcmp(v, "no")) fprintf(notes, "note: --bert_freeze %s has no effect until BERT runs in C (text comes from precomputed features)\n", v);
+    return MR_OK;
+}
+
+static int set_dataset(mr_model_cfg *m, mr_train_cfg *t, const mr_flag_def *f, const char *v, FILE *notes, mr_error *e) {
+    (void)m, (void)f, (void)e;
+    snprintf(t->dataset, sizeof t->dataset, "%s", v);
+    if (notes) fprintf(notes, "note: --dataset %s only labels the run; give the data with --data PREFIX\n", v);
+    return MR_OK;
+}
+
+/* ---------------------------------------------------------------- table */
+
+static const char *const n_enc[] = {"gru", "lstm", "conv", NULL}, *const n_comp[] = {"mean", "sum", "cat", NULL};
+static const char *const n_critic[] = {"separate", "concat", NULL}, *const n_base[] = {"constant", "gaussain", "unnormalized", NULL};
+static const char *const n_head[] = {"sigmoid", "hardtanh", NULL}, *const n_ro[] = {"mimrl", "nwj", "dv", NULL};
+static const char *const n_loss[] = {"MAE", "MSE", "RMSE", "SIMSE", "CCC", NULL};
+static const char *const n_lr[] = {"constant", "step", "multi_step", "exp", "plateau", NULL};
+
+#define M_(field) 1, offsetof(mr_model_cfg, field)
+#define T_(field) 0, offsetof(mr_train_cfg, field)
+#define NONE_ 0, 0
+/* name, kind, destination, lo, switch, names, parse, set, show, fixed, want, given, note */
+#define SIZE(nm, dst, l, note) {nm, MR_FK_SIZE, dst, l, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, note}
+#define REAL(nm, dst, l, note) {nm, MR_FK_REAL, dst, l, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, note}
+#define BOOL(nm, dst, note) {nm, MR_FK_BOOL, dst, 0, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, note}
+#define LIST(nm, dst, count, note) {nm, MR_FK_LIST, dst, count, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, note}
+#define ENUM(nm, dst, names, parse, want, note) {nm, MR_FK_ENUM, dst, 0, 0, names, parse, NULL, NULL, NULL, want, NULL, note}
+#define CUSTOM(nm, set, show, want, note) {nm, MR_FK_CUSTOM, NONE_, 0, 0, NULL, NULL, set, show, NULL, want, NULL, note}
+#define TEXT(nm, dst, size, set, note) {nm, MR_FK_TEXT, dst, size, 0, NULL, NULL, set, NULL, NULL, NULL, NULL, note}
+#define FIXED(nm, fixed, want, note) {nm, MR_FK_FIXED, NONE_, 0, 0, NULL, NULL, NULL, NULL, fixed, want, NULL, note}
+#define IGNORED(nm, sw) {nm, MR_FK_IGNORED, NONE_, 0, sw, NULL, NULL, NULL, NULL, NULL, NULL, NOTE_IGNORED, "accepted, no effect (official GPU/loader/logging option)"}
+#define NOTE_IGNORED "is accepted and has no effect here (GPU, loader or logging option of the official code)"
+
+/* In config_json order (the order of the JSON a checkpoint carries). */
+const mr_flag_def mr_flag_defs[] = {
+    SIZE("d_t", M_(d_t), 1, "text feature width (from the data unless given)"),
+    SIZE("d_a", M_(d_a), 1, "audio feature width (from the data unless given)"),
+    SIZE("d_v", M_(d_v), 1, "visual feature width (from the data unless given)"),
+    SIZE("d_common", M_(d_common), 1, "width D of the common space"),
+    SIZE("time_len", M_(time_len), 1, "sequence length: inputs are cut to time_len; CubeMLP L axis"),
+    ENUM("encoders", M_(encoder), n_enc, NULL, "expected gru, lstm or conv", "audio/visual encoder: gru, lstm or conv"),
+    CUSTOM("activate", set_activate, show_activate, "expected elu, gelu, hardshrink, hardtanh, leakyrelu, relu, rrelu or tanh",
+           "CubeMLP activation: elu, gelu, hardshrink, hardtanh, leakyrelu, relu, rrelu, tanh"),
+    CUSTOM("d_hiddens", set_dims, show_hid, NULL, "CubeMLP hidden widths per block, L-M-D blocks joined by ="),
+    CUSTOM("d_outs", set_dims, show_out, NULL, "CubeMLP output widths per block, L-M-D blocks joined by ="),
+    CUSTOM("res_project", set_res, show_res, NULL, "residual projection per block, 0/1 joined by -"),
+    LIST("dropout_mlp", M_(dropout_mlp), 3, "CubeMLP dropout a-b-c"),
+    LIST("dropout", M_(dropout), 4, "dropout of text, audio, visual features and the classifier head (spec §1), a-b-c-d"),
+    BOOL("bias", M_(bias), "biases in the CubeMLP"),
+    BOOL("ln_first", M_(ln_first), "LayerNorm before (not after) each CubeMLP block"),
+    ENUM("features_compose_t", M_(compose_t), n_comp, NULL, "expected mean, sum or cat", "composition of the fused features over the time axis L (after K): mean, sum or cat"),
+    ENUM("features_compose_k", M_(compose_k), n_comp, NULL, "expected mean, sum or cat", "composition of the fused features over the modality axis K (first): mean, sum or cat"),
+    ENUM("critic_type", M_(critic), n_critic, mr_critic_parse, "expected separate or concat", "MI critic: separate or concat"),
+    ENUM("baseline_type", M_(baseline), n_base, mr_baseline_parse, "expected constant, gaussain or unnormalized",
+         "critic baseline: constant, gaussain (official spelling) or unnormalized"),
+    CUSTOM("bound_type", set_bound, show_bound, "expected nwj, infonce, js, smile, dv, mine, tuba, interpolate or js_fgan",
+           "MI bound: nwj, infonce, js, smile, dv, mine, tuba, interpolate, js_fgan"),
+    LIST("loss_mi_coefficient1", M_(c1), 11, "stage-1 weights of the 11 estimator losses"),
+    LIST("loss_mi_coefficient2", M_(c2), 8, "stage-2 weights of fus_T fus_A fus_V inv spec_T spec_A spec_V comp"),
+    SIZE("k_neighbor", M_(k_neighbor), 1, "neighbours per anchor of the CMI estimators"),
+    ENUM("cmi_last_acticate", M_(cmi_head), n_head, NULL, "expected sigmoid or hardtanh", "CMI classifier head: sigmoid or hardtanh"),
+    ENUM("cmi_readout", M_(cmi_readout), n_ro, NULL, "expected mimrl, nwj or dv", "extension: CMI read-out mimrl (official), nwj or dv"),
+    BOOL("masked_pool", M_(masked_pool), "extension: pool over valid frames only (official: unmasked, O-8)"),
+    REAL("smile_clip", M_(bopt.smile_clip), 0, "extension: clip of the smile bound"),
+    BOOL("interp_per_row", M_(bopt.interp_per_row), "extension: interpolated bound per row"),
+    ENUM("loss", M_(loss), n_loss, NULL, "expected MAE, MSE, RMSE, SIMSE or CCC (classification losses need num_class > 1)",
+         "task loss: MAE, MSE, RMSE, SIMSE or CCC"),
+    FIXED("task", "\"regression\"", "only regression is implemented", "regression (the only task implemented)"),
+    FIXED("num_class", "1", "only num_class 1 (regression) is implemented", "1 (regression)"),
+    SIZE("batch_size", T_(batch_size), 1, "samples per batch (at least 2)"),
+    SIZE("epochs_num", T_(epochs_num), 1, "epochs; with --resume, extends the run"),
+    SIZE("stage1_n", T_(stage1_n), 0, "stage-1 passes per epoch (estimators)"),
+    REAL("learning_rate", T_(learning_rate), 0, "learning rate of the model"),
+    REAL("mi_lr_rate", T_(mi_lr_rate), 0, "estimators' learning rate = learning_rate × mi_lr_rate"),
+    {"cmi_lr_rate", MR_FK_REAL, T_(cmi_lr_rate), 0, 0, NULL, NULL, NULL, NULL, NULL, NULL,
+     "is unused, as in the official code: CMI classifiers train at lr × mi_lr_rate (O-21)", "unused, as in the official code (O-21)"},
+    REAL("bert_lr_rate", T_(bert_lr_rate), -1e300, "BERT learning-rate factor (stored; BERT does not run in C yet)"),
+    TEXT("bert_freeze", T_(bert_freeze), 16, set_bert_freeze, "no, part or all (no effect until BERT runs in C)"),
+    REAL("weight_decay", T_(weight_decay), 0, "weight decay of both optimizers"),
+    REAL("gradient_clip", T_(gradient_clip), -1e300, "clip gradients by value; ≤ 0: no clipping"),
+    CUSTOM("optm", set_optm, show_optm, "expected Adam or SGD", "optimizer: Adam or SGD (momentum 0.9)"),
+    ENUM("lr_decrease", T_(lr_decrease), n_lr, mr_lr_parse, "expected step, multi_step, exp or plateau",
+         "scheduler: step, multi_step, exp or plateau"),
+    CUSTOM("lr_decrease_iter", set_iter, show_iter, "expected n or a-b-…", "step size, milestones a-b-… or plateau patience"),
+    REAL("lr_decrease_rate", T_(lr_decrease_rate), 0, "scheduler factor"),
+    {"radius", MR_FK_REAL, T_(radius), 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, "is unused, as in the official code (O-14)",
+     "unused, as in the official code (O-14)"},
+    {"seed", MR_FK_ULONG, T_(seed), 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "init (seed), dropout (+1), shuffling (+2), anchors (+3)"},
+    {"normalize", MR_FK_FLAGS3, T_(normalize), 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "min-max normalize t-a-v, 0/1 each"},
+    {"log_scale", MR_FK_FLAGS3, T_(log_scale), 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "log-scale t-a-v (not applied: needs official constants)"},
+    BOOL("drop_last", T_(drop_last), "drop the last incomplete batch"),
+    TEXT("dataset", T_(dataset), 64, set_dataset, "only labels the run; the data comes from --data PREFIX"),
+    TEXT("task_name", T_(task_name), 128, NULL, "run name; the run directory defaults to runs/TASK_NAME"),
+    IGNORED("parallel", 1),
+    IGNORED("cuda", 0),
+    IGNORED("num_workers", 0),
+    IGNORED("persistent_workers", 1),
+    IGNORED("pin_memory", 1),
+    IGNORED("save_best_features", 1),
+    IGNORED("print_params", 1),
+    IGNORED("check_gradient", 1),
+    IGNORED("text", 0),
+    IGNORED("audio", 0),
+    IGNORED("video", 0),
+};
+const size_t mr_flag_count = sizeof mr_flag_defs / sizeof mr_flag_defs[0];
+
+const mr_flag_def *mr_flag_find(const char *name) {
+    for (size_t i = 0; i < mr_flag_count; i++)
+        if (!strcmp(name, mr_flag_defs[i].name)) return &mr_flag_defs[i];
+    return NULL;
+}
+
+int mr_cfg_is_switch(const char *name) {
+    const mr_flag_def *f = mr_flag_find(name);
+    return f && f->is_switch;
+}
+
+static void *dest(mr_model_cfg *m, mr_train_cfg *t, const mr_flag_def *f) { return f->model ? (char *)m + f->off : (char *)t + f->off; }
+static const void *cdest(const mr_model_cfg *m, const mr_train_cfg *t, const mr_flag_def *f) {
+    return f->model ? (const char *)m + f->off : (const char *)t + f->off;
+}
+
+static int set_enum(const mr_flag_def *f, const char *v, int *out, mr_error *e) {
+    int k = -1;
+    if (f->parse) k = f->parse(v);
+    else
+        for (int i = 0; f->names[i] && k < 0; i++)
+            if (!strcmp(v, f->names[i])) k = i;
+    if (k < 0) return bad(e, f->name, v, f->want);
+    *out = k;
+    return MR_OK;
+}
+
+static int set_fixed(const mr_flag_def *f, const char *v, mr_error *e) {
+    const char *x = f->fixed;
+    size_t n = strlen(x);
+    if (*x == '"') x++, n -= 2;
+    return strlen(v) == n && !strncmp(v, x, n) ? MR_OK : bad(e, f->name, v, f->want);
+}
+
 int mr_cfg_apply(mr_model_cfg *m, mr_train_cfg *t, const char *name, const char *v, FILE *notes, mr_error *e) {
-    size_t z;
-    double x;
-    int b, rc;
-    /* ---- accepted, but meaningless here */
-    static const char *const ignored[] = {"parallel", "cuda", "num_workers", "persistent_workers", "pin_memory", "save_best_features",
-                                          "print_params", "check_gradient", "text", "audio", "video"};
-    for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
-        if (!strcmp(name, ignored[i])) {
-            if (notes) fprintf(notes, "note: --%s is accepted and has no effect here (GPU, loader or logging option of the official code)\n", name);
-            return 1;
-        }
-    if (!strcmp(name, "radius")) {
-        if ((rc = num(name, v, &t->radius, 0, e))) return rc;
-        if (notes) fprintf(notes, "note: --radius is unused, as in the official code (O-14)\n");
-        return 1;
-    }
-    if (!strcmp(name, "cmi_lr_rate")) {
-        if ((rc = num(name, v, &t->cmi_lr_rate, 0, e))) return rc;
-        if (notes) fprintf(notes, "note: --cmi_lr_rate is unused, as in the official code: CMI classifiers train at lr × mi_lr_rate (O-21)\n");
-        return 1;
-    }
-    if (!strcmp(name, "dataset")) {
-        snprintf(t->dataset, sizeof t->dataset, "%s", v);
-        if (notes) fprintf(notes, "note: --dataset %s only labels the run; give the data with --data PREFIX\n", v);
-        return 1;
-    }
-    if (!strcmp(name, "task_name")) return snprintf(t->task_name, sizeof t->task_name, "%s", v), MR_OK;
-    if (!strcmp(name, "task")) return strcmp(v, "regression") ? bad(e, name, v, "only regression is implemented") : MR_OK;
-    if (!strcmp(name, "num_class")) return strcmp(v, "1") ? bad(e, name, v, "only num_class 1 (regression) is implemented") : MR_OK;
-    /* ---- model */
-    if (!strcmp(name, "d_common")) return whole(name, v, &m->d_common, 1, e);
-    if (!strcmp(name, "d_t")) return whole(name, v, &m->d_t, 1, e);
-    if (!strcmp(name, "d_a")) return whole(name, v, &m->d_a, 1, e);
-    if (!strcmp(name, "d_v")) return whole(name, v, &m->d_v, 1, e);
-    if (!strcmp(name, "time_len")) return whole(name, v, &m->time_len, 1, e);
-    if (!strcmp(name, "encoders")) {
-        if (!strcmp(v, "gru")) m->encoder = MR_ENC_GRU;
-        else if (!strcmp(v, "lstm")) m->encoder = MR_ENC_LSTM;
-        else if (!strcmp(v, "conv")) m->encoder = MR_ENC_CONV;
-        else return bad(e, name, v, "expected gru, lstm or conv");
-        return MR_OK;
-    }
-    if (!strcmp(name, "activate")) {
-        if (!strcmp(v, "prelu")) return bad(e, name, v, "prelu cannot run in the official code (called without a weight)");
-        int a = mr_act_parse(v);
-        if (a < 0 || a == MR_ACT_IDENTITY || a == MR_ACT_SIGMOID || a == MR_ACT_SOFTPLUS)
-            return bad(e, name, v, "expected elu, gelu, hardshrink, hardtanh, leakyrelu, relu, rrelu or tanh");
-        m->activate = (mr_act)a;
-        return MR_OK;
-    }
-    if (!strcmp(name, "d_hiddens") || !strcmp(name, "d_outs")) {
-        char what[64];
+    const mr_flag_def *f = mr_flag_find(name);
+    if (!f) return mr_fail(e, MR_EINVAL, "unknown flag --%s (see 'mimrl train --help')", name);
+    void *d = dest(m, t, f);
+    unsigned long long z = 0;
+    char what[64];
+    int rc = MR_OK;
+    switch (f->kind) {
+    case MR_FK_SIZE:
+        if (!(rc = whole(name, v, &z, (size_t)f->lo, e))) *(size_t *)d = (size_t)z;
+        break;
+    case MR_FK_ULONG:
+        if (!(rc = whole(name, v, &z, 0, e))) *(unsigned long *)d = (unsigned long)z;
+        break;
+    case MR_FK_REAL: rc = num(name, v, d, f->lo, e); break;
+    case MR_FK_BOOL: rc = boolean(name, v, d, e); break;
+    case MR_FK_LIST:
         snprintf(what, sizeof what, "--%s", name);
-        return mr_parse_dims3(v, !strcmp(name, "d_hiddens") ? m->hid : m->out, MR_CUBE_MAXB, !strcmp(name, "d_hiddens") ? &t->nb_hid : &t->nb_out,
-                              what, e);
+        rc = mr_parse_dashed(v, d, (size_t)f->lo, what, e);
+        break;
+    case MR_FK_FLAGS3: rc = flags3(name, v, d, e); break;
+    case MR_FK_TEXT:
+        if (f->set) return f->set(m, t, f, v, notes, e);
+        snprintf(d, (size_t)f->lo, "%s", v);
+        break;
+    case MR_FK_ENUM: rc = set_enum(f, v, d, e); break;
+    case MR_FK_CUSTOM: rc = f->set(m, t, f, v, notes, e); break;
+    case MR_FK_FIXED: rc = set_fixed(f, v, e); break;
+    case MR_FK_IGNORED: break;
     }
-    if (!strcmp(name, "res_project")) return mr_parse_flags01(v, m->res, MR_CUBE_MAXB, &t->nb_res, "--res_project", e);
-    if (!strcmp(name, "dropout_mlp")) return list(name, v, m->dropout_mlp, 3, e);
-    if (!strcmp(name, "dropout")) return list(name, v, m->dropout, 4, e);
-    if (!strcmp(name, "bias")) return boolean(name, v, &m->bias, e);
-    if (!strcmp(name, "ln_first")) return boolean(name, v, &m->ln_first, e);
-    if (!strcmp(name, "masked_pool")) return boolean(name, v, &m->masked_pool, e);
-    if (!strcmp(name, "interp_per_row")) return boolean(name, v, &m->bopt.interp_per_row, e);
-    if (!strcmp(name, "features_compose_t") || !strcmp(name, "features_compose_k")) {
-        int k = mr_compose_parse(v);
-        if (k < 0) return bad(e, name, v, "expected mean, sum or cat");
-        if (name[17] == 't') m->compose_t = (mr_compose)k;
-        else m->compose_k = (mr_compose)k;
-        return MR_OK;
-    }
-    if (!strcmp(name, "critic_type")) {
-        int k = mr_critic_parse(v);
-        if (k < 0) return bad(e, name, v, "expected separate or concat");
-        m->critic = (mr_critic_kind)k;
-        return MR_OK;
-    }
-    if (!strcmp(name, "baseline_type")) {
-        int k = mr_baseline_parse(v);
-        if (k < 0) return bad(e, name, v, "expected constant, gaussain or unnormalized");
-        m->baseline = (mr_baseline_kind)k;
-        return MR_OK;
-    }
-    if (!strcmp(name, "bound_type")) {
-        int k = mr_bound_parse(v);
-        if (k < 0) return bad(e, name, v, "expected nwj, infonce, js, smile, dv, mine, tuba, interpolate or js_fgan");
-        m->bound = (mr_bound)k;
-        return MR_OK;
-    }
-    if (!strcmp(name, "loss_mi_coefficient1")) return list(name, v, m->c1, 11, e);
-    if (!strcmp(name, "loss_mi_coefficient2")) return list(name, v, m->c2, 8, e);
-    if (!strcmp(name, "k_neighbor")) return whole(name, v, &m->k_neighbor, 1, e);
-    if (!strcmp(name, "cmi_last_acticate")) {
-        int k = mr_cmi_head_parse(v);
-        if (k < 0) return bad(e, name, v, "expected sigmoid or hardtanh");
-        m->cmi_head = (mr_cmi_head)k;
-        return MR_OK;
-    }
-    if (!strcmp(name, "cmi_readout")) {
-        int k = mr_cmi_readout_parse(v);
-        if (k < 0) return bad(e, name, v, "expected mimrl, nwj or dv");
-        m->cmi_readout = (mr_cmi_readout)k;
-        return MR_OK;
-    }
-    if (!strcmp(name, "smile_clip")) return num(name, v, &m->bopt.smile_clip, 0, e);
-    if (!strcmp(name, "loss")) {
-        if (!strcmp(v, "MAE")) m->loss = MR_TASK_MAE;
-        else if (!strcmp(v, "MSE")) m->loss = MR_TASK_MSE;
-        else if (!strcmp(v, "RMSE")) m->loss = MR_TASK_RMSE;
-        else if (!strcmp(v, "SIMSE")) m->loss = MR_TASK_SIMSE;
-        else if (!strcmp(v, "CCC")) m->loss = MR_TASK_CCC;
-        else return bad(e, name, v, "expected MAE, MSE, RMSE, SIMSE or CCC (classification losses need num_class > 1)");
-        return MR_OK;
-    }
-    /* ---- training */
-    if (!strcmp(name, "batch_size")) return whole(name, v, &t->batch_size, 1, e);
-    if (!strcmp(name, "epochs_num")) return whole(name, v, &t->epochs_num, 1, e);
-    if (!strcmp(name, "stage1_n")) return whole(name, v, &t->stage1_n, 0, e);
-    if (!strcmp(name, "learning_rate")) return num(name, v, &t->learning_rate, 0, e);
-    if (!strcmp(name, "mi_lr_rate")) return num(name, v, &t->mi_lr_rate, 0, e);
-    if (!strcmp(name, "bert_lr_rate")) return num(name, v, &t->bert_lr_rate, -1e300, e);
-    if (!strcmp(name, "weight_decay")) return num(name, v, &t->weight_decay, 0, e);
-    if (!strcmp(name, "gradient_clip")) return num(name, v, &t->gradient_clip, -1e300, e);
-    if (!strcmp(name, "lr_decrease_rate")) return num(name, v, &t->lr_decrease_rate, 0, e);
-    if (!strcmp(name, "seed")) {
-        if ((rc = whole(name, v, &z, 0, e))) return rc;
-        t->seed = z;
-        return MR_OK;
-    }
-    if (!strcmp(name, "optm")) {
-        if (!strcmp(v, "Adam")) t->sgd = 0;
-        else if (!strcmp(v, "SGD")) t->sgd = 1;
-        else if (!strcmp(v, "SAM")) return bad(e, name, v, "SAM is accepted by the official parser but raises an error there too");
-        else return bad(e, name, v, "expected Adam or SGD");
-        return MR_OK;
-    }
-    if (!strcmp(name, "lr_decrease")) {
-        int k = mr_lr_parse(v);
-        if (k < 0) return bad(e, name, v, "expected step, multi_step, exp or plateau");
-        t->lr_decrease = (mr_lr_kind)k;
-        return MR_OK;
-    }
-    if (!strcmp(name, "lr_decrease_iter")) {
-        const char *p = v;
-        t->n_iter = 0;
-        while (*p) {
-            char *end;
-            long k = strtol(p, &end, 10);
-            if (end == p || k < 0 || (*end && *end != '-') || t->n_iter == MR_MAX_MILESTONES) return bad(e, name, v, "expected n or a-b-…");
-            t->lr_decrease_iter[t->n_iter++] = (int)k;
-            p = *end ? end + 1 : end;
-        }
-        if (!t->n_iter) return bad(e, name, v, "expected n or a-b-…");
-        return MR_OK;
-    }
-    if (!strcmp(name, "normalize")) return flags3(name, v, t->normalize, e);
-    if (!strcmp(name, "log_scale")) return flags3(name, v, t->log_scale, e);
-    if (!strcmp(name, "drop_last")) return boolean(name, v, &t->drop_last, e);
-    if (!strcmp(name, "bert_freeze")) {
-        if (strcmp(v, "no") && strcmp(v, "part") && strcmp(v, "all")) return bad(e, name, v, "expected no, part or all");
-        snprintf(t->bert_freeze, sizeof t->bert_freeze, "%s", v);
-        if (notes && strcmp(v, "no")) fprintf(notes, "note: --bert_freeze %s has no effect until BERT runs in C (text comes from precomputed features)\n", v);
-        return MR_OK;
-    }
-    (void)x;
-    (void)b;
-    return mr_fail(e, MR_EINVAL, "unknown flag --%s (see 'mimrl train --help')", name);
+    if (!rc && f->given && notes) fprintf(notes, "note: --%s %s\n", name, f->given);
+    return rc;
 }
 
 int mr_cfg_check(mr_model_cfg *m, const mr_train_cfg *t, mr_error *e) {
@@ -273,46 +372,49 @@ int mr_cfg_check(mr_model_cfg *m, const mr_train_cfg *t, mr_error *e) {
     return MR_OK;
 }
 
-static void dims(char *b, size_t n, size_t d[][3], size_t nb) {
-    size_t k = 0;
-    for (size_t i = 0; i < nb && k < n; i++) k += (size_t)snprintf(b + k, n - k, "%s%zu-%zu-%zu", i ? "=" : "", d[i][0], d[i][1], d[i][2]);
+/* real: the printf format of numbers (%.17g round-trips; help shows %.15g) */
+static int value(const mr_model_cfg *m, const mr_train_cfg *t, const mr_flag_def *f, char *b, size_t n, const char *real) {
+    const void *d = cdest(m, t, f);
+    switch (f->kind) {
+    case MR_FK_SIZE: snprintf(b, n, "%zu", *(const size_t *)d); break;
+    case MR_FK_ULONG: snprintf(b, n, "%lu", *(const unsigned long *)d); break;
+    case MR_FK_REAL: snprintf(b, n, real, *(const double *)d); break;
+    case MR_FK_BOOL: snprintf(b, n, "%s", *(const int *)d ? "true" : "false"); break;
+    case MR_FK_LIST: {
+        const double *x = d;
+        size_t k = (size_t)snprintf(b, n, "\"");
+        for (size_t i = 0; i < (size_t)f->lo && k < n; i++) {
+            if (i && k + 1 < n) b[k++] = '-', b[k] = 0;
+            k += (size_t)snprintf(b + k, n - k, real, x[i]);
+        }
+        if (k < n) snprintf(b + k, n - k, "\"");
+        break;
+    }
+    case MR_FK_FLAGS3: ints(b, n, d, 3); break;
+    case MR_FK_TEXT: mr_json_quote(b, n, d); break;
+    case MR_FK_ENUM: snprintf(b, n, "\"%s\"", f->names[*(const int *)d]); break;
+    case MR_FK_CUSTOM: f->show(m, t, b, n); break;
+    case MR_FK_FIXED: snprintf(b, n, "%s", f->fixed); break;
+    case MR_FK_IGNORED: return 0;
+    }
+    return 1;
 }
 
+int mr_cfg_value(const mr_model_cfg *m, const mr_train_cfg *t, const mr_flag_def *f, char *b, size_t n) { return value(m, t, f, b, n, "%.17g"); }
+
 char *mr_cfg_to_json(const mr_model_cfg *m, const mr_train_cfg *t) {
-    size_t cap = 8192;
-    char *s = malloc(cap), hid[256], out[256], res[64] = "", c1[512] = "", c2[512] = "", it[128] = "";
+    size_t cap = 16384, k = 0;
+    char *s = malloc(cap), v[1024];
     if (!s) return NULL;
-    dims(hid, sizeof hid, (size_t(*)[3])m->hid, m->nb);
-    dims(out, sizeof out, (size_t(*)[3])m->out, m->nb);
-    for (size_t i = 0, k = 0; i < m->nb; i++) k += (size_t)snprintf(res + k, sizeof res - k, "%s%d", i ? "-" : "", m->res[i]);
-    for (int i = 0, k = 0; i < 11; i++) k += snprintf(c1 + k, sizeof c1 - (size_t)k, "%s%.17g", i ? "-" : "", m->c1[i]);
-    for (int i = 0, k = 0; i < 8; i++) k += snprintf(c2 + k, sizeof c2 - (size_t)k, "%s%.17g", i ? "-" : "", m->c2[i]);
-    for (int i = 0, k = 0; i < t->n_iter; i++) k += snprintf(it + k, sizeof it - (size_t)k, "%s%d", i ? "-" : "", t->lr_decrease_iter[i]);
-    static const char *const enc[3] = {"gru", "lstm", "conv"}, *const comp[3] = {"mean", "sum", "cat"};
-    static const char *const loss[5] = {"MAE", "MSE", "RMSE", "SIMSE", "CCC"}, *const lrd[5] = {"constant", "step", "multi_step", "exp", "plateau"};
-    static const char *const base[3] = {"constant", "gaussain", "unnormalized"};
-    snprintf(s, cap,
-             "{\"d_t\": %zu, \"d_a\": %zu, \"d_v\": %zu, \"d_common\": %zu, \"time_len\": %zu, \"encoders\": \"%s\", \"activate\": \"%s\", "
-             "\"d_hiddens\": \"%s\", \"d_outs\": \"%s\", \"res_project\": \"%s\", \"dropout_mlp\": \"%.17g-%.17g-%.17g\", "
-             "\"dropout\": \"%.17g-%.17g-%.17g-%.17g\", \"bias\": %s, \"ln_first\": %s, \"features_compose_t\": \"%s\", "
-             "\"features_compose_k\": \"%s\", \"critic_type\": \"%s\", \"baseline_type\": \"%s\", \"bound_type\": \"%s\", "
-             "\"loss_mi_coefficient1\": \"%s\", \"loss_mi_coefficient2\": \"%s\", \"k_neighbor\": %zu, \"cmi_last_acticate\": \"%s\", "
-             "\"cmi_readout\": \"%s\", \"masked_pool\": %s, \"smile_clip\": %.17g, \"interp_per_row\": %s, \"loss\": \"%s\", "
-             "\"task\": \"regression\", \"num_class\": 1, \"batch_size\": %zu, \"epochs_num\": %zu, \"stage1_n\": %zu, "
-             "\"learning_rate\": %.17g, \"mi_lr_rate\": %.17g, \"cmi_lr_rate\": %.17g, \"bert_lr_rate\": %.17g, \"bert_freeze\": \"%s\", "
-             "\"weight_decay\": %.17g, \"gradient_clip\": %.17g, \"optm\": \"%s\", \"lr_decrease\": \"%s\", \"lr_decrease_iter\": \"%s\", "
-             "\"lr_decrease_rate\": %.17g, \"radius\": %.17g, \"seed\": %lu, \"normalize\": \"%d-%d-%d\", \"log_scale\": \"%d-%d-%d\", "
-             "\"drop_last\": %s, \"dataset\": \"%s\", \"task_name\": \"%s\"}",
-             m->d_t, m->d_a, m->d_v, m->d_common, m->time_len, enc[m->encoder], mr_act_name(m->activate), hid, out, res,
-             m->dropout_mlp[0], m->dropout_mlp[1], m->dropout_mlp[2], m->dropout[0], m->dropout[1], m->dropout[2], m->dropout[3],
-             m->bias ? "true" : "false", m->ln_first ? "true" : "false", comp[m->compose_t], comp[m->compose_k],
-             m->critic == MR_CRITIC_SEPARATE ? "separate" : "concat", base[m->baseline], mr_bound_name(m->bound), c1, c2, m->k_neighbor,
-             m->cmi_head == MR_CMI_HEAD_SIGMOID ? "sigmoid" : "hardtanh", mr_cmi_readout_name(m->cmi_readout),
-             m->masked_pool ? "true" : "false", m->bopt.smile_clip, m->bopt.interp_per_row ? "true" : "false", loss[m->loss],
-             t->batch_size, t->epochs_num, t->stage1_n, t->learning_rate, t->mi_lr_rate, t->cmi_lr_rate, t->bert_lr_rate, t->bert_freeze,
-             t->weight_decay, t->gradient_clip, t->sgd ? "SGD" : "Adam", lrd[t->lr_decrease], it, t->lr_decrease_rate, t->radius, t->seed,
-             t->normalize[0], t->normalize[1], t->normalize[2], t->log_scale[0], t->log_scale[1], t->log_scale[2],
-             t->drop_last ? "true" : "false", t->dataset, t->task_name);
+    for (size_t i = 0; i < mr_flag_count; i++) {
+        if (!mr_cfg_value(m, t, &mr_flag_defs[i], v, sizeof v)) continue;
+        k += (size_t)snprintf(s + k, cap - k, "%s\"%s\": %s", k ? ", " : "{", mr_flag_defs[i].name, v);
+        if (k >= cap) {
+            free(s);
+            return NULL;
+        }
+    }
+    snprintf(s + k, cap - k, "}");
     return s;
 }
 
@@ -322,7 +424,7 @@ int mr_cfg_from_json(mr_model_cfg *m, mr_train_cfg *t, const char *json, const c
     if (rc) return rc;
     for (size_t i = 0; i < l.n && rc == MR_OK; i++) {
         int r = mr_cfg_apply(m, t, l.kv[i].key, l.kv[i].value, notes, e);
-        if (r != MR_OK && r != 1) {
+        if (r != MR_OK) {
             char msg[sizeof e->msg];
             snprintf(msg, sizeof msg, "%s", e->msg);
             rc = mr_fail(e, r, "%s: config_json key '%s': %s", what, l.kv[i].key, msg);
@@ -330,6 +432,61 @@ int mr_cfg_from_json(mr_model_cfg *m, mr_train_cfg *t, const char *json, const c
     }
     mr_kvlist_free(&l);
     if (!rc) rc = mr_cfg_check(m, t, e);
+    return rc;
+}
+
+void mr_cfg_help(FILE *f) {
+    mr_model_cfg m;
+    mr_train_cfg t;
+    mr_model_cfg_default(&m);
+    mr_train_cfg_default(&t);
+    mr_cfg_check(&m, &t, NULL);
+    char v[1024], flag[64];
+    for (size_t i = 0; i < mr_flag_count; i++) {
+        const mr_flag_def *d = &mr_flag_defs[i];
+        snprintf(flag, sizeof flag, "--%s%s", d->name, d->is_switch ? "" : " V");
+        if (value(&m, &t, d, v, sizeof v, "%.15g")) fprintf(f, "  %-26s %s [default %s]\n", flag, d->note, v);
+        else fprintf(f, "  %-26s %s\n", flag, d->note);
+    }
+}
+
+/* -------------------------------------------------------------- presets */
+
+const mr_cfg_preset mr_cfg_presets[] = {
+    {"readme", "the official README command (Run2.ipynb cell 8; --dataset swapped for --data)",
+     "--batch_size 128 --d_common 128 --encoders gru --activate gelu --time_len 100 "
+     "--d_hiddens 50-3-128=10-3-128 --d_outs 50-3-128=10-3-128 --dropout_mlp 0.0-0.0-0.0 "
+     "--dropout 0.1-0.1-0.1-0.1 --bias --res_project 1-1 --critic_type separate "
+     "--baseline_type constant --bound_type infonce --loss_mi_coefficient1 1-1-1-1-1-1-1-1-1-1-1 "
+     "--loss_mi_coefficient2 0.01-0.01-0.01-0.01-0.01-0.01-0.01-0.01 --mi_lr_rate 1.0 --k_neighbor 2 "
+     "--cmi_last_acticate sigmoid --stage1_n 2 --seed 0 --loss MAE --gradient_clip 1.5 --epochs_num 70 "
+     "--optm Adam --learning_rate 4e-3 --lr_decrease multi_step --lr_decrease_iter 9-60 --lr_decrease_rate 0.1"},
+};
+const size_t mr_cfg_preset_count = sizeof mr_cfg_presets / sizeof mr_cfg_presets[0];
+
+const mr_cfg_preset *mr_cfg_preset_find(const char *name) {
+    for (size_t i = 0; i < mr_cfg_preset_count; i++)
+        if (!strcmp(name, mr_cfg_presets[i].name)) return &mr_cfg_presets[i];
+    return NULL;
+}
+
+int mr_cfg_apply_preset(mr_model_cfg *m, mr_train_cfg *t, const char *name, FILE *notes, mr_error *e) {
+    const mr_cfg_preset *p = mr_cfg_preset_find(name);
+    if (!p) return mr_fail(e, MR_EINVAL, "--preset '%s': unknown preset (known: readme)", name);
+    char buf[2048], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", p->flags);
+    char *tok = strtok_r(buf, " ", &save);
+    int rc = MR_OK;
+    while (tok && !rc) {
+        const char *flag = tok + 2, *v = "true";
+        char *next = strtok_r(NULL, " ", &save);
+        if (!mr_cfg_is_switch(flag) || (next && (!strcmp(next, "true") || !strcmp(next, "false")))) {
+            v = next;
+            next = next ? strtok_r(NULL, " ", &save) : NULL;
+        }
+        rc = v ? mr_cfg_apply(m, t, flag, v, notes, e) : mr_fail(e, MR_EINVAL, "preset %s: --%s needs a value", name, flag);
+        tok = next;
+    }
     return rc;
 }
 

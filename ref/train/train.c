@@ -27,6 +27,8 @@ int mr_trainer_init(mr_trainer *t, const mr_model_cfg *mc, const mr_train_cfg *t
     t->avec = avec;
     t->train = train, t->valid = valid, t->test = test;
     t->log = log;
+    const char *pe = getenv("MIMRL_PROGRESS");
+    t->progress = log && (pe && *pe ? *pe == '1' : isatty(fileno(log)));
     if (!train->text_emb.x || !valid->text_emb.x || !test->text_emb.x)
         return mr_fail(e, MR_EINVAL, "every split needs text_emb (token features) until BERT runs in C");
     int rc = mr_model_build(&t->m, mc, e);
@@ -99,10 +101,72 @@ static void clip(mr_trainer *t) {
     free(all);
 }
 
-static void progress(mr_trainer *t, const char *what, size_t i, size_t n, double t0) {
-    if (!t->log || (i + 1) % 20 != 0 || !isatty(fileno(t->log))) return;
-    fprintf(t->log, "\r  epoch %zu %s batch %zu/%zu (%.1fs)", t->epoch, what, i + 1, n, mr_seconds() - t0);
+/* ------------------------------------------------------------ progress */
+
+/* Work of one epoch in sample-passes: forward+backward counts 1 per sample,
+ * a forward only (valid, test) 1/3. */
+static double epoch_units(const mr_trainer *t, int with_stage1) {
+    return (double)t->train->N * (double)(1 + (with_stage1 ? t->tc.stage1_n : 0)) + (double)(t->valid->N + t->test->N) / 3.0;
+}
+
+static void hms(char *b, size_t n, double s) {
+    if (!(s >= 0) || s > 1e8) snprintf(b, n, "?");
+    else if (s < 60) snprintf(b, n, "%.0fs", s);
+    else if (s < 3600) snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+}
+
+/* One batch of `samples` samples done (weight 1 or 1/3 per sample); on a
+ * terminal, the progress line is redrawn at most every 0.5 s. */
+static void progress(mr_trainer *t, const char *what, size_t i, size_t n, size_t samples, double weight) {
+    t->prog_units += (double)samples * weight;
+    t->prog_samples += samples;
+    if (!t->progress) return;
+    double now = mr_seconds();
+    if (now - t->prog_shown < 0.5 && i + 1 < n) return;
+    t->prog_shown = now;
+    double el = now - t->prog_t0, rate = el > 0 ? t->prog_units / el : 0;
+    double total = epoch_units(t, t->epoch > 0 && t->N > 0), left = rate > 0 ? fmax(total - t->prog_units, 0) / rate : -1;
+    size_t later = t->tc.epochs_num > t->epoch + 1 ? t->tc.epochs_num - t->epoch - 1 : 0;
+    double run_left = rate > 0 ? left + (double)later * epoch_units(t, 1) / rate : -1;
+    char a[32], b[32];
+    hms(a, sizeof a, left);
+    hms(b, sizeof b, run_left);
+    fprintf(t->log, "\r  epoch %zu/%zu %-7s batch %zu/%zu  %.0f samples/s  epoch left %s  run left %s   ", t->epoch, t->tc.epochs_num, what, i + 1,
+            n, el > 0 ? (double)t->prog_samples / el : 0.0, a, b);
     fflush(t->log);
+}
+
+/* ------------------------------------------------- non-finite detection */
+
+/* A non-finite loss stops the run: the message names the epoch, the batch
+ * and the first non-finite term; t->diverged is set. */
+static int check_loss(mr_trainer *t, const char *phase, size_t i, size_t n, const mr_step *s, int stage, mr_error *e) {
+    double total = stage == 1 ? s->loss_stage1 : s->loss_stage2;
+    if (isfinite(total)) return MR_OK;
+    char term[96] = "";
+    if (stage == 2 && !isfinite(s->loss_task)) snprintf(term, sizeof term, "loss_task");
+    for (int k = 0; k < 11 && !*term && stage == 1; k++)
+        if (!isfinite(s->stage1_terms[k])) snprintf(term, sizeof term, "stage-1 term of %s", mr_mi_labels[k]);
+    for (int k = 0; k < 8 && !*term && stage == 2; k++)
+        if (!isfinite(s->derived[k])) snprintf(term, sizeof term, "information term %s", mr_derived_labels[k]);
+    t->diverged = 1;
+    return mr_fail(e, MR_EINVAL, "non-finite loss at epoch %zu, %s batch %zu/%zu: loss_stage%d = %g%s%s", t->epoch, phase, i + 1, n, stage, total,
+                   *term ? ", first non-finite part: " : "", term);
+}
+
+static int check_grads(mr_trainer *t, const char *phase, size_t i, size_t n, mr_error *e) {
+    const mr_params *p = &t->m.p;
+    for (size_t k = 0; k < p->n; k++) {
+        const double *g = p->grad + p->t[k].offset;
+        for (size_t j = 0; j < p->t[k].size; j++)
+            if (!isfinite(g[j])) {
+                t->diverged = 1;
+                return mr_fail(e, MR_EINVAL, "non-finite gradient at epoch %zu, %s batch %zu/%zu: grad of %s (element %zu) = %g", t->epoch, phase,
+                               i + 1, n, p->t[k].name, j, g[j]);
+            }
+    }
+    return MR_OK;
 }
 
 static void finish_stats(mr_trainer *t, mr_split_stats *st, const double *pred, const mr_dataset *d, size_t nb) {
@@ -129,7 +193,7 @@ int mr_evaluate(mr_trainer *t, const mr_dataset *d, mr_split_stats *st, double *
     double *lab = malloc(t->tc.batch_size * sizeof *lab);
     mr_banks bk = {t->N, t->bank_label, t->bank_T, t->bank_A, t->bank_V};
     mr_rand r = {NULL, t->r_anchor, {0}};
-    size_t nb = 0;
+    size_t nb = 0, nbt = mr_batcher_count(&bt);
     for (size_t i = 0; i < d->N; i++) pred[i] = 0.0;
     while (!rc && mr_batcher_next(&bt, &b, e)) {
         mr_inputs in;
@@ -141,7 +205,7 @@ int mr_evaluate(mr_trainer *t, const mr_dataset *d, mr_split_stats *st, double *
         for (int k = 0; k < 8; k++) st->mi[k] += s.derived[k];
         for (size_t k = 0; k < b.B; k++) pred[b.index[k]] = s.output[k];
         mr_fwd_free(f);
-        nb++;
+        progress(t, d == t->valid ? "valid" : d == t->test ? "test" : "eval", nb++, nbt, b.B, 1.0 / 3.0);
     }
     free(lab);
     mr_batch_free(&b);
@@ -158,7 +222,8 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
     mr_batch b;
     memset(&b, 0, sizeof b);
     int rc = MR_OK;
-    double t0 = mr_seconds();
+    t->prog_t0 = t->prog_shown = mr_seconds();
+    t->prog_units = 0, t->prog_samples = 0;
     mr_banks old = {t->N, t->bank_label, t->bank_T, t->bank_A, t->bank_V};
     mr_rand r = {t->r_drop, t->r_anchor, {0}};
     /* ---- stage 1: the estimators (not at epoch 0) */
@@ -173,13 +238,18 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
                 mr_step s;
                 mr_fwd *f;
                 if ((rc = mr_model_forward(&t->m, &in, &old, &r, &s, &f, e))) break;
+                if ((rc = check_loss(t, "stage 1", i, nbat, &s, 1, e))) {
+                    mr_fwd_free(f);
+                    break;
+                }
                 mr_params_zero_grad(&t->m.p);
                 mr_model_backward(&t->m, f, 1, 0);
                 mr_fwd_free(f);
+                if ((rc = check_grads(t, "stage 1", i, nbat, e))) break;
                 clip(t);
                 mr_optim_step(&t->opt_vmi);
                 l1 += s.loss_stage1;
-                progress(t, "stage 1", i++, nbat, t0);
+                progress(t, "stage 1", i++, nbat, b.B, 1.0);
             }
             tr->loss1 = i ? l1 / (double)i : 0;
         }
@@ -201,6 +271,10 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
         mr_step s;
         mr_fwd *f;
         if ((rc = mr_model_forward(&t->m, &in, t->N ? &old : NULL, &r, &s, &f, e))) break;
+        if ((rc = check_loss(t, "stage 2", nb2, nbat, &s, 2, e))) {
+            mr_fwd_free(f);
+            break;
+        }
         for (size_t k = 0; k < b.B; k++) {
             nl[rows + k] = in.label[k];
             pred[rows + k] = s.output[k];
@@ -213,11 +287,12 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
         mr_params_zero_grad(&t->m.p);
         mr_model_backward(&t->m, f, 2, 1);
         mr_fwd_free(f);
+        if ((rc = check_grads(t, "stage 2", nb2, nbat, e))) break;
         clip(t);
         mr_optim_step(&t->opt_main);
         tr->loss += s.loss_stage2;
         for (int k = 0; k < 8; k++) tr->mi[k] += s.derived[k];
-        progress(t, "stage 2", nb2++, nbat, t0);
+        progress(t, "stage 2", nb2++, nbat, b.B, 1.0);
     }
     free(lab);
     mr_batch_free(&b);
@@ -236,10 +311,10 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
     free(ytr);
     free(t->bank_label), free(t->bank_T), free(t->bank_A), free(t->bank_V);
     t->bank_label = nl, t->bank_T = nT, t->bank_A = nA, t->bank_V = nV, t->N = rows;
-    if (t->log && isatty(fileno(t->log))) fprintf(t->log, "\r%72s\r", "");
     /* ---- evaluation, schedulers, selection */
     if ((rc = mr_evaluate(t, t->valid, va, t->pred_valid, e))) return rc;
     if ((rc = mr_evaluate(t, t->test, te, t->pred_test, e))) return rc;
+    if (t->progress) fprintf(t->log, "\r%110s\r", "");
     mr_sched_step(&t->sch_main, &t->opt_main, va->loss);
     mr_sched_step(&t->sch_vmi, &t->opt_vmi, va->loss);
     double vscore = t->avec ? va->met.ccc : va->met.mae, tscore = t->avec ? te->met.ccc : te->met.mae;
@@ -272,8 +347,68 @@ static int add_f8(mr_npz_writer *w, const char *name, const double *v, uint64_t 
     return mr_npz_add(w, name, MR_DT_F8, 1, &n, v, e);
 }
 
+/* The trainer's scalar state, by name (members trainer/<name>, 0-d: <i8
+ * for counters, <f8 for values). The order is that of the positional
+ * trainer/state [16] vector of format 1 checkpoints, which are still read. */
+typedef struct {
+    const char *name;
+    char type; /* z size_t, l long, i int, d double */
+    void *p;
+} st_field;
+
+#define MR_TRAINER_FORMAT 2
+#define N_STATE 16
+
+static void state_fields(mr_trainer *t, st_field f[N_STATE]) {
+    st_field x[N_STATE] = {{"epoch", 'z', &t->epoch},
+                           {"best_valid", 'd', &t->best_valid},
+                           {"best_test", 'd', &t->best_test},
+                           {"best_epoch", 'l', &t->best_epoch},
+                           {"best_test_epoch", 'l', &t->best_test_epoch},
+                           {"lr_main", 'd', &t->opt_main.g[0].lr},
+                           {"lr_vmi", 'd', &t->opt_vmi.g[0].lr},
+                           {"sched_main/last_epoch", 'i', &t->sch_main.last_epoch},
+                           {"sched_main/best", 'd', &t->sch_main.best},
+                           {"sched_main/num_bad_epochs", 'i', &t->sch_main.num_bad_epochs},
+                           {"sched_main/cooldown_counter", 'i', &t->sch_main.cooldown_counter},
+                           {"sched_vmi/last_epoch", 'i', &t->sch_vmi.last_epoch},
+                           {"sched_vmi/best", 'd', &t->sch_vmi.best},
+                           {"sched_vmi/num_bad_epochs", 'i', &t->sch_vmi.num_bad_epochs},
+                           {"sched_vmi/cooldown_counter", 'i', &t->sch_vmi.cooldown_counter},
+                           {"bank_rows", 'z', &t->N}};
+    memcpy(f, x, sizeof x);
+}
+
+static int64_t field_int(const st_field *f) {
+    return f->type == 'z' ? (int64_t) * (size_t *)f->p : f->type == 'l' ? (int64_t) * (long *)f->p : (int64_t) * (int *)f->p;
+}
+
+static void field_set(const st_field *f, double d, int64_t i) {
+    switch (f->type) {
+    case 'd': *(double *)f->p = d; break;
+    case 'z': *(size_t *)f->p = (size_t)i; break;
+    case 'l': *(long *)f->p = (long)i; break;
+    default: *(int *)f->p = (int)i;
+    }
+}
+
+static int add_state(mr_npz_writer *w, const mr_trainer *t, mr_error *e) {
+    st_field f[N_STATE];
+    state_fields((mr_trainer *)t, f);
+    int64_t fmt = MR_TRAINER_FORMAT;
+    int rc = mr_npz_add(w, "trainer/format", MR_DT_I8, 0, NULL, &fmt, e);
+    for (int k = 0; k < N_STATE && !rc; k++) {
+        char name[96];
+        snprintf(name, sizeof name, "trainer/%s", f[k].name);
+        int64_t v = f[k].type == 'd' ? 0 : field_int(&f[k]);
+        rc = f[k].type == 'd' ? mr_npz_add(w, name, MR_DT_F8, 0, NULL, f[k].p, e) : mr_npz_add(w, name, MR_DT_I8, 0, NULL, &v, e);
+    }
+    return rc;
+}
+
 int mr_trainer_save(const mr_trainer *t, const char *path, mr_error *e) {
     char *cfg = mr_cfg_to_json(&t->mc, &t->tc);
+    if (!cfg) return mr_fail(e, MR_ENOMEM, "%s: out of memory for config_json", path);
     mr_npz_writer w;
     int rc = mr_npz_writer_open(&w, path, 0, e);
     if (rc) {
@@ -282,11 +417,7 @@ int mr_trainer_save(const mr_trainer *t, const char *path, mr_error *e) {
     }
     rc = mr_params_write(&t->m.p, &w, cfg, 1, e);
     free(cfg);
-    double st[16] = {(double)t->epoch, t->best_valid, t->best_test, (double)t->best_epoch, (double)t->best_test_epoch,
-                     t->opt_main.g[0].lr, t->opt_vmi.g[0].lr, (double)t->sch_main.last_epoch, t->sch_main.best,
-                     (double)t->sch_main.num_bad_epochs, (double)t->sch_main.cooldown_counter, (double)t->sch_vmi.last_epoch,
-                     t->sch_vmi.best, (double)t->sch_vmi.num_bad_epochs, (double)t->sch_vmi.cooldown_counter, (double)t->N};
-    if (!rc) rc = add_f8(&w, "trainer/state", st, 16, e);
+    if (!rc) rc = add_state(&w, t, e);
     if (!rc) rc = add_rng(&w, "trainer/rng_drop", t->r_drop, e);
     if (!rc) rc = add_rng(&w, "trainer/rng_anchor", t->r_anchor, e);
     if (!rc) rc = add_rng(&w, "trainer/rng_shuffle", t->bt_train.rng, e);
@@ -331,26 +462,44 @@ static int rd_rng(const mr_npz *z, const char *name, gsl_rng *r, mr_error *e) {
     return rc;
 }
 
+/* Named fields (format 2), or the positional trainer/state [16] of format 1. */
+static int read_state(const mr_npz *z, mr_trainer *t, mr_error *e) {
+    st_field f[N_STATE];
+    state_fields(t, f);
+    if (mr_npz_find(z, "trainer/state") >= 0) {
+        double st[N_STATE];
+        int rc = rd_f8(z, "trainer/state", st, N_STATE, e);
+        for (int k = 0; k < N_STATE && !rc; k++) field_set(&f[k], st[k], f[k].type == 'd' ? 0 : (int64_t)st[k]); /* doubles may be ±inf */
+        return rc;
+    }
+    for (int k = 0; k < N_STATE; k++) {
+        char name[96];
+        snprintf(name, sizeof name, "trainer/%s", f[k].name);
+        mr_array a;
+        int rc = mr_npz_read(z, name, &a, e);
+        if (rc) return rc;
+        mr_dtype want = f[k].type == 'd' ? MR_DT_F8 : MR_DT_I8;
+        if (a.dtype != want || a.count != 1) {
+            mr_array_free(&a);
+            return mr_fail(e, MR_ESHAPE, "%s: member '%s' must be a single %s", z->path, name, want == MR_DT_F8 ? "<f8" : "<i8");
+        }
+        if (want == MR_DT_F8) field_set(&f[k], *(const double *)a.data, 0);
+        else field_set(&f[k], 0, *(const int64_t *)a.data);
+        mr_array_free(&a);
+    }
+    return MR_OK;
+}
+
 int mr_trainer_restore(mr_trainer *t, const char *path, mr_error *e) {
     int rc = mr_params_load(&t->m.p, path, NULL, 1, e);
     if (rc) return rc;
     mr_npz z;
     if ((rc = mr_npz_open(&z, path, e))) return rc;
-    double st[16];
     size_t D = t->mc.d_common;
-    rc = rd_f8(&z, "trainer/state", st, 16, e);
+    rc = read_state(&z, t, e);
     if (!rc) rc = rd_rng(&z, "trainer/rng_drop", t->r_drop, e);
     if (!rc) rc = rd_rng(&z, "trainer/rng_anchor", t->r_anchor, e);
     if (!rc) rc = rd_rng(&z, "trainer/rng_shuffle", t->bt_train.rng, e);
-    if (!rc) {
-        t->epoch = (size_t)st[0], t->best_valid = st[1], t->best_test = st[2], t->best_epoch = (long)st[3], t->best_test_epoch = (long)st[4];
-        t->opt_main.g[0].lr = st[5], t->opt_vmi.g[0].lr = st[6];
-        t->sch_main.last_epoch = (int)st[7], t->sch_main.best = st[8], t->sch_main.num_bad_epochs = (int)st[9],
-        t->sch_main.cooldown_counter = (int)st[10];
-        t->sch_vmi.last_epoch = (int)st[11], t->sch_vmi.best = st[12], t->sch_vmi.num_bad_epochs = (int)st[13],
-        t->sch_vmi.cooldown_counter = (int)st[14];
-        t->N = (size_t)st[15];
-    }
     if (!rc && t->N) {
         t->bank_label = malloc(t->N * sizeof(double));
         t->bank_T = malloc(t->N * D * sizeof(double));

@@ -52,12 +52,19 @@ typedef struct {
     double *best_params;                 /* a copy at the best valid epoch */
     double *pred_valid, *pred_test, *pred_test_at_best, *pred_valid_best, *pred_test_best;
     FILE *log;
+    int progress;                        /* progress line on log: a terminal, or MIMRL_PROGRESS=1 */
+    double prog_t0, prog_shown, prog_units;
+    size_t prog_samples;
+    int diverged;                        /* the last error was a non-finite loss or gradient */
 } mr_trainer;
 
 int mr_trainer_init(mr_trainer *t, const mr_model_cfg *mc, const mr_train_cfg *tc, const mr_dataset *train,
                     const mr_dataset *valid, const mr_dataset *test, int avec, FILE *log, mr_error *e);
 void mr_trainer_free(mr_trainer *t);
-/* One epoch; fills the statistics of train (stage 2), valid and test. */
+/* One epoch; fills the statistics of train (stage 2), valid and test.
+ * A non-finite loss (stage 1 or 2) or gradient stops it before any
+ * parameter changes: MR_EINVAL, a message naming the epoch, the batch and
+ * the term or the parameter, and t->diverged = 1. */
 int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_split_stats *te, mr_error *e);
 /* Evaluate a split (eval mode); pred[N] receives the predictions in split order. */
 int mr_evaluate(mr_trainer *t, const mr_dataset *d, mr_split_stats *st, double *pred, mr_error *e);
