@@ -97,8 +97,10 @@ $(BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 	@./$@ blas
 
+# The test binary counts its own code's allocations (verify/alloc_count.h).
+TEST_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 $(TESTBIN): $(TEST_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_WRAP) -o $@ $^ $(TEST_LDLIBS)
 
 # ---------------------------------------------------------------- main job
 # The official README configuration (Run2.ipynb cell 8) for RUN_EPOCHS epochs on

@@ -70,6 +70,7 @@ int mr_cmd_oracle(int argc, char **argv) {
     mr_model m;
     mr_model_cfg mc;
     mr_train_cfg tc;
+    mr_workspace *ws = NULL;
     if ((rc = mr_model_from_checkpoint(&m, &mc, &tc, fl[0].value, &e))) {
         fprintf(stderr, "mimrl oracle: %s\n", e.msg);
         return rc == MR_ENOMEM ? 1 : 2;
@@ -133,29 +134,31 @@ int mr_cmd_oracle(int argc, char **argv) {
     memset(&rnd, 0, sizeof rnd);
     for (int j = 0; j < MR_NCMI; j++) rnd.given[j] = given[j];
     mr_step st;
-    mr_fwd *f;
-    if ((rc = mr_model_forward(&m, &in, have_banks ? &bk : NULL, &rnd, &st, &f, &e))) goto fail;
+    mr_step_dims dims = {in.B, in.Lt, in.La, in.Lv, N};
+    if ((rc = mr_workspace_create(&m, &dims, &ws, &e))) {
+        if (rc == MR_ENOMEM) status = 1;
+        goto fail;
+    }
+    if ((rc = mr_model_forward(&m, &in, have_banks ? &bk : NULL, &rnd, &st, ws, &e))) goto fail;
     size_t T = m.p.total;
     double *g1 = malloc(T * sizeof *g1);
     if (!g1) {
-        mr_fwd_free(f);
         rc = mr_fail(&e, MR_ENOMEM, "out of memory");
         status = 1;
         goto fail;
     }
     mr_params_zero_grad(&m.p);
-    mr_model_backward(&m, f, 1, 1);
+    rc = mr_model_backward(&m, ws, 1, 1, &e);
     memcpy(g1, m.p.grad, T * sizeof *g1);
     mr_params_zero_grad(&m.p);
-    mr_model_backward(&m, f, 2, 1);
+    if (!rc) rc = mr_model_backward(&m, ws, 2, 1, &e);
     /* write OUT */
     mr_npz_writer w;
-    if ((rc = mr_npz_writer_open(&w, fl[2].value, 0, &e))) {
+    if (rc || (rc = mr_npz_writer_open(&w, fl[2].value, 0, &e))) {
         free(g1);
-        mr_fwd_free(f);
         goto fail;
     }
-    uint64_t sB1[2] = {B, 1}, sBD[2] = {B, D}, s11[1] = {11}, s8[1] = {8};
+    uint64_t sB1[2] = {B, 1}, sBD[2] = {B, D}, s11[1] = {MR_NMI}, s8[1] = {MR_NDERIVED};
     rc = mr_npz_add(&w, "output", MR_DT_F8, 2, sB1, st.output, &e);
     const double *feats[4] = {st.F_F, st.T_F, st.A_F, st.V_F};
     const char *fn[4] = {"F_F", "T_F", "A_F", "V_F"};
@@ -184,7 +187,6 @@ int mr_cmd_oracle(int argc, char **argv) {
     if (rc) mr_npz_writer_abort(&w);
     else rc = mr_npz_writer_close(&w, &e);
     free(g1);
-    mr_fwd_free(f);
     if (rc) goto fail;
     printf("oracle: B=%zu, loss_task %.17g, loss_stage1 %.17g, loss_stage2 %.17g%s → %s\n", B, st.loss_task, st.loss_stage1,
            st.loss_stage2, st.has_mi ? "" : " (no banks: MI terms off, as in epoch 0)", fl[2].value);
@@ -194,6 +196,7 @@ fail:
     arr_free(&text), arr_free(&audio), arr_free(&vision), arr_free(&label), arr_free(&bl), arr_free(&bt), arr_free(&ba), arr_free(&bv);
     for (int j = 0; j < MR_NCMI; j++) arr_free(&anc[j]), free(given[j]);
     mr_npz_close(&z);
+    mr_workspace_free(ws);
     mr_model_free(&m);
     return status;
 }
