@@ -21,6 +21,7 @@ const char *const mr_derived_labels[MR_NDERIVED] = {"ft", "fa", "fv", "in", "st"
 
 /* feature ids: 0 T_F, 1 A_F, 2 V_F, 3 F_F, 4 label */
 enum { FT = 0, FA, FV, FF, FC };
+_Static_assert(FA + MR_AUDIO == FA && FA + MR_VISUAL == FV, "branch v pools into feature FA + v");
 static const int vmi_src[MR_NVMI][2] = {{FF, FT}, {FF, FA}, {FF, FV}, {FT, FA}, {FT, FV}};
 static const int cmi_src[MR_NCMI][3] = {{FA, FC, FT}, {FT, FA, FC}, {FV, FC, FT}, {FT, FV, FC}, {FT, FC, FA}, {FT, FC, FV}};
 

@@ -100,7 +100,8 @@ static size_t max_len(const mr_ragged *r, size_t N) {
 }
 
 static int step_workspace(const mr_trainer *t, const mr_dataset *d, mr_workspace **ws, mr_error *e) {
-    mr_step_dims x = {t->tc.batch_size, d->text_emb.x ? max_len(&d->text_emb, d->N) : 1, max_len(&d->audio, d->N),
+    size_t B = t->tc.batch_size < d->N ? t->tc.batch_size : d->N;
+    mr_step_dims x = {B ? B : 1, d->text_emb.x ? max_len(&d->text_emb, d->N) : 1, max_len(&d->audio, d->N),
                       max_len(&d->vision, d->N), t->N};
     return mr_workspace_create(&t->m, &x, ws, e);
 }
