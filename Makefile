@@ -124,8 +124,10 @@ $(BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 	@./$@ blas
 
+# The test binary counts its own code's allocations (verify/alloc_count.h).
+TEST_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 $(TESTBIN): $(TEST_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_WRAP) -o $@ $^ $(TEST_LDLIBS)
 
 # ----------------------------------------------------------------- install
 # make install [PREFIX=/usr/local] [DESTDIR=] [BLAS=…]: bin/mimrl,

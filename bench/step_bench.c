@@ -176,20 +176,21 @@ static int time_steps(int argc, char **argv) {
     double *t[3];
     unsigned long long fl[3] = {0, 0, 0};
     for (int q = 0; q < 3; q++) t[q] = malloc((size_t)reps * sizeof(double));
+    mr_step_dims dims = {in.B, in.Lt, in.La, in.Lv, bk.N};
+    mr_workspace *ws;
+    if (mr_workspace_create(&m, &dims, &ws, &e)) return die(e.msg);
     for (int rep = -1; rep < reps; rep++) {
         mr_step st;
-        mr_fwd *f;
         for (int stage = 1; stage <= 2; stage++) {
             unsigned long long f0 = mr_gemm_flops();
             double t0 = mr_seconds();
-            if (mr_model_forward(&m, &in, &bk, &r, &st, &f, &e)) return die(e.msg);
+            if (mr_model_forward(&m, &in, &bk, &r, &st, ws, &e)) return die(e.msg);
             double t1 = mr_seconds();
             unsigned long long f1 = mr_gemm_flops();
             mr_params_zero_grad(&m.p);
-            mr_model_backward(&m, f, stage, 0);
+            if (mr_model_backward(&m, ws, stage, 0, &e)) return die(e.msg);
             double t2 = mr_seconds();
             unsigned long long f2 = mr_gemm_flops();
-            mr_fwd_free(f);
             if (stage == 1) fl[0] = f1 - f0;
             fl[stage] = f2 - f1;
             if (rep >= 0) {
@@ -211,6 +212,7 @@ static int time_steps(int argc, char **argv) {
     mr_blas_describe(blas, sizeof blas);
     fprintf(stderr, "[step_bench] %s; B=%zu La=%zu Lv=%zu Lt=%zu N=%zu; %d reps\n", blas, in.B, in.La, in.Lv, in.Lt, bk.N, reps);
     gsl_rng_free(drop);
+    mr_workspace_free(ws);
     mr_model_free(&m);
     return 0;
 }

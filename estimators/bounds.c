@@ -239,13 +239,9 @@ double mr_bound_mi(mr_bound b, const double *S, size_t B, const double *log_a,
         mr_bound_opts_default(&def);
         o = &def;
     }
-    double *own = NULL;
     if (!work && (b == MR_BOUND_INTERPOLATE || b == MR_BOUND_TUBA || b == MR_BOUND_NWJ || b == MR_BOUND_JS ||
-                  b == MR_BOUND_SMILE)) {
-        own = malloc(mr_bound_work_size(B) * sizeof *own);
-        if (!own) return NAN;
-        work = own;
-    }
+                  b == MR_BOUND_SMILE))
+        return NAN;
     double I;
     switch (b) {
     case MR_BOUND_DV:
@@ -269,7 +265,6 @@ double mr_bound_mi(mr_bound b, const double *S, size_t B, const double *log_a,
     case MR_BOUND_INTERPOLATE: I = interpolate_bound(S, B, log_a, o, dS, dlog_a, scale, work); break;
     default: I = NAN; break;
     }
-    free(own);
     return I;
 }
 

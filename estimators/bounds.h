@@ -71,8 +71,9 @@ int mr_bound_uses_baseline(mr_bound b);
 /* Scratch doubles needed by mr_bound_mi / mr_bound_loss for a B×B matrix. */
 size_t mr_bound_work_size(size_t B);
 
-/* The estimate I (value returned by the official estimator). work may be
- * NULL (then allocated internally). */
+/* The estimate I (value returned by the official estimator). work holds
+ * mr_bound_work_size(B) doubles; nwj, tuba, js, smile and interpolate need it
+ * and return NaN (writing no gradient) when it is NULL — nothing allocates. */
 double mr_bound_mi(mr_bound b, const double *S, size_t B, const double *log_a,
                    const mr_bound_opts *o, double *dS, double *dlog_a, double scale, double *work);
 /* The wrapper's mi_loss: −I for every bound except mine (its surrogate). */

@@ -39,10 +39,13 @@ void mr_cmi_init(const mr_cmi *c, mr_params *p, gsl_rng *r) { mr_mlp_init(&c->ml
 
 /* ---------------------------------------------------------------- sampling */
 
-int mr_knn_draw_anchors(size_t N, size_t m, gsl_rng *r, int64_t *anchors, mr_error *e) {
+/* work layout (bytes): draw — perm int64 [N]; neighbours — best distances
+ * double [k] | best indices int64 [k] | is_anchor [N] */
+size_t mr_knn_work_bytes(size_t N, size_t k) { return 8 * (N ? N : 1) + 16 * (k ? k : 1); }
+
+int mr_knn_draw_anchors_ws(size_t N, size_t m, gsl_rng *r, int64_t *anchors, void *work, mr_error *e) {
     if (m > N) return mr_fail(e, MR_EINVAL, "cannot draw %zu distinct anchors from a bank of %zu rows", m, N);
-    int64_t *perm = malloc((N ? N : 1) * sizeof *perm);
-    if (!perm) return mr_fail(e, MR_ENOMEM, "out of memory");
+    int64_t *perm = work;
     for (size_t i = 0; i < N; i++) perm[i] = (int64_t)i;
     for (size_t i = 0; i < m; i++) {
         size_t j = i + gsl_rng_uniform_int(r, N - i);
@@ -51,37 +54,31 @@ int mr_knn_draw_anchors(size_t N, size_t m, gsl_rng *r, int64_t *anchors, mr_err
         perm[j] = t;
         anchors[i] = perm[i];
     }
-    free(perm);
     return MR_OK;
 }
 
-int mr_knn_neighbors(const double *Z, size_t dZ, size_t N, const int64_t *anchors, size_t m,
-                     size_t k, int64_t *neighbors, mr_error *e) {
-    unsigned char *is_anchor = calloc(N ? N : 1, 1);
-    double *bd = malloc((k ? k : 1) * sizeof *bd);
-    int64_t *bi = malloc((k ? k : 1) * sizeof *bi);
-    if (!is_anchor || !bd || !bi) {
-        free(is_anchor);
-        free(bd);
-        free(bi);
-        return mr_fail(e, MR_ENOMEM, "out of memory");
-    }
-    int rc = MR_OK;
+int mr_knn_draw_anchors(size_t N, size_t m, gsl_rng *r, int64_t *anchors, mr_error *e) {
+    void *w = malloc(mr_knn_work_bytes(N, 1));
+    if (!w) return mr_fail(e, MR_ENOMEM, "out of memory");
+    int rc = mr_knn_draw_anchors_ws(N, m, r, anchors, w, e);
+    free(w);
+    return rc;
+}
+
+int mr_knn_neighbors_ws(const double *Z, size_t dZ, size_t N, const int64_t *anchors, size_t m,
+                        size_t k, int64_t *neighbors, void *work, mr_error *e) {
+    double *bd = work;
+    int64_t *bi = (int64_t *)(bd + (k ? k : 1));
+    unsigned char *is_anchor = (unsigned char *)(bi + (k ? k : 1));
+    memset(is_anchor, 0, N);
     for (size_t a = 0; a < m; a++) {
-        if (anchors[a] < 0 || (size_t)anchors[a] >= N) {
-            rc = mr_fail(e, MR_EINVAL, "anchor %lld outside the bank of %zu rows", (long long)anchors[a], N);
-            goto out;
-        }
-        if (is_anchor[anchors[a]]) {
-            rc = mr_fail(e, MR_EINVAL, "anchor %lld given twice", (long long)anchors[a]);
-            goto out;
-        }
+        if (anchors[a] < 0 || (size_t)anchors[a] >= N)
+            return mr_fail(e, MR_EINVAL, "anchor %lld outside the bank of %zu rows", (long long)anchors[a], N);
+        if (is_anchor[anchors[a]]) return mr_fail(e, MR_EINVAL, "anchor %lld given twice", (long long)anchors[a]);
         is_anchor[anchors[a]] = 1;
     }
-    if (N - m < k) {
-        rc = mr_fail(e, MR_EINVAL, "%zu neighbours requested but only %zu non-anchor rows in the bank", k, N - m);
-        goto out;
-    }
+    if (N - m < k)
+        return mr_fail(e, MR_EINVAL, "%zu neighbours requested but only %zu non-anchor rows in the bank", k, N - m);
     for (size_t a = 0; a < m; a++) {
         const double *zs = Z + (size_t)anchors[a] * dZ;
         size_t have = 0;
@@ -104,10 +101,15 @@ int mr_knn_neighbors(const double *Z, size_t dZ, size_t N, const int64_t *anchor
         }
         memcpy(neighbors + a * k, bi, k * sizeof *bi);
     }
-out:
-    free(is_anchor);
-    free(bd);
-    free(bi);
+    return MR_OK;
+}
+
+int mr_knn_neighbors(const double *Z, size_t dZ, size_t N, const int64_t *anchors, size_t m,
+                     size_t k, int64_t *neighbors, mr_error *e) {
+    void *w = malloc(mr_knn_work_bytes(N, k));
+    if (!w) return mr_fail(e, MR_ENOMEM, "out of memory");
+    int rc = mr_knn_neighbors_ws(Z, dZ, N, anchors, m, k, neighbors, w, e);
+    free(w);
     return rc;
 }
 

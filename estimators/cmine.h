@@ -37,6 +37,9 @@
 
 #include "ref/nn/mlp.h"
 
+/* The hidden width of MLP_For_CMI in MIMRL (spec §3.1, §8.2). */
+#define MR_CMI_HIDDEN 256
+
 typedef enum { MR_CMI_HEAD_SIGMOID = 0, MR_CMI_HEAD_HARDTANH } mr_cmi_head;
 typedef enum { MR_CMI_READ_MIMRL = 0, MR_CMI_READ_NWJ, MR_CMI_READ_DV, MR_CMI_READ_COUNT } mr_cmi_readout;
 
@@ -62,6 +65,12 @@ int mr_knn_draw_anchors(size_t N, size_t m, gsl_rng *r, int64_t *anchors, mr_err
  * (bank indices, anchor-major, nearest first). */
 int mr_knn_neighbors(const double *Z, size_t dZ, size_t N, const int64_t *anchors, size_t m,
                      size_t k, int64_t *neighbors, mr_error *e);
+/* The same two without allocating: work holds mr_knn_work_bytes(N, k)
+ * bytes, 8-byte aligned (the two functions above allocate it and call these). */
+size_t mr_knn_work_bytes(size_t N, size_t k);
+int mr_knn_draw_anchors_ws(size_t N, size_t m, gsl_rng *r, int64_t *anchors, void *work, mr_error *e);
+int mr_knn_neighbors_ws(const double *Z, size_t dZ, size_t N, const int64_t *anchors, size_t m,
+                        size_t k, int64_t *neighbors, void *work, mr_error *e);
 /* Product rows P[(m·k) × 3·dmax] = [tile(X[n]) | tile(Y[s]) | tile(Z[s])]. */
 int mr_knn_product_rows(const double *X, size_t dX, const double *Y, size_t dY, const double *Z,
                         size_t dZ, const int64_t *anchors, size_t m, size_t k,

@@ -28,6 +28,11 @@
 
 #include "ref/nn/mlp.h"
 
+/* The widths MIMRL hard-codes for every critic and baseline MLP (spec §2.1, §8.2). */
+#define MR_CRITIC_HIDDEN 256
+#define MR_CRITIC_EMBED 128
+#define MR_CRITIC_LAYERS 2
+
 typedef enum { MR_CRITIC_SEPARATE = 0, MR_CRITIC_CONCAT } mr_critic_kind;
 typedef enum { MR_BASE_CONSTANT = 0, MR_BASE_GAUSSIAN, MR_BASE_UNNORMALIZED } mr_baseline_kind;
 

@@ -13,6 +13,9 @@
 
 /* ------------------------------------------------------- naive references */
 
+/* The bounds' scratch for the largest B used here (64); nothing allocates inside. */
+static double bw[5 * 64 * 64 + 64];
+
 static double naive_lme_off(const double *S, size_t B) {
     double s = 0;
     for (size_t i = 0; i < B; i++)
@@ -110,8 +113,8 @@ typedef struct {
 
 static double bval(void *c_) {
     bctx *c = c_;
-    return c->loss ? mr_bound_loss(c->b, c->S, c->B, c->la, &c->o, NULL, NULL, 0, NULL)
-                   : mr_bound_mi(c->b, c->S, c->B, c->la, &c->o, NULL, NULL, 0, NULL);
+    return c->loss ? mr_bound_loss(c->b, c->S, c->B, c->la, &c->o, NULL, NULL, 0, bw)
+                   : mr_bound_mi(c->b, c->S, c->B, c->la, &c->o, NULL, NULL, 0, bw);
 }
 
 static void fill_scores(double *S, size_t B, gsl_rng *r) {
@@ -136,7 +139,7 @@ Test(bounds, values_match_naive_formulas) {
                 o.interp_per_row = per_row;
                 const double *lap = mr_bound_uses_baseline((mr_bound)b) ? la : NULL;
                 double zero[16] = {0};
-                double got = mr_bound_mi((mr_bound)b, S, B, lap, &o, NULL, NULL, 0, NULL);
+                double got = mr_bound_mi((mr_bound)b, S, B, lap, &o, NULL, NULL, 0, bw);
                 double want = naive((mr_bound)b, S, B, lap ? la : zero, 1.0, per_row);
                 cr_expect(fabs(got - want) <= 1e-13 * fmax(1, fabs(want)), "%s (B=%zu, per_row=%d): %.17g vs naive %.17g",
                           mr_bound_name((mr_bound)b), B, per_row, got, want);
@@ -155,7 +158,7 @@ Test(bounds, smile_clip_is_configurable) {
     mr_bound_opts_default(&o);
     cr_assert(o.smile_clip == 1.0, "official clip is 1");
     o.smile_clip = 5.0;
-    double got = mr_bound_mi(MR_BOUND_SMILE, S, B, NULL, &o, NULL, NULL, 0, NULL);
+    double got = mr_bound_mi(MR_BOUND_SMILE, S, B, NULL, &o, NULL, NULL, 0, bw);
     double want = naive(MR_BOUND_SMILE, S, B, NULL, 5.0, 0);
     cr_assert(fabs(got - want) < 1e-13, "%.17g vs %.17g", got, want);
     gsl_rng_free(r);
@@ -186,8 +189,8 @@ Test(bounds, gradients_of_every_bound) {
                 int base = mr_bound_uses_baseline(c.b);
                 if (!base) c.la = NULL;
                 double *dS = t_alloc(B * B), *dla = t_alloc(B);
-                if (loss) mr_bound_loss(c.b, c.S, B, c.la, &c.o, dS, base ? dla : NULL, 1.0, NULL);
-                else mr_bound_mi(c.b, c.S, B, c.la, &c.o, dS, base ? dla : NULL, 1.0, NULL);
+                if (loss) mr_bound_loss(c.b, c.S, B, c.la, &c.o, dS, base ? dla : NULL, 1.0, bw);
+                else mr_bound_mi(c.b, c.S, B, c.la, &c.o, dS, base ? dla : NULL, 1.0, bw);
                 /* straight-through bounds: autograd differentiates js_fgan */
                 bctx ref = c;
                 if (c.b == MR_BOUND_JS || c.b == MR_BOUND_SMILE) ref.b = MR_BOUND_JS_FGAN;
@@ -229,14 +232,14 @@ Test(bounds, mine_surrogate_faithful) {
             if (i != j) e += exp(c.S[i * B + j]);
     c.m = 0.99 + 0.01 * e / (B * B);
     double *dS = t_alloc(B * B);
-    double loss = mr_bound_loss(MR_BOUND_MINE, c.S, B, NULL, NULL, dS, NULL, 1.0, NULL);
+    double loss = mr_bound_loss(MR_BOUND_MINE, c.S, B, NULL, NULL, dS, NULL, 1.0, bw);
     /* O-16: the loss is the surrogate itself, not its negation */
     cr_assert(fabs(loss - mine_frozen(&c)) < 1e-14, "%.17g vs %.17g", loss, mine_frozen(&c));
     mr_gc_var v = {"S", c.S, dS, B * B};
     cr_assert(mr_gradcheck(mine_frozen, &c, &v, 1, 0, NULL) == 0);
     /* its reported value is dv's */
-    double I = mr_bound_mi(MR_BOUND_MINE, c.S, B, NULL, NULL, NULL, NULL, 0, NULL);
-    cr_assert(I == mr_bound_mi(MR_BOUND_DV, c.S, B, NULL, NULL, NULL, NULL, 0, NULL));
+    double I = mr_bound_mi(MR_BOUND_MINE, c.S, B, NULL, NULL, NULL, NULL, 0, bw);
+    cr_assert(I == mr_bound_mi(MR_BOUND_DV, c.S, B, NULL, NULL, NULL, NULL, 0, bw));
     gsl_rng_free(r);
 }
 
@@ -249,8 +252,8 @@ Test(bounds, loss_is_minus_value_except_mine) {
         if (b == MR_BOUND_MINE) continue;
         memset(d1, 0, B * B * sizeof *d1);
         memset(d2, 0, B * B * sizeof *d2);
-        double I = mr_bound_mi((mr_bound)b, S, B, NULL, NULL, d1, NULL, 1.0, NULL);
-        double L = mr_bound_loss((mr_bound)b, S, B, NULL, NULL, d2, NULL, 1.0, NULL);
+        double I = mr_bound_mi((mr_bound)b, S, B, NULL, NULL, d1, NULL, 1.0, bw);
+        double L = mr_bound_loss((mr_bound)b, S, B, NULL, NULL, d2, NULL, 1.0, bw);
         cr_expect(L == -I, "%s", mr_bound_name((mr_bound)b));
         for (size_t k = 0; k < B * B; k++) cr_expect(d2[k] == -d1[k], "%s: gradient sign", mr_bound_name((mr_bound)b));
     }
@@ -264,11 +267,11 @@ Test(bounds, infonce_never_exceeds_log_B) {
         for (int rep = 0; rep < 20; rep++) {
             t_fill_uniform(S, B * B, -30, 30, r);
             for (size_t i = 0; i < B; i++) S[i * B + i] = 40 + 10 * gsl_rng_uniform(r); /* a near-perfect critic */
-            double I = mr_bound_mi(MR_BOUND_INFONCE, S, B, NULL, NULL, NULL, NULL, 0, NULL);
+            double I = mr_bound_mi(MR_BOUND_INFONCE, S, B, NULL, NULL, NULL, NULL, 0, bw);
             cr_assert(I <= log((double)B), "B=%zu: %.17g > log B", B, I);
         }
         /* and reaches it in the limit: exp(−40+30)·B ≈ 3e-3 below */
-        double I = mr_bound_mi(MR_BOUND_INFONCE, S, B, NULL, NULL, NULL, NULL, 0, NULL);
+        double I = mr_bound_mi(MR_BOUND_INFONCE, S, B, NULL, NULL, NULL, NULL, 0, bw);
         cr_assert(log((double)B) - I < 1e-2 * B, "B=%zu: %g", B, I);
     }
     gsl_rng_free(r);
@@ -291,11 +294,22 @@ Test(bounds, offdiagonal_logmeanexp_ignores_diagonal) {
 
 Test(bounds, degenerate_batch_is_nan_not_a_trap) {
     double S[1] = {0.5}, d[1] = {0};
-    cr_assert(isnan(mr_bound_mi(MR_BOUND_INFONCE, S, 1, NULL, NULL, d, NULL, 1, NULL)));
+    cr_assert(isnan(mr_bound_mi(MR_BOUND_INFONCE, S, 1, NULL, NULL, d, NULL, 1, bw)));
     cr_assert(d[0] == 0.0);
 }
 
 Test(bounds, names) {
     for (int b = 0; b < MR_BOUND_COUNT; b++) cr_assert(mr_bound_parse(mr_bound_name((mr_bound)b)) == b);
     cr_assert(mr_bound_parse("cpc") == -1);
+}
+
+/* Without a work buffer the bounds that need one refuse (NaN, no gradient)
+ * instead of allocating. */
+Test(bounds, work_required) {
+    size_t B = 4;
+    double S[16] = {0}, dS[16] = {0};
+    cr_assert(isnan(mr_bound_mi(MR_BOUND_NWJ, S, B, NULL, NULL, dS, NULL, 1.0, NULL)));
+    for (int i = 0; i < 16; i++) cr_assert(dS[i] == 0.0);
+    cr_assert(!isnan(mr_bound_mi(MR_BOUND_NWJ, S, B, NULL, NULL, dS, NULL, 1.0, bw)));
+    cr_assert(!isnan(mr_bound_mi(MR_BOUND_INFONCE, S, B, NULL, NULL, NULL, NULL, 0.0, NULL)));
 }

@@ -47,7 +47,7 @@ typedef struct {
     mr_params p;
     mr_bound bound;
     size_t B;
-    double *x, *y, *S, *la, *work;
+    double *x, *y, *S, *la, *work, *bw; /* bw: the bound's scratch */
 } ectx;
 
 /* the estimator loss of spec §2.5 with the critic and (optional) baseline */
@@ -59,7 +59,7 @@ static double eloss(void *c_) {
         mr_baseline_forward(&c->c, &c->p, c->y, c->B, c->la, c->work);
         la = c->la;
     }
-    return mr_bound_loss(c->bound, c->S, c->B, la, NULL, NULL, NULL, 0, NULL);
+    return mr_bound_loss(c->bound, c->S, c->B, la, NULL, NULL, NULL, 0, c->bw);
 }
 
 static void egrad(ectx *c, double *dx, double *dy) {
@@ -68,7 +68,7 @@ static void egrad(ectx *c, double *dx, double *dy) {
     mr_params_zero_grad(&c->p);
     eloss(c);
     int base = mr_bound_uses_baseline(c->bound);
-    mr_bound_loss(c->bound, c->S, B, base ? c->la : NULL, NULL, dS, base ? dla : NULL, 1.0, NULL);
+    mr_bound_loss(c->bound, c->S, B, base ? c->la : NULL, NULL, dS, base ? dla : NULL, 1.0, c->bw);
     if (base) mr_baseline_backward(&c->c, &c->p, c->y, B, dla, dy, c->work);
     mr_critic_backward(&c->c, &c->p, c->x, c->y, B, dS, dx, dy, c->work);
 }
@@ -84,7 +84,7 @@ static void build(ectx *c, mr_critic_kind kind, mr_baseline_kind base, mr_bound 
     /* non-zero biases so their gradients are exercised */
     for (size_t i = 0; i < c->p.n; i++)
         if (strstr(c->p.t[i].name, ".bias"))
-            t_fill_uniform(c->p.data + c->p.t[i].offset, c->p.t[i].size, -0.3, 0.3, r);
+            t_fill_uniform(mr_params_val(&c->p, i), c->p.t[i].size, -0.3, 0.3, r);
     c->bound = bound;
     c->B = B;
     c->x = t_alloc(B * 3);
@@ -92,6 +92,7 @@ static void build(ectx *c, mr_critic_kind kind, mr_baseline_kind base, mr_bound 
     c->S = t_alloc(B * B);
     c->la = t_alloc(B);
     c->work = t_alloc(mr_critic_work_size(&c->c, B));
+    c->bw = t_alloc(mr_bound_work_size(B));
     t_fill_uniform(c->x, B * 3, -1, 1, r);
     t_fill_uniform(c->y, B * 2, -1, 1, r);
     gsl_rng_free(r);
@@ -207,7 +208,7 @@ Test(critic, orientation_and_official_shapes) {
     for (size_t i = 0; i < p.n; i++) {
         const mr_tensor *t = &p.t[i];
         for (size_t j = 0; j < t->size; j++) {
-            double v = p.data[t->offset + j];
+            double v = mr_params_val(&p, i)[j];
             if (strstr(t->name, ".bias")) cr_assert(v == 0.0, "%s must start at 0", t->name);
             else cr_assert(fabs(v) <= 1 / sqrt((double)t->shape[1]), "%s outside U(±1/√fan_in)", t->name);
             if (strstr(t->name, "MLP_g.0.weight")) wmax = fmax(wmax, fabs(v));

@@ -124,14 +124,16 @@ static void check_fixture(const char *path, tally *t) {
         }
     }
     mr_step st;
-    mr_fwd *f;
-    cr_assert(mr_model_forward(&m, &in, banks ? &bk : NULL, &r, &st, &f, &e) == MR_OK, "%s: %s", path, e.msg);
+    mr_workspace *f;
+    mr_step_dims dims = {in.B, in.Lt, in.La, in.Lv, banks ? bk.N : 0};
+    cr_assert(mr_workspace_create(&m, &dims, &f, &e) == MR_OK, "%s: %s", path, e.msg);
+    cr_assert(mr_model_forward(&m, &in, banks ? &bk : NULL, &r, &st, f, &e) == MR_OK, "%s: %s", path, e.msg);
     size_t T = m.p.total;
     double *g[3] = {NULL, malloc(T * sizeof(double)), malloc(T * sizeof(double))};
     cr_assert(g[1] && g[2]);
     for (int s = 1; s <= 2; s++) {
         mr_params_zero_grad(&m.p);
-        mr_model_backward(&m, f, s, 1);
+        cr_assert(mr_model_backward(&m, f, s, 1, &e) == MR_OK, "%s: %s", path, e.msg);
         memcpy(g[s], m.p.grad, T * sizeof(double));
     }
     /* forward outputs */
@@ -229,7 +231,7 @@ static void check_fixture(const char *path, tally *t) {
         free(stats);
     }
     free(names);
-    mr_fwd_free(f);
+    mr_workspace_free(f);
     free(g[1]), free(g[2]);
     free(text), free(audio), free(vision), free(label), free(bl), free(bt), free(ba), free(bv);
     for (int j = 0; j < MR_NCMI; j++) free(anchors[j]);

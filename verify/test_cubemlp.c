@@ -131,7 +131,7 @@ static void check_cube(int ln_first, int res, int bias, mr_act act, double pdrop
     mr_cubemlp_init(&c.m, &c.p, r);
     /* perturb LayerNorm affine parameters away from 1/0 so their gradients matter */
     for (size_t i = 0; i < c.p.n; i++)
-        if (strstr(c.p.t[i].name, ".ln_")) t_fill_uniform(c.p.data + c.p.t[i].offset, c.p.t[i].size, 0.5, 1.5, r);
+        if (strstr(c.p.t[i].name, ".ln_")) t_fill_uniform(mr_params_val(&c.p, i), c.p.t[i].size, 0.5, 1.5, r);
     c.B = 2;
     c.nin = c.B * 4 * 3 * 5;
     c.nout = c.B * out[1][0] * out[1][1] * out[1][2];
@@ -178,9 +178,8 @@ Test(cubemlp, identity_mlp_gives_layernormed_residual) {
     gsl_rng *r = t_rng(7);
     mr_cubemlp_init(&m, &p, r);
     for (int a = 0; a < 3; a++) {
-        const mr_tensor *w = &p.t[m.w2[0][a]], *b = &p.t[m.b2[0][a]];
-        memset(p.data + w->offset, 0, w->size * sizeof(double));
-        memset(p.data + b->offset, 0, b->size * sizeof(double));
+        memset(mr_params_val(&p, m.w2[0][a]), 0, p.t[m.w2[0][a]].size * sizeof(double));
+        memset(mr_params_val(&p, m.b2[0][a]), 0, p.t[m.b2[0][a]].size * sizeof(double));
     }
     double X[24], Y[24], cache[4096], work[4096];
     cr_assert(mr_cubemlp_cache_size(&m, 1) <= 4096 && mr_cubemlp_work_size(&m, 1) <= 4096);
@@ -305,7 +304,7 @@ Test(head, shallow_and_deep_rule_and_gradients) {
         double *dF = t_alloc(2 * dim);
         mr_params_zero_grad(&c.p);
         hloss(&c);
-        mr_head_backward(&c.h, &c.p, c.F, 2, c.W, dF, c.cache);
+        mr_head_backward(&c.h, &c.p, c.F, 2, c.W, dF, c.cache, t_alloc(mr_head_work_size(&c.h, 2)));
         /* ReLU kinks: the deep head's pre-activations must be away from 0 */
         int kink = 0;
         for (int i = 0; deep && i < 256; i++) kink |= fabs(c.cache[i]) < 1e-2;

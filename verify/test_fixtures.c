@@ -151,10 +151,10 @@ static void cube_case(const char *file, size_t in0[3], size_t hid[][3], size_t o
     load_params(&z, &p, NULL);
     size_t nin = B * in0[0] * in0[1] * in0[2], nenc = B * Lo * Ko * Do;
     double *x = get(&z, "x", nin), *masks = get(&z, "masks", mr_cubemlp_mask_size(&m, B));
-    double *hmask = get(&z, "head_mask", B * 128);
+    double *hmask = get(&z, "head_mask", B * MR_HEAD_WIDTH);
     double *enc = t_alloc(nenc), *F = t_alloc(B * dim), *y = t_alloc(B);
     double *cache = t_alloc(mr_cubemlp_cache_size(&m, B)), *work = t_alloc(mr_cubemlp_work_size(&m, B));
-    double *hc = t_alloc(mr_head_cache_size(&h, B));
+    double *hc = t_alloc(mr_head_cache_size(&h, B)), *hw = t_alloc(mr_head_work_size(&h, B));
     mr_cubemlp_forward(&m, &p, x, B, enc, cache, work, masks, NULL);
     compare("enc", enc, get(&z, "enc", nenc), nenc);
     mr_compose_forward(enc, B, Lo, Ko, Do, ck, ct, F);
@@ -162,7 +162,7 @@ static void cube_case(const char *file, size_t in0[3], size_t hid[][3], size_t o
     mr_head_forward(&h, &p, F, B, y, hc, hmask, NULL);
     compare("y", y, get(&z, "y", B), B);
     double *dF = t_alloc(B * dim), *denc = t_alloc(nenc), *dx = t_alloc(nin);
-    mr_head_backward(&h, &p, F, B, get(&z, "dy", B), dF, hc);
+    mr_head_backward(&h, &p, F, B, get(&z, "dy", B), dF, hc, hw);
     mr_compose_backward(dF, B, Lo, Ko, Do, ck, ct, denc);
     mr_cubemlp_backward(&m, &p, B, denc, dx, cache, work);
     compare("grad/x", dx, get(&z, "grad/x", nin), nin);

@@ -12,6 +12,7 @@
 
 #include "ref/core/gradcheck.h"
 #include "ref/model/model.h"
+#include "verify/alloc_count.h"
 #include "verify/helpers.h"
 
 typedef struct {
@@ -21,6 +22,7 @@ typedef struct {
     mr_rand r;
     int stage, with_banks;
     int64_t anchors[MR_NCMI][8];
+    mr_workspace *ws; /* sized for exactly this batch and bank */
 } mctx;
 
 static double *mk(size_t n, gsl_rng *g, double lo, double hi) {
@@ -44,8 +46,8 @@ static void small_model(mctx *c, mr_encoder enc, mr_bound bound, mr_critic_kind 
     cfg.bound = bound;
     cfg.critic = critic;
     if (bound == MR_BOUND_TUBA) cfg.baseline = MR_BASE_GAUSSIAN;
-    for (int k = 0; k < 11; k++) cfg.c1[k] = 0.3 + 0.05 * k;
-    for (int k = 0; k < 8; k++) cfg.c2[k] = 0.2 + 0.03 * k;
+    for (int k = 0; k < MR_NMI; k++) cfg.c1[k] = 0.3 + 0.05 * k;
+    for (int k = 0; k < MR_NDERIVED; k++) cfg.c2[k] = 0.2 + 0.03 * k;
     mr_error e;
     cr_assert(mr_model_build(&c->m, &cfg, &e) == MR_OK, "%s", e.msg);
     mr_model_init(&c->m, seed);
@@ -57,7 +59,7 @@ static void small_model(mctx *c, mr_encoder enc, mr_bound bound, mr_critic_kind 
     for (size_t i = 0; i < c->m.n_main; i++) {
         const char *n = c->m.p.t[i].name;
         if (!strstr(n, "ln_")) continue;
-        double *v = c->m.p.data + c->m.p.t[i].offset;
+        double *v = mr_params_val(&c->m.p, i);
         if (strstr(n, ".weight")) t_fill_uniform(v, c->m.p.t[i].size, 0.5, 1.5, g);
         else t_fill_away(v, c->m.p.t[i].size, 0.1, 0.5, g);
     }
@@ -86,17 +88,21 @@ static void small_model(mctx *c, mr_encoder enc, mr_bound bound, mr_critic_kind 
     for (int i = 0; i < MR_NVMI; i++) c->m.vmi[i].g.act = c->m.vmi[i].h.act = c->m.vmi[i].f.act = c->m.vmi[i].bmlp.act = MR_ACT_TANH;
     for (int j = 0; j < MR_NCMI; j++) c->m.vcmi[j].mlp.act = MR_ACT_TANH;
     gsl_rng_free(g);
+    mr_step_dims x = {B, Lt, La, Lv, N};
+    cr_assert(mr_workspace_create(&c->m, &x, &c->ws, &e) == MR_OK, "%s", e.msg);
+}
+
+static void free_model(mctx *c) {
+    mr_workspace_free(c->ws);
+    mr_model_free(&c->m);
 }
 
 static double mloss(void *c_) {
     mctx *c = c_;
     mr_step st;
-    mr_fwd *f;
     mr_error e;
-    cr_assert(mr_model_forward(&c->m, &c->in, c->with_banks ? &c->bk : NULL, &c->r, &st, &f, &e) == MR_OK, "%s", e.msg);
-    double L = c->stage == 1 ? st.loss_stage1 : st.loss_stage2;
-    mr_fwd_free(f);
-    return L;
+    cr_assert(mr_model_forward(&c->m, &c->in, c->with_banks ? &c->bk : NULL, &c->r, &st, c->ws, &e) == MR_OK, "%s", e.msg);
+    return c->stage == 1 ? st.loss_stage1 : st.loss_stage2;
 }
 
 static void check_model(mr_encoder enc, mr_bound bound, mr_critic_kind critic, int ln_first, unsigned long seed) {
@@ -105,12 +111,10 @@ static void check_model(mr_encoder enc, mr_bound bound, mr_critic_kind critic, i
     for (int stage = 1; stage <= 2; stage++) {
         c.stage = stage;
         mr_step st;
-        mr_fwd *f;
         mr_error e;
-        cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &c.r, &st, &f, &e) == MR_OK, "%s", e.msg);
+        cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &c.r, &st, c.ws, &e) == MR_OK, "%s", e.msg);
         mr_params_zero_grad(&c.m.p);
-        mr_model_backward(&c.m, f, stage, 1);
-        mr_fwd_free(f);
+        cr_assert(mr_model_backward(&c.m, c.ws, stage, 1, &e) == MR_OK, "%s", e.msg);
         /* main model and estimators separately: each direction must match */
         mr_gc_var vmain = {"main", c.m.p.data, c.m.p.grad, c.m.p.t[c.m.n_main].offset};
         size_t off = c.m.p.t[c.m.n_main].offset;
@@ -123,7 +127,7 @@ static void check_model(mr_encoder enc, mr_bound bound, mr_critic_kind critic, i
         cr_expect(f2 == 0, "stage %d, estimators (bound %s): %d failing directions (worst %.3g of bound)", stage, mr_bound_name(bound), f2,
                   r2.max_ratio);
     }
-    mr_model_free(&c.m);
+    free_model(&c);
 }
 
 Test(model, gradients_gru_infonce_separate, .timeout = 300) { check_model(MR_ENC_GRU, MR_BOUND_INFONCE, MR_CRITIC_SEPARATE, 0, 1); }
@@ -134,9 +138,8 @@ Test(model, objectives_follow_the_spec_signs) {
     mctx c;
     small_model(&c, MR_ENC_GRU, MR_BOUND_INFONCE, MR_CRITIC_SEPARATE, 0, 4);
     mr_step st;
-    mr_fwd *f;
     mr_error e;
-    cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &c.r, &st, &f, &e) == MR_OK);
+    cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &c.r, &st, c.ws, &e) == MR_OK);
     const double *I = st.mi, *c1 = c.m.cfg.c1, *c2 = c.m.cfg.c2;
     /* stage 1: Σ c1[i]·ℓ_i with ℓ = −I for the VMI (infonce), BCE for the CMI */
     double L1 = 0;
@@ -160,13 +163,11 @@ Test(model, objectives_follow_the_spec_signs) {
     for (int j = 0; j < 6; j++)
         for (size_t q = 0; q < st.m_anchor * st.k; q++)
             for (size_t a = 0; a < st.m_anchor; a++) cr_assert(st.neighbors[j][q] != st.anchors[j][a]);
-    mr_fwd_free(f);
     /* epoch 0: no banks → task loss only, MI zero */
     c.with_banks = 0;
-    cr_assert(mr_model_forward(&c.m, &c.in, NULL, &c.r, &st, &f, &e) == MR_OK);
+    cr_assert(mr_model_forward(&c.m, &c.in, NULL, &c.r, &st, c.ws, &e) == MR_OK);
     cr_assert(!st.has_mi && st.loss_stage2 == st.loss_task && st.mi[0] == 0 && st.loss_stage1 == 0);
-    mr_fwd_free(f);
-    mr_model_free(&c.m);
+    free_model(&c);
 }
 
 Test(model, names_and_shapes_match_the_official_state_dict) {
@@ -207,28 +208,29 @@ Test(model, oracle_replays_a_training_step) {
     memset(&train_r, 0, sizeof train_r);
     train_r.anchor = anchor;
     mr_step st1, st2;
-    mr_fwd *f1, *f2;
+    mr_workspace *f1 = c.ws, *f2;
     mr_error e;
-    cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &train_r, &st1, &f1, &e) == MR_OK, "%s", e.msg);
+    mr_step_dims x = {c.in.B, c.in.Lt, c.in.La, c.in.Lv, c.bk.N};
+    cr_assert(mr_workspace_create(&c.m, &x, &f2, &e) == MR_OK, "%s", e.msg);
+    cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &train_r, &st1, f1, &e) == MR_OK, "%s", e.msg);
     mr_rand oracle_r;
     memset(&oracle_r, 0, sizeof oracle_r);
     for (int j = 0; j < MR_NCMI; j++) oracle_r.given[j] = st1.anchors[j];
-    cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &oracle_r, &st2, &f2, &e) == MR_OK, "%s", e.msg);
+    cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &oracle_r, &st2, f2, &e) == MR_OK, "%s", e.msg);
     cr_assert(memcmp(st1.mi, st2.mi, sizeof st1.mi) == 0 && st1.loss_stage1 == st2.loss_stage1 && st1.loss_stage2 == st2.loss_stage2);
     cr_assert(memcmp(st1.output, st2.output, 6 * sizeof(double)) == 0);
     double *g = t_alloc(c.m.p.total);
     for (int stage = 1; stage <= 2; stage++) {
         mr_params_zero_grad(&c.m.p);
-        mr_model_backward(&c.m, f1, stage, 1);
+        cr_assert(mr_model_backward(&c.m, f1, stage, 1, &e) == MR_OK);
         memcpy(g, c.m.p.grad, c.m.p.total * sizeof(double));
         mr_params_zero_grad(&c.m.p);
-        mr_model_backward(&c.m, f2, stage, 1);
+        cr_assert(mr_model_backward(&c.m, f2, stage, 1, &e) == MR_OK);
         cr_assert(memcmp(g, c.m.p.grad, c.m.p.total * sizeof(double)) == 0, "stage %d gradients differ", stage);
     }
-    mr_fwd_free(f1);
-    mr_fwd_free(f2);
+    mr_workspace_free(f2);
     gsl_rng_free(anchor);
-    mr_model_free(&c.m);
+    free_model(&c);
 }
 
 /* The audio and visual branches on two threads compute what they compute
@@ -241,8 +243,8 @@ Test(model, branch_threads_do_not_change_results) {
         mctx c;
         small_model(&c, encs[q], MR_BOUND_INFONCE, MR_CRITIC_SEPARATE, 0, 11 + q);
         mr_step st[2];
-        mr_fwd *f[2];
         double *g[2][2];
+        double mi[2][MR_NMI];
         double out[2][6];
         for (int run = 0; run < 2; run++) {
             mr_model_branch_threads(run == 0 ? 1 : 2);
@@ -251,23 +253,139 @@ Test(model, branch_threads_do_not_change_results) {
             memset(&r, 0, sizeof r);
             r.drop = drop, r.anchor = anchor;
             mr_error e;
-            cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &r, &st[run], &f[run], &e) == MR_OK, "%s", e.msg);
+            cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &r, &st[run], c.ws, &e) == MR_OK, "%s", e.msg);
             memcpy(out[run], st[run].output, sizeof out[run]);
+            memcpy(mi[run], st[run].mi, sizeof mi[run]);
             for (int stage = 1; stage <= 2; stage++) {
                 mr_params_zero_grad(&c.m.p);
-                mr_model_backward(&c.m, f[run], stage, 1);
+                cr_assert(mr_model_backward(&c.m, c.ws, stage, 1, &e) == MR_OK);
                 g[run][stage - 1] = t_alloc(c.m.p.total);
                 memcpy(g[run][stage - 1], c.m.p.grad, c.m.p.total * sizeof(double));
             }
-            mr_fwd_free(f[run]);
             gsl_rng_free(drop);
             gsl_rng_free(anchor);
         }
         mr_model_branch_threads(0);
         cr_assert(memcmp(out[0], out[1], sizeof out[0]) == 0, "encoder %d: outputs differ", q);
-        cr_assert(memcmp(st[0].mi, st[1].mi, sizeof st[0].mi) == 0 && st[0].loss_stage2 == st[1].loss_stage2, "encoder %d", q);
+        cr_assert(memcmp(mi[0], mi[1], sizeof mi[0]) == 0 && st[0].loss_stage2 == st[1].loss_stage2, "encoder %d", q);
         for (int s = 0; s < 2; s++)
             cr_assert(memcmp(g[0][s], g[1][s], c.m.p.total * sizeof(double)) == 0, "encoder %d: stage %d gradients differ", q, s + 1);
-        mr_model_free(&c.m);
+        free_model(&c);
     }
+}
+
+/* A batch, a sequence or a bank beyond the workspace's sizes is refused
+ * with the dimension named, before anything is computed; a backward after a
+ * refused forward is refused too and accumulates nothing. */
+Test(model, batch_beyond_the_workspace_fails_cleanly) {
+    mctx c;
+    small_model(&c, MR_ENC_GRU, MR_BOUND_INFONCE, MR_CRITIC_SEPARATE, 0, 21);
+    mr_step_dims full = {c.in.B, c.in.Lt, c.in.La, c.in.Lv, c.bk.N};
+    struct {
+        mr_step_dims x;
+        const char *says;
+    } small[5] = {{full, "B = 6"}, {full, "Lt = 4"}, {full, "La = 5"}, {full, "Lv = 7"}, {full, "N = 20"}};
+    small[0].x.B = 5, small[1].x.Lt = 3, small[2].x.La = 4, small[3].x.Lv = 6, small[4].x.N = 19;
+    mr_error e;
+    mr_step st;
+    /* a forward that fits leaves a state behind: the refused one must clear it */
+    mr_workspace *ws;
+    for (int q = 0; q < 5; q++) {
+        cr_assert(mr_workspace_create(&c.m, &small[q].x, &ws, &e) == MR_OK, "%s", e.msg);
+        if (q == 0) {
+            mr_inputs fit = c.in;
+            fit.B = 5;
+            cr_assert(mr_model_forward(&c.m, &fit, &c.bk, &c.r, &st, ws, &e) == MR_OK, "%s", e.msg);
+        }
+        memset(&e, 0, sizeof e);
+        cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &c.r, &st, ws, &e) == MR_EINVAL);
+        cr_assert(strstr(e.msg, small[q].says) != NULL, "'%s' should name %s", e.msg, small[q].says);
+        mr_params_zero_grad(&c.m.p);
+        cr_assert(mr_model_backward(&c.m, ws, 2, 1, &e) == MR_EINVAL);
+        for (size_t i = 0; i < c.m.p.total; i++) cr_assert(c.m.p.grad[i] == 0.0);
+        mr_workspace_free(ws);
+    }
+    cr_assert(mr_model_backward(&c.m, c.ws, 2, 1, &e) == MR_EINVAL, "no forward yet");
+    cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &c.r, &st, c.ws, &e) == MR_OK, "%s", e.msg);
+    cr_assert(mr_model_backward(&c.m, c.ws, 3, 1, &e) == MR_EINVAL && strstr(e.msg, "stage"));
+    free_model(&c);
+}
+
+/* A smaller batch in a larger workspace gives the same bits as in a
+ * workspace of its own size, and a reused workspace the same bits as a fresh
+ * one (nothing left over from the previous step leaks into the next). */
+Test(model, workspace_reuse_and_size_do_not_change_results) {
+    mctx c;
+    small_model(&c, MR_ENC_GRU, MR_BOUND_INFONCE, MR_CRITIC_SEPARATE, 0, 23);
+    mr_inputs sub = c.in;
+    sub.B = 4; /* the first 4 samples: a prefix of every input */
+    mr_step_dims exact = {sub.B, sub.Lt, sub.La, sub.Lv, c.bk.N};
+    mr_workspace *own;
+    mr_error e;
+    cr_assert(mr_workspace_create(&c.m, &exact, &own, &e) == MR_OK, "%s", e.msg);
+    double *g[2][2];
+    double out[2][4], L[2];
+    for (int run = 0; run < 2; run++) {
+        mr_workspace *w = run == 0 ? own : c.ws;
+        mr_step st;
+        /* the big workspace first holds a full-size step */
+        if (run == 1) cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &c.r, &st, w, &e) == MR_OK);
+        if (run == 1) cr_assert(mr_model_backward(&c.m, w, 2, 1, &e) == MR_OK);
+        cr_assert(mr_model_forward(&c.m, &sub, &c.bk, &c.r, &st, w, &e) == MR_OK, "%s", e.msg);
+        memcpy(out[run], st.output, sizeof out[run]);
+        L[run] = st.loss_stage2;
+        for (int stage = 1; stage <= 2; stage++) {
+            mr_params_zero_grad(&c.m.p);
+            cr_assert(mr_model_backward(&c.m, w, stage, 1, &e) == MR_OK);
+            g[run][stage - 1] = t_alloc(c.m.p.total);
+            memcpy(g[run][stage - 1], c.m.p.grad, c.m.p.total * sizeof(double));
+        }
+    }
+    cr_assert(memcmp(out[0], out[1], sizeof out[0]) == 0 && L[0] == L[1]);
+    for (int s = 0; s < 2; s++) cr_assert(memcmp(g[0][s], g[1][s], c.m.p.total * sizeof(double)) == 0, "stage %d", s + 1);
+    mr_workspace_free(own);
+    free_model(&c);
+}
+
+/* Forward and backward of both stages allocate nothing, with dropout and
+ * anchors drawn from streams, for every encoder and both branch schedules.
+ * The counter sees every malloc/calloc/realloc our code makes (the binary
+ * is linked with --wrap, verify/alloc_count.h); that it does is checked on
+ * a library function that does allocate. */
+Test(model, forward_and_backward_do_not_allocate) {
+    mr_encoder encs[3] = {MR_ENC_GRU, MR_ENC_LSTM, MR_ENC_CONV};
+    for (int q = 0; q < 3; q++)
+        for (int threads = 1; threads <= 2; threads++) {
+            mctx c;
+            small_model(&c, encs[q], q == 2 ? MR_BOUND_TUBA : MR_BOUND_INFONCE, q == 1 ? MR_CRITIC_CONCAT : MR_CRITIC_SEPARATE, 0, 31 + q);
+            mr_model_branch_threads(threads);
+            gsl_rng *drop = t_rng(5), *anchor = t_rng(6);
+            mr_rand r;
+            memset(&r, 0, sizeof r);
+            r.drop = drop, r.anchor = anchor;
+            mr_error e;
+            mr_step st;
+            for (int rep = 0; rep < 2; rep++) { /* the second step is counted */
+                if (rep == 1) t_alloc_count_start();
+                int rc = mr_model_forward(&c.m, &c.in, &c.bk, &r, &st, c.ws, &e);
+                for (int stage = 1; stage <= 2 && !rc; stage++) rc = mr_model_backward(&c.m, c.ws, stage, 1, &e);
+                long n = rep == 1 ? t_alloc_count_stop() : 0;
+                cr_assert(rc == MR_OK, "%s", e.msg);
+                cr_assert(n == 0, "encoder %d, %d branch threads: %ld allocations in a step", q, threads, n);
+            }
+            mr_model_branch_threads(0);
+            gsl_rng_free(drop);
+            gsl_rng_free(anchor);
+            free_model(&c);
+        }
+    /* the counter counts: the allocating k-NN entry point is seen */
+    int64_t anc[2], nb[2];
+    double Z[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    mr_error e;
+    gsl_rng *g = t_rng(1);
+    t_alloc_count_start();
+    int rc = mr_knn_draw_anchors(8, 2, g, anc, &e) || mr_knn_neighbors(Z, 1, 8, anc, 2, 1, nb, &e);
+    long n = t_alloc_count_stop();
+    cr_assert(rc == 0 && n >= 2, "%ld allocations counted", n);
+    gsl_rng_free(g);
 }

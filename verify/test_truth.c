@@ -200,6 +200,7 @@ Test(bounds, optimal_critic_recovers_mi) {
     double rho = 0.7, I = mr_staircase_mi(rho, 1), s2 = 1 - rho * rho;
     double *x = t_alloc(B), *y = t_alloc(B), *S = t_alloc(B * B), *S1 = t_alloc(B * B);
     double *nwj = t_alloc(R), *nce = t_alloc(R), *itp = t_alloc(R), *dv = t_alloc(R);
+    double *bw = t_alloc(mr_bound_work_size(B));
     for (size_t k = 0; k < R; k++) {
         mr_sample_staircase(r, B, 1, rho, 0, x, y);
         for (size_t i = 0; i < B; i++)
@@ -208,10 +209,10 @@ Test(bounds, optimal_critic_recovers_mi) {
                 S[i * B + j] = f; /* rows index y, as the separate critic */
                 S1[i * B + j] = f + 1;
             }
-        nwj[k] = mr_bound_mi(MR_BOUND_NWJ, S1, B, NULL, NULL, NULL, NULL, 0, NULL);
-        nce[k] = mr_bound_mi(MR_BOUND_INFONCE, S, B, NULL, NULL, NULL, NULL, 0, NULL);
-        itp[k] = mr_bound_mi(MR_BOUND_INTERPOLATE, S, B, NULL, NULL, NULL, NULL, 0, NULL);
-        dv[k] = mr_bound_mi(MR_BOUND_DV, S, B, NULL, NULL, NULL, NULL, 0, NULL);
+        nwj[k] = mr_bound_mi(MR_BOUND_NWJ, S1, B, NULL, NULL, NULL, NULL, 0, bw);
+        nce[k] = mr_bound_mi(MR_BOUND_INFONCE, S, B, NULL, NULL, NULL, NULL, 0, bw);
+        itp[k] = mr_bound_mi(MR_BOUND_INTERPOLATE, S, B, NULL, NULL, NULL, NULL, 0, bw);
+        dv[k] = mr_bound_mi(MR_BOUND_DV, S, B, NULL, NULL, NULL, NULL, 0, bw);
     }
     double m, sd;
     mean_sd(nwj, R, &m, &sd);

@@ -133,10 +133,12 @@ int mr_oracle_run(mr_model *m, const mr_oracle_batch *b, const char *what, gsl_r
     res->t = calloc(cap, sizeof *res->t);
     if (!res->grad[0] || !res->grad[1] || !res->t) return mr_fail(e, MR_ENOMEM, "out of memory");
     /* the step: the model's forward and the backward of each stage from zero gradients */
-    if ((rc = mr_model_forward(m, &in, have_banks ? &bk : NULL, &rnd, &res->st, &res->fwd, e))) return rc;
+    mr_step_dims dims = {in.B, in.Lt, in.La, in.Lv, N};
+    if ((rc = mr_workspace_create(m, &dims, &res->ws, e))) return rc;
+    if ((rc = mr_model_forward(m, &in, have_banks ? &bk : NULL, &rnd, &res->st, res->ws, e))) return rc;
     for (int stage = 1; stage <= 2; stage++) {
         mr_params_zero_grad(&m->p);
-        mr_model_backward(m, res->fwd, stage, 1);
+        if ((rc = mr_model_backward(m, res->ws, stage, 1, e))) return rc;
         memcpy(res->grad[stage - 1], m->p.grad, T * sizeof(double));
     }
     res->B = B, res->D = D;
@@ -145,7 +147,7 @@ int mr_oracle_run(mr_model *m, const mr_oracle_batch *b, const char *what, gsl_r
 }
 
 void mr_oracle_result_free(mr_oracle_result *res) {
-    if (res->fwd) mr_fwd_free(res->fwd);
+    mr_workspace_free(res->ws);
     free(res->grad[0]);
     free(res->grad[1]);
     free(res->t);

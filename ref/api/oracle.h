@@ -49,7 +49,7 @@ typedef struct {
 
 typedef struct {
     mr_step st;
-    mr_fwd *fwd;       /* keeps the features st points into */
+    mr_workspace *ws;  /* sized for this batch; holds the features st points into */
     double *grad[2];   /* [p.total] ∂loss_stage1/∂θ, ∂loss_stage2/∂θ */
     size_t B, D;
     size_t n;          /* named tensors */

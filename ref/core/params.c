@@ -71,12 +71,12 @@ long mr_params_find(const mr_params *p, const char *name) {
 
 double *mr_params_get(const mr_params *p, const char *name) {
     long i = mr_params_find(p, name);
-    return (i < 0 || !p->data) ? NULL : p->data + p->t[i].offset;
+    return (i < 0 || !p->data) ? NULL : mr_params_val(p, (size_t)i);
 }
 
 double *mr_params_get_grad(const mr_params *p, const char *name) {
     long i = mr_params_find(p, name);
-    return (i < 0 || !p->grad) ? NULL : p->grad + p->t[i].offset;
+    return (i < 0 || !p->grad) ? NULL : mr_params_grad(p, (size_t)i);
 }
 
 void mr_params_zero_grad(mr_params *p) {

@@ -49,6 +49,18 @@ int mr_params_add(mr_params *p, const char *name, int ndim, const size_t *shape,
 int mr_params_alloc(mr_params *p, mr_error *e);
 void mr_params_free(mr_params *p);
 
+/* Values and gradient of tensor i, the one accessor (no bounds check: i
+ * comes from a register call). MR_NO_TENSOR stands for an absent optional
+ * tensor (a bias turned off, no projection) and gives NULL, which the layers
+ * read as "none". */
+#define MR_NO_TENSOR SIZE_MAX
+static inline double *mr_params_val(const mr_params *p, size_t i) {
+    return i == MR_NO_TENSOR ? NULL : p->data + p->t[i].offset;
+}
+static inline double *mr_params_grad(const mr_params *p, size_t i) {
+    return i == MR_NO_TENSOR ? NULL : p->grad + p->t[i].offset;
+}
+
 long mr_params_find(const mr_params *p, const char *name);
 double *mr_params_get(const mr_params *p, const char *name);      /* values or NULL */
 double *mr_params_get_grad(const mr_params *p, const char *name); /* gradient or NULL */

@@ -18,7 +18,6 @@
 
 #include "ref/core/blas.h"
 
-#define NONE SIZE_MAX
 static const char AX[3] = {'l', 'k', 'd'};
 
 /* ------------------------------------------------------------- parsing */
@@ -100,7 +99,7 @@ int mr_cubemlp_register(mr_cubemlp *m, mr_params *p, const char *prefix, const s
             m->hid[i][a] = hid[i][a];
             m->out[i][a] = out[i][a];
             m->res[i] = res[i];
-            m->w1[i][a] = m->b1[i][a] = m->w2[i][a] = m->b2[i][a] = m->wp[i][a] = NONE;
+            m->w1[i][a] = m->b1[i][a] = m->w2[i][a] = m->b2[i][a] = m->wp[i][a] = MR_NO_TENSOR;
             if (!res[i] && m->in[i][a] != m->out[i][a])
                 return mr_fail(e, MR_ESHAPE, "CubeMLP block %zu: without res_project the %c axis must keep its size (%zu → %zu)", i,
                                AX[a], m->in[i][a], m->out[i][a]);
@@ -142,13 +141,10 @@ int mr_cubemlp_register(mr_cubemlp *m, mr_params *p, const char *prefix, const s
     return rc;
 }
 
-static double *P_(const mr_params *p, size_t idx) { return idx == NONE ? NULL : p->data + p->t[idx].offset; }
-static double *G_(const mr_params *p, size_t idx) { return idx == NONE ? NULL : p->grad + p->t[idx].offset; }
-
 static void uni(mr_params *p, size_t idx, double k, gsl_rng *r) {
-    if (idx == NONE) return;
-    const mr_tensor *t = &p->t[idx];
-    for (size_t i = 0; i < t->size; i++) p->data[t->offset + i] = k * (2.0 * gsl_rng_uniform(r) - 1.0);
+    if (idx == MR_NO_TENSOR) return;
+    double *x = mr_params_val(p, idx);
+    for (size_t i = 0; i < p->t[idx].size; i++) x[i] = k * (2.0 * gsl_rng_uniform(r) - 1.0);
 }
 
 void mr_cubemlp_init(const mr_cubemlp *m, mr_params *p, gsl_rng *r) {
@@ -161,8 +157,8 @@ void mr_cubemlp_init(const mr_cubemlp *m, mr_params *p, gsl_rng *r) {
             uni(p, m->b2[i][a], k2, r);
         }
         for (int a = 0; a < 3; a++) {
-            const mr_tensor *g = &p->t[m->lng[i][a]], *b = &p->t[m->lnb[i][a]];
-            for (size_t j = 0; j < g->size; j++) p->data[g->offset + j] = 1.0, p->data[b->offset + j] = 0.0;
+            double *g = mr_params_val(p, m->lng[i][a]), *b = mr_params_val(p, m->lnb[i][a]);
+            for (size_t j = 0; j < p->t[m->lng[i][a]].size; j++) g[j] = 1.0, b[j] = 0.0;
         }
         for (int a = 0; a < 3 && m->res[i]; a++) uni(p, m->wp[i][a], 1.0 / sqrt((double)m->in[i][a]), r);
     }
@@ -295,12 +291,12 @@ void mr_cubemlp_forward(const mr_cubemlp *m, const mr_params *p, const double *X
             to_last(cur, B, s.dims, s.a, s.xp);
             const double *fin = s.xp;
             if (m->ln_first) {
-                mr_layernorm_forward(s.xn, s.mean, s.rstd, s.xp, P_(p, m->lng[i][a]), P_(p, m->lnb[i][a]), s.R, s.nin, 1e-6);
+                mr_layernorm_forward(s.xn, s.mean, s.rstd, s.xp, mr_params_val(p, m->lng[i][a]), mr_params_val(p, m->lnb[i][a]), s.R, s.nin, 1e-6);
                 fin = s.xn;
             }
-            mr_linear_forward(s.h1, fin, P_(p, m->w1[i][a]), P_(p, m->b1[i][a]), s.R, s.nin, s.nhid);
+            mr_linear_forward(s.h1, fin, mr_params_val(p, m->w1[i][a]), mr_params_val(p, m->b1[i][a]), s.R, s.nin, s.nhid);
             mr_act_forward(m->act, s.a1, s.h1, s.R * s.nhid);
-            mr_linear_forward(tmp, s.a1, P_(p, m->w2[i][a]), P_(p, m->b2[i][a]), s.R, s.nhid, s.nout);
+            mr_linear_forward(tmp, s.a1, mr_params_val(p, m->w2[i][a]), mr_params_val(p, m->b2[i][a]), s.R, s.nhid, s.nout);
             size_t nm = s.R * s.nout;
             if (mk) {
                 memcpy(s.mask, mk, nm * sizeof *s.mask);
@@ -311,12 +307,12 @@ void mr_cubemlp_forward(const mr_cubemlp *m, const mr_params *p, const double *X
                 for (size_t k = 0; k < nm; k++) s.mask[k] = 1.0;
             }
             /* u = dropout(MLP) + residual */
-            if (m->res[i]) mr_linear_forward(s.u, s.xp, P_(p, m->wp[i][a]), NULL, s.R, s.nin, s.nout);
+            if (m->res[i]) mr_linear_forward(s.u, s.xp, mr_params_val(p, m->wp[i][a]), NULL, s.R, s.nin, s.nout);
             else memcpy(s.u, s.xp, nm * sizeof *s.u);
             for (size_t k = 0; k < nm; k++) s.u[k] += tmp[k] * s.mask[k];
             const double *res;
             if (!m->ln_first) {
-                mr_layernorm_forward(tmp, s.mean, s.rstd, s.u, P_(p, m->lng[i][a]), P_(p, m->lnb[i][a]), s.R, s.nout, 1e-6);
+                mr_layernorm_forward(tmp, s.mean, s.rstd, s.u, mr_params_val(p, m->lng[i][a]), mr_params_val(p, m->lnb[i][a]), s.R, s.nout, 1e-6);
                 res = tmp;
             } else {
                 res = s.u;
@@ -359,14 +355,14 @@ void mr_cubemlp_backward(const mr_cubemlp *m, mr_params *p, size_t B, const doub
             double *du = t1;
             if (!m->ln_first) {
                 memset(t2, 0, nm * sizeof *t2);
-                mr_layernorm_backward(t2, G_(p, m->lng[i][a]), G_(p, m->lnb[i][a]), t1, s.u, P_(p, m->lng[i][a]),
+                mr_layernorm_backward(t2, mr_params_grad(p, m->lng[i][a]), mr_params_grad(p, m->lnb[i][a]), t1, s.u, mr_params_val(p, m->lng[i][a]),
                                       s.mean, s.rstd, s.R, s.nout);
                 du = t2;
             }
             /* dxp (permuted input gradient) accumulates in dnxt, used as [R, nin] */
             double *dxp = dnxt;
             memset(dxp, 0, ni * sizeof *dxp);
-            if (m->res[i]) mr_linear_backward(dxp, G_(p, m->wp[i][a]), NULL, du, s.xp, P_(p, m->wp[i][a]), s.R, s.nin, s.nout);
+            if (m->res[i]) mr_linear_backward(dxp, mr_params_grad(p, m->wp[i][a]), NULL, du, s.xp, mr_params_val(p, m->wp[i][a]), s.R, s.nin, s.nout);
             else
                 for (size_t k = 0; k < nm; k++) dxp[k] += du[k];
             /* through dropout and fc2 → d a1 (in the other half of t1/t2) */
@@ -374,18 +370,18 @@ void mr_cubemlp_backward(const mr_cubemlp *m, mr_params *p, size_t B, const doub
             for (size_t k = 0; k < nm; k++) dm[k] = du[k] * s.mask[k];
             double *da = du; /* du no longer needed */
             memset(da, 0, s.R * s.nhid * sizeof *da);
-            mr_linear_backward(da, G_(p, m->w2[i][a]), G_(p, m->b2[i][a]), dm, s.a1, P_(p, m->w2[i][a]), s.R, s.nhid, s.nout);
+            mr_linear_backward(da, mr_params_grad(p, m->w2[i][a]), mr_params_grad(p, m->b2[i][a]), dm, s.a1, mr_params_val(p, m->w2[i][a]), s.R, s.nhid, s.nout);
             double *dh = dm;
             memset(dh, 0, s.R * s.nhid * sizeof *dh);
             mr_act_backward(m->act, dh, da, s.h1, s.a1, s.R * s.nhid);
             if (m->ln_first) {
                 double *dxn = da;
                 memset(dxn, 0, ni * sizeof *dxn);
-                mr_linear_backward(dxn, G_(p, m->w1[i][a]), G_(p, m->b1[i][a]), dh, s.xn, P_(p, m->w1[i][a]), s.R, s.nin, s.nhid);
-                mr_layernorm_backward(dxp, G_(p, m->lng[i][a]), G_(p, m->lnb[i][a]), dxn, s.xp, P_(p, m->lng[i][a]), s.mean,
+                mr_linear_backward(dxn, mr_params_grad(p, m->w1[i][a]), mr_params_grad(p, m->b1[i][a]), dh, s.xn, mr_params_val(p, m->w1[i][a]), s.R, s.nin, s.nhid);
+                mr_layernorm_backward(dxp, mr_params_grad(p, m->lng[i][a]), mr_params_grad(p, m->lnb[i][a]), dxn, s.xp, mr_params_val(p, m->lng[i][a]), s.mean,
                                       s.rstd, s.R, s.nin);
             } else {
-                mr_linear_backward(dxp, G_(p, m->w1[i][a]), G_(p, m->b1[i][a]), dh, s.xp, P_(p, m->w1[i][a]), s.R, s.nin, s.nhid);
+                mr_linear_backward(dxp, mr_params_grad(p, m->w1[i][a]), mr_params_grad(p, m->b1[i][a]), dh, s.xp, mr_params_val(p, m->w1[i][a]), s.R, s.nin, s.nhid);
             }
             /* back to block layout (dims before this stage) */
             if (i == 0 && a == 0) {
@@ -468,9 +464,9 @@ int mr_head_register(mr_head *h, mr_params *p, const char *prefix, size_t dim, s
     h->dim = dim;
     h->nc = nc;
     h->p = drop;
-    h->deep = dim > 128;
+    h->deep = dim > MR_HEAD_WIDTH;
     char name[MR_NAME_MAX];
-    size_t o0 = h->deep ? 128 : nc;
+    size_t o0 = h->deep ? MR_HEAD_WIDTH : nc;
     size_t sw[2] = {o0, dim}, sb[1] = {o0};
     int rc;
     snprintf(name, sizeof name, "%s.0.weight", prefix);
@@ -480,7 +476,7 @@ int mr_head_register(mr_head *h, mr_params *p, const char *prefix, size_t dim, s
     h->b0 = p->n;
     if ((rc = mr_params_add(p, name, 1, sb, e))) return rc;
     if (h->deep) {
-        size_t s3[2] = {nc, 128}, b3[1] = {nc};
+        size_t s3[2] = {nc, MR_HEAD_WIDTH}, b3[1] = {nc};
         snprintf(name, sizeof name, "%s.3.weight", prefix);
         h->w3 = p->n;
         if ((rc = mr_params_add(p, name, 2, s3, e))) return rc;
@@ -495,45 +491,45 @@ void mr_head_init(const mr_head *h, mr_params *p, gsl_rng *r) {
     uni(p, h->w0, 1.0 / sqrt((double)h->dim), r);
     uni(p, h->b0, 1.0 / sqrt((double)h->dim), r);
     if (h->deep) {
-        uni(p, h->w3, 1.0 / sqrt(128.0), r);
-        uni(p, h->b3, 1.0 / sqrt(128.0), r);
+        uni(p, h->w3, 1.0 / sqrt((double)MR_HEAD_WIDTH), r);
+        uni(p, h->b3, 1.0 / sqrt((double)MR_HEAD_WIDTH), r);
     }
 }
 
-/* cache (deep only): pre [B·128] | relu [B·128] | mask [B·128] | dropped [B·128] */
-size_t mr_head_cache_size(const mr_head *h, size_t B) { return h->deep ? 4 * B * 128 : 1; }
+/* cache (deep only), W = MR_HEAD_WIDTH: pre [B·W] | relu [B·W] | mask [B·W] | dropped [B·W] */
+size_t mr_head_cache_size(const mr_head *h, size_t B) { return h->deep ? 4 * B * MR_HEAD_WIDTH : 1; }
+
+/* work (deep only): the gradients at the hidden layer, after and before the ReLU [2·B·W] */
+size_t mr_head_work_size(const mr_head *h, size_t B) { return h->deep ? 2 * B * MR_HEAD_WIDTH : 1; }
 
 void mr_head_forward(const mr_head *h, const mr_params *p, const double *F, size_t B, double *out,
                      double *cache, const double *mask, gsl_rng *drop_rng) {
     if (!h->deep) {
-        mr_linear_forward(out, F, P_(p, h->w0), P_(p, h->b0), B, h->dim, h->nc);
+        mr_linear_forward(out, F, mr_params_val(p, h->w0), mr_params_val(p, h->b0), B, h->dim, h->nc);
         return;
     }
-    double *pre = cache, *rl = pre + B * 128, *mk = rl + B * 128, *dr = mk + B * 128;
-    mr_linear_forward(pre, F, P_(p, h->w0), P_(p, h->b0), B, h->dim, 128);
-    mr_act_forward(MR_ACT_RELU, rl, pre, B * 128);
-    if (mask) memcpy(mk, mask, B * 128 * sizeof *mk);
-    else if (drop_rng) mr_dropout_mask(mk, B * 128, h->p, drop_rng);
+    double *pre = cache, *rl = pre + B * MR_HEAD_WIDTH, *mk = rl + B * MR_HEAD_WIDTH, *dr = mk + B * MR_HEAD_WIDTH;
+    mr_linear_forward(pre, F, mr_params_val(p, h->w0), mr_params_val(p, h->b0), B, h->dim, MR_HEAD_WIDTH);
+    mr_act_forward(MR_ACT_RELU, rl, pre, B * MR_HEAD_WIDTH);
+    if (mask) memcpy(mk, mask, B * MR_HEAD_WIDTH * sizeof *mk);
+    else if (drop_rng) mr_dropout_mask(mk, B * MR_HEAD_WIDTH, h->p, drop_rng);
     else
-        for (size_t k = 0; k < B * 128; k++) mk[k] = 1.0;
-    mr_dropout_forward(dr, rl, mk, B * 128);
-    mr_linear_forward(out, dr, P_(p, h->w3), P_(p, h->b3), B, 128, h->nc);
+        for (size_t k = 0; k < B * MR_HEAD_WIDTH; k++) mk[k] = 1.0;
+    mr_dropout_forward(dr, rl, mk, B * MR_HEAD_WIDTH);
+    mr_linear_forward(out, dr, mr_params_val(p, h->w3), mr_params_val(p, h->b3), B, MR_HEAD_WIDTH, h->nc);
 }
 
 void mr_head_backward(const mr_head *h, mr_params *p, const double *F, size_t B, const double *dout,
-                      double *dF, const double *cache) {
+                      double *dF, const double *cache, double *work) {
     if (!h->deep) {
-        mr_linear_backward(dF, G_(p, h->w0), G_(p, h->b0), dout, F, P_(p, h->w0), B, h->dim, h->nc);
+        mr_linear_backward(dF, mr_params_grad(p, h->w0), mr_params_grad(p, h->b0), dout, F, mr_params_val(p, h->w0), B, h->dim, h->nc);
         return;
     }
-    const double *pre = cache, *rl = pre + B * 128, *mk = rl + B * 128, *dr = mk + B * 128;
-    double *g1 = malloc(2 * B * 128 * sizeof *g1);
-    if (!g1) return;
-    double *g2 = g1 + B * 128;
-    memset(g1, 0, 2 * B * 128 * sizeof *g1);
-    mr_linear_backward(g1, G_(p, h->w3), G_(p, h->b3), dout, dr, P_(p, h->w3), B, 128, h->nc);
-    for (size_t k = 0; k < B * 128; k++) g1[k] *= mk[k];
-    mr_act_backward(MR_ACT_RELU, g2, g1, pre, rl, B * 128);
-    mr_linear_backward(dF, G_(p, h->w0), G_(p, h->b0), g2, F, P_(p, h->w0), B, h->dim, 128);
-    free(g1);
+    const double *pre = cache, *rl = pre + B * MR_HEAD_WIDTH, *mk = rl + B * MR_HEAD_WIDTH, *dr = mk + B * MR_HEAD_WIDTH;
+    double *g1 = work, *g2 = g1 + B * MR_HEAD_WIDTH;
+    memset(g1, 0, 2 * B * MR_HEAD_WIDTH * sizeof *g1);
+    mr_linear_backward(g1, mr_params_grad(p, h->w3), mr_params_grad(p, h->b3), dout, dr, mr_params_val(p, h->w3), B, MR_HEAD_WIDTH, h->nc);
+    for (size_t k = 0; k < B * MR_HEAD_WIDTH; k++) g1[k] *= mk[k];
+    mr_act_backward(MR_ACT_RELU, g2, g1, pre, rl, B * MR_HEAD_WIDTH);
+    mr_linear_backward(dF, mr_params_grad(p, h->w0), mr_params_grad(p, h->b0), g2, F, mr_params_val(p, h->w0), B, h->dim, MR_HEAD_WIDTH);
 }

@@ -73,8 +73,10 @@ void mr_compose_forward(const double *X, size_t B, size_t L, size_t K, size_t D,
 void mr_compose_backward(const double *dF, size_t B, size_t L, size_t K, size_t D, mr_compose ck,
                          mr_compose ct, double *dX);
 
-/* ---- classifier head: dim ≤ 128 → classifier.0 = Linear(dim → nc); else
- * classifier.0 Linear(dim → 128), ReLU, Dropout(p), classifier.3 Linear(128 → nc). */
+/* ---- classifier head (spec §1.7): dim ≤ 128 → classifier.0 = Linear(dim → nc); else
+ * classifier.0 Linear(dim → 128), ReLU, Dropout(p), classifier.3 Linear(128 → nc).
+ * The backward uses a caller scratch of mr_head_work_size(h, B) doubles. */
+#define MR_HEAD_WIDTH 128 /* hidden width of the deep head, spec §1.7 */
 typedef struct {
     size_t dim, nc;
     int deep;
@@ -85,9 +87,10 @@ int mr_head_register(mr_head *h, mr_params *p, const char *prefix, size_t dim, s
                      mr_error *e);
 void mr_head_init(const mr_head *h, mr_params *p, gsl_rng *r);
 size_t mr_head_cache_size(const mr_head *h, size_t B);
+size_t mr_head_work_size(const mr_head *h, size_t B);
 void mr_head_forward(const mr_head *h, const mr_params *p, const double *F, size_t B, double *out,
                      double *cache, const double *mask, gsl_rng *drop_rng);
 void mr_head_backward(const mr_head *h, mr_params *p, const double *F, size_t B, const double *dout,
-                      double *dF, const double *cache);
+                      double *dF, const double *cache, double *work);
 
 #endif

@@ -31,6 +31,11 @@ typedef enum { MR_TASK_MAE = 0, MR_TASK_MSE, MR_TASK_RMSE, MR_TASK_SIMSE, MR_TAS
 
 #define MR_NVMI 5
 #define MR_NCMI 6
+#define MR_NMI (MR_NVMI + MR_NCMI) /* the 11 estimated MI terms, spec §4.1 */
+#define MR_NDERIVED 8              /* the 8 derived terms weighted in stage 2, spec §4.3 */
+
+/* The two sequence branches (spec §1.3), one type indexed by modality. */
+typedef enum { MR_AUDIO = 0, MR_VISUAL = 1, MR_NBRANCH = 2 } mr_modality;
 
 typedef struct {
     size_t d_t, d_a, d_v, d_common, time_len;
@@ -46,7 +51,7 @@ typedef struct {
     mr_baseline_kind baseline;
     mr_bound bound;
     mr_bound_opts bopt;
-    double c1[11], c2[8];
+    double c1[MR_NMI], c2[MR_NDERIVED];
     size_t k_neighbor;
     mr_cmi_head cmi_head;
     mr_cmi_readout cmi_readout; /* mimrl (official) | nwj | dv */
@@ -57,11 +62,20 @@ typedef struct {
 /* The official Parameters.py defaults (spec §8.1) with d_t = 768, d_a = 5, d_v = 20. */
 void mr_model_cfg_default(mr_model_cfg *c);
 
+/* One sequence branch: its encoder (conv_a / conv_v, or rnn_a / rnn_v) and
+ * its tail LayerNorm (ln_a / ln_v); tensor indices in the store. */
+typedef struct {
+    size_t d_in;           /* d_a or d_v */
+    size_t conv_w, conv_b; /* conv encoder only */
+    mr_rnn rnn;            /* gru / lstm encoders */
+    size_t ln_g, ln_b;
+} mr_branch;
+
 typedef struct {
     mr_model_cfg cfg;
     mr_params p;
-    size_t W_t, ln_a_g, ln_a_b, ln_v_g, ln_v_b, conv_a_w, conv_a_b, conv_v_w, conv_v_b;
-    mr_rnn rnn_a, rnn_v;
+    size_t W_t;
+    mr_branch br[MR_NBRANCH];
     mr_cubemlp cube;
     mr_head head;
     mr_critic vmi[MR_NVMI];
@@ -71,8 +85,8 @@ typedef struct {
 
 extern const char *const mr_vmi_names[MR_NVMI];   /* f_t f_a f_v t_a t_v */
 extern const char *const mr_cmi_names[MR_NCMI];   /* ac_t ta_c vc_t tv_c tc_a tc_v */
-extern const char *const mr_mi_labels[11];        /* "I(F;T)", … in §4.1 order */
-extern const char *const mr_derived_labels[8];    /* ft fa fv in st sa sv cp */
+extern const char *const mr_mi_labels[MR_NMI];           /* "I(F;T)", … in §4.1 order */
+extern const char *const mr_derived_labels[MR_NDERIVED]; /* ft fa fv in st sa sv cp */
 
 int mr_model_build(mr_model *m, const mr_model_cfg *c, mr_error *e);
 /* PyTorch-default init from a seeded stream of its own (orthogonal weight_hh,
@@ -102,29 +116,43 @@ typedef struct {
     const int64_t *given[MR_NCMI];   /* supplied anchors, m = ⌊B/k⌋ each */
 } mr_rand;
 
-typedef struct mr_fwd mr_fwd; /* activations of one step (opaque) */
+/* The step's workspace (llm.c style): every activation, cache, mask,
+ * estimator buffer and activation gradient of one step, allocated once for
+ * the largest batch (B), padded lengths (Lt, La, Lv) and feature bank (N
+ * rows) it will see. Forward and backward allocate nothing; a batch or bank
+ * beyond these sizes is MR_EINVAL naming the dimension. */
+typedef struct {
+    size_t B, Lt, La, Lv, N;
+} mr_step_dims;
+
+typedef struct mr_workspace mr_workspace;
+
+/* MR_ENOMEM is only possible here. */
+int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace **ws, mr_error *e);
+void mr_workspace_free(mr_workspace *ws);
 
 typedef struct {
-    double *output;             /* [B] */
-    const double *F_F, *T_F, *A_F, *V_F; /* [B × D], inside the forward state */
-    double mi[11];              /* §4.1 order: 5 VMI estimates, 6 CMI estimates */
-    double stage1_terms[11];    /* mi_loss of the 5 VMI, BCE of the 6 CMI */
-    double derived[8];          /* fus_T fus_A fus_V inv spec_T spec_A spec_V comp */
+    double *output;             /* [B], inside the workspace */
+    const double *F_F, *T_F, *A_F, *V_F; /* [B × D], inside the workspace */
+    double mi[MR_NMI];          /* §4.1 order: 5 VMI estimates, 6 CMI estimates */
+    double stage1_terms[MR_NMI]; /* mi_loss of the 5 VMI, BCE of the 6 CMI */
+    double derived[MR_NDERIVED]; /* fus_T fus_A fus_V inv spec_T spec_A spec_V comp */
     double loss_task, loss_stage1, loss_stage2;
     int has_mi;                 /* 0 when no banks were given (epoch 0) */
     size_t m_anchor, k;         /* anchors per CMI estimator, neighbours per anchor */
-    int64_t *anchors[MR_NCMI], *neighbors[MR_NCMI];
+    const int64_t *anchors[MR_NCMI], *neighbors[MR_NCMI]; /* inside the workspace */
 } mr_step;
 
-/* Forward pass and both objectives. banks NULL: no MI terms (epoch 0, O-22).
- * Returns a state for mr_model_backward; free it with mr_fwd_free. */
+/* Forward pass and both objectives into ws (valid until its next forward).
+ * banks NULL: no MI terms (epoch 0, O-22). */
 int mr_model_forward(mr_model *m, const mr_inputs *in, const mr_banks *banks, const mr_rand *r,
-                     mr_step *out, mr_fwd **state, mr_error *e);
-/* Accumulates ∂(loss_stage1 or loss_stage2)/∂θ into m->p.grad.
+                     mr_step *out, mr_workspace *ws, mr_error *e);
+/* Accumulates ∂(loss_stage1 or loss_stage2)/∂θ into m->p.grad from the last
+ * forward held by ws (may be called more than once per forward).
  * stage = 1 or 2; full = 0 lets stage 1 stop at the pooled features (the
- * main-model gradients it would produce are discarded in training anyway). */
-void mr_model_backward(mr_model *m, mr_fwd *state, int stage, int full);
-void mr_fwd_free(mr_fwd *s);
+ * main-model gradients it would produce are discarded in training anyway).
+ * MR_EINVAL (nothing accumulated) without a forward or for another stage. */
+int mr_model_backward(mr_model *m, mr_workspace *ws, int stage, int full, mr_error *e);
 
 /* The audio and visual branches run on two threads (2), sequentially (1), or
  * as MIMRL_ENCODER_THREADS and the core count say (0, the default). The

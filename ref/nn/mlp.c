@@ -18,6 +18,7 @@ int mr_mlp_register(mr_mlp *m, mr_params *p, const char *prefix, const size_t *d
         size_t ws[2] = {dims[l + 1], dims[l]}, bs[1] = {dims[l + 1]};
         snprintf(name, sizeof name, "%s.%zu.weight", prefix, 2 * l);
         m->w[l] = p->n;
+        m->b[l] = MR_NO_TENSOR;
         int rc = mr_params_add(p, name, 2, ws, e);
         if (rc) return rc;
         if (bias) {
@@ -32,14 +33,11 @@ int mr_mlp_register(mr_mlp *m, mr_params *p, const char *prefix, const size_t *d
 void mr_mlp_init(const mr_mlp *m, mr_params *p, gsl_rng *r, int zero_bias) {
     for (size_t l = 0; l < m->nl; l++) {
         double k = 1.0 / sqrt((double)m->dims[l]);
-        const mr_tensor *tw = &p->t[m->w[l]];
-        for (size_t i = 0; i < tw->size; i++) p->data[tw->offset + i] = k * (2.0 * gsl_rng_uniform(r) - 1.0);
-        if (m->bias) {
-            const mr_tensor *tb = &p->t[m->b[l]];
-            for (size_t i = 0; i < tb->size; i++) {
-                double v = k * (2.0 * gsl_rng_uniform(r) - 1.0);
-                p->data[tb->offset + i] = zero_bias ? 0.0 : v;
-            }
+        double *w = mr_params_val(p, m->w[l]), *b = mr_params_val(p, m->b[l]);
+        for (size_t i = 0; i < p->t[m->w[l]].size; i++) w[i] = k * (2.0 * gsl_rng_uniform(r) - 1.0);
+        for (size_t i = 0; b && i < p->t[m->b[l]].size; i++) {
+            double v = k * (2.0 * gsl_rng_uniform(r) - 1.0);
+            b[i] = zero_bias ? 0.0 : v;
         }
     }
 }
@@ -58,10 +56,6 @@ size_t mr_mlp_work_size(const mr_mlp *m, size_t N) {
     return 2 * N * mx;
 }
 
-static const double *W(const mr_mlp *m, const mr_params *p, size_t l) { return p->data + p->t[m->w[l]].offset; }
-static const double *Bv(const mr_mlp *m, const mr_params *p, size_t l) {
-    return m->bias ? p->data + p->t[m->b[l]].offset : NULL;
-}
 
 void mr_mlp_forward(const mr_mlp *m, const mr_params *p, const double *x, size_t N, double *cache,
                     double *out) {
@@ -70,10 +64,10 @@ void mr_mlp_forward(const mr_mlp *m, const mr_params *p, const double *x, size_t
     for (size_t l = 0; l < m->nl; l++) {
         size_t I = m->dims[l], O = m->dims[l + 1];
         if (l + 1 == m->nl) {
-            mr_linear_forward(out, in, W(m, p, l), Bv(m, p, l), N, I, O);
+            mr_linear_forward(out, in, mr_params_val(p, m->w[l]), mr_params_val(p, m->b[l]), N, I, O);
         } else {
             double *pre = c, *post = c + N * O;
-            mr_linear_forward(pre, in, W(m, p, l), Bv(m, p, l), N, I, O);
+            mr_linear_forward(pre, in, mr_params_val(p, m->w[l]), mr_params_val(p, m->b[l]), N, I, O);
             mr_act_forward(m->act, post, pre, N * O);
             in = post;
             c += 2 * N * O;
@@ -101,14 +95,14 @@ void mr_mlp_backward(const mr_mlp *m, mr_params *p, const double *x, size_t N, c
     for (size_t l = m->nl; l-- > 0;) {
         size_t I = m->dims[l], O = m->dims[l + 1];
         const double *in = l == 0 ? x : post[l - 1];
-        double *dW = p->grad + p->t[m->w[l]].offset;
-        double *dB = m->bias ? p->grad + p->t[m->b[l]].offset : NULL;
+        double *dW = mr_params_grad(p, m->w[l]);
+        double *dB = mr_params_grad(p, m->b[l]);
         if (l == 0) {
-            mr_linear_backward(dx, dW, dB, g_out, in, W(m, p, l), N, I, O);
+            mr_linear_backward(dx, dW, dB, g_out, in, mr_params_val(p, m->w[l]), N, I, O);
         } else {
             /* d(post_{l-1}) then through the activation into d(pre_{l-1}) */
             memset(g_prev, 0, N * I * sizeof *g_prev);
-            mr_linear_backward(g_prev, dW, dB, g_out, in, W(m, p, l), N, I, O);
+            mr_linear_backward(g_prev, dW, dB, g_out, in, mr_params_val(p, m->w[l]), N, I, O);
             memset(g_cur, 0, N * I * sizeof *g_cur);
             mr_act_backward(m->act, g_cur, g_prev, pre[l - 1], post[l - 1], N * I);
             g_out = g_cur;

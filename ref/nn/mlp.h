@@ -26,7 +26,7 @@ typedef struct {
     size_t dims[MR_MLP_MAXL + 1];
     int bias;
     mr_act act;
-    size_t w[MR_MLP_MAXL], b[MR_MLP_MAXL]; /* tensor indices in the store */
+    size_t w[MR_MLP_MAXL], b[MR_MLP_MAXL]; /* tensor indices in the store; b MR_NO_TENSOR without bias */
 } mr_mlp;
 
 /* Register the parameters `prefix.<2l>.weight` [dims[l+1], dims[l]] (and

@@ -92,6 +92,22 @@ static void to_inputs(const mr_trainer *t, const mr_batch *b, mr_inputs *in, dou
     in->label = label_buf;
 }
 
+/* The step workspace for batches of d (lengths as the batcher pads them)
+ * against the current banks. */
+static size_t max_len(const mr_ragged *r, size_t N) {
+    size_t L = 1;
+    for (size_t i = 0; i < N; i++)
+        if ((size_t)(r->off[i + 1] - r->off[i]) > L) L = (size_t)(r->off[i + 1] - r->off[i]);
+    return L;
+}
+
+static int step_workspace(const mr_trainer *t, const mr_dataset *d, mr_workspace **ws, mr_error *e) {
+    size_t B = t->tc.batch_size < d->N ? t->tc.batch_size : d->N;
+    mr_step_dims x = {B ? B : 1, d->text_emb.x ? max_len(&d->text_emb, d->N) : 1, max_len(&d->audio, d->N),
+                      max_len(&d->vision, d->N), t->N};
+    return mr_workspace_create(&t->m, &x, ws, e);
+}
+
 static void clip(mr_trainer *t) {
     if (t->tc.gradient_clip <= 0) return;
     size_t *all = malloc(t->m.p.n * sizeof *all);
@@ -195,18 +211,19 @@ int mr_evaluate(mr_trainer *t, const mr_dataset *d, mr_split_stats *st, double *
     mr_rand r = {NULL, t->r_anchor, {0}};
     size_t nb = 0, nbt = mr_batcher_count(&bt);
     for (size_t i = 0; i < d->N; i++) pred[i] = 0.0;
+    mr_workspace *ws = NULL;
+    rc = step_workspace(t, d, &ws, e);
     while (!rc && mr_batcher_next(&bt, &b, e)) {
         mr_inputs in;
         to_inputs(t, &b, &in, lab);
         mr_step s;
-        mr_fwd *f;
-        if ((rc = mr_model_forward(&t->m, &in, t->N ? &bk : NULL, &r, &s, &f, e))) break;
+        if ((rc = mr_model_forward(&t->m, &in, t->N ? &bk : NULL, &r, &s, ws, e))) break;
         st->loss += s.loss_stage2;
         for (int k = 0; k < 8; k++) st->mi[k] += s.derived[k];
         for (size_t k = 0; k < b.B; k++) pred[b.index[k]] = s.output[k];
-        mr_fwd_free(f);
         progress(t, d == t->valid ? "valid" : d == t->test ? "test" : "eval", nb++, nbt, b.B, 1.0 / 3.0);
     }
+    mr_workspace_free(ws);
     free(lab);
     mr_batch_free(&b);
     mr_batcher_free(&bt);
@@ -226,6 +243,8 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
     t->prog_units = 0, t->prog_samples = 0;
     mr_banks old = {t->N, t->bank_label, t->bank_T, t->bank_A, t->bank_V};
     mr_rand r = {t->r_drop, t->r_anchor, {0}};
+    mr_workspace *ws = NULL;
+    rc = step_workspace(t, d, &ws, e);
     /* ---- stage 1: the estimators (not at epoch 0) */
     if (t->epoch > 0 && t->N > 0) {
         for (size_t pass = 0; pass < t->tc.stage1_n && !rc; pass++) {
@@ -236,15 +255,10 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
                 mr_inputs in;
                 to_inputs(t, &b, &in, lab);
                 mr_step s;
-                mr_fwd *f;
-                if ((rc = mr_model_forward(&t->m, &in, &old, &r, &s, &f, e))) break;
-                if ((rc = check_loss(t, "stage 1", i, nbat, &s, 1, e))) {
-                    mr_fwd_free(f);
-                    break;
-                }
+                if ((rc = mr_model_forward(&t->m, &in, &old, &r, &s, ws, e))) break;
+                if ((rc = check_loss(t, "stage 1", i, nbat, &s, 1, e))) break;
                 mr_params_zero_grad(&t->m.p);
-                mr_model_backward(&t->m, f, 1, 0);
-                mr_fwd_free(f);
+                if ((rc = mr_model_backward(&t->m, ws, 1, 0, e))) break;
                 if ((rc = check_grads(t, "stage 1", i, nbat, e))) break;
                 clip(t);
                 mr_optim_step(&t->opt_vmi);
@@ -259,6 +273,7 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
     double *nl = malloc(N * sizeof *nl), *nT = malloc(N * D * sizeof *nT), *nA = malloc(N * D * sizeof *nA), *nV = malloc(N * D * sizeof *nV);
     if (!nl || !nT || !nA || !nV || !lab) {
         free(nl), free(nT), free(nA), free(nV), free(lab);
+        mr_workspace_free(ws);
         return mr_fail(e, MR_ENOMEM, "out of memory for the feature banks");
     }
     size_t rows = 0, nb2 = 0;
@@ -269,12 +284,8 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
         mr_inputs in;
         to_inputs(t, &b, &in, lab);
         mr_step s;
-        mr_fwd *f;
-        if ((rc = mr_model_forward(&t->m, &in, t->N ? &old : NULL, &r, &s, &f, e))) break;
-        if ((rc = check_loss(t, "stage 2", nb2, nbat, &s, 2, e))) {
-            mr_fwd_free(f);
-            break;
-        }
+        if ((rc = mr_model_forward(&t->m, &in, t->N ? &old : NULL, &r, &s, ws, e))) break;
+        if ((rc = check_loss(t, "stage 2", nb2, nbat, &s, 2, e))) break;
         for (size_t k = 0; k < b.B; k++) {
             nl[rows + k] = in.label[k];
             pred[rows + k] = s.output[k];
@@ -285,8 +296,7 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
         memcpy(nV + rows * D, s.V_F, b.B * D * sizeof(double));
         rows += b.B;
         mr_params_zero_grad(&t->m.p);
-        mr_model_backward(&t->m, f, 2, 1);
-        mr_fwd_free(f);
+        if ((rc = mr_model_backward(&t->m, ws, 2, 1, e))) break;
         if ((rc = check_grads(t, "stage 2", nb2, nbat, e))) break;
         clip(t);
         mr_optim_step(&t->opt_main);
@@ -296,6 +306,7 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
     }
     free(lab);
     mr_batch_free(&b);
+    mr_workspace_free(ws);
     if (rc) {
         free(nl), free(nT), free(nA), free(nV), free(pred), free(ytr);
         return rc;

@@ -1,0 +1,44 @@
+/* alloc_count.c — see alloc_count.h. */
+#include "verify/alloc_count.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+
+static atomic_int counting;
+static atomic_long calls;
+
+static void note(void) {
+    if (atomic_load(&counting)) atomic_fetch_add(&calls, 1);
+}
+
+void *__wrap_malloc(size_t n) {
+    note();
+    return __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size) {
+    note();
+    return __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n) {
+    note();
+    return __real_realloc(p, n);
+}
+
+void t_alloc_count_start(void) {
+    atomic_store(&calls, 0);
+    atomic_store(&counting, 1);
+}
+
+long t_alloc_count_stop(void) {
+    atomic_store(&counting, 0);
+    return atomic_load(&calls);
+}
