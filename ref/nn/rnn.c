@@ -284,6 +284,42 @@ void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t
         for (size_t j = 0; j < H; j++) y[k * H + j] = out[k * 2 * H + j] + out[k * 2 * H + H + j];
 }
 
+/* dW_hh += Σ dghᵀ·h_prev and db_hh += Σ dgh over every valid (b, t) as one
+ * product (K = Σlen) instead of one per time step (K = running rows): fast
+ * builds only — the sum runs in another order than the per-step products, so
+ * BLAS=none keeps those (bit-identity). dgh equals dgi but for the GRU's n
+ * block (dan·r); h_prev is the direction's previous output, 0 at its first
+ * step. Scratch: 2·Σlen·H doubles of sc (the inc buffer). */
+#ifndef MR_REF
+static void recurrent_weight_grad(const mr_rnn *r, const layer_view *v, int d, size_t B, size_t L, const int *len,
+                                  const size_t *off, size_t nv, const double *dgi, double *sc, double *dWhh,
+                                  double *dbhh) {
+    size_t H = r->H, GH = G_of(r) * H, SH = S_of(r) * H;
+    double *hprev = sc, *dghn = sc + nv * H;
+    for (size_t b = 0; b < B; b++)
+        for (size_t t = 0; t < (size_t)len[b]; t++) {
+            double *hrow = hprev + (off[b] + t) * H;
+            int first = d == 0 ? t == 0 : t + 1 == (size_t)len[b];
+            if (first) memset(hrow, 0, H * sizeof *hrow);
+            else memcpy(hrow, v->out + (b * L + (d == 0 ? t - 1 : t + 1)) * 2 * H + (size_t)d * H, H * sizeof *hrow);
+            if (r->kind == MR_RNN_GRU) {
+                const double *st = v->st[d] + (b * L + t) * SH, *g = dgi + (off[b] + t) * GH + 2 * H;
+                double *o = dghn + (off[b] + t) * H;
+                for (size_t j = 0; j < H; j++) o[j] = g[j] * st[j];
+            }
+        }
+    size_t Gd = r->kind == MR_RNN_GRU ? 2 * H : GH; /* the rows of dW_hh whose dgh is dgi */
+    mr_gemm(1, 0, Gd, H, nv, 1.0, dgi, GH, hprev, H, 1.0, dWhh, H);
+    for (size_t k = 0; k < nv; k++)
+        for (size_t j = 0; j < Gd; j++) dbhh[j] += dgi[k * GH + j];
+    if (r->kind == MR_RNN_GRU) {
+        mr_gemm(1, 0, H, H, nv, 1.0, dghn, H, hprev, H, 1.0, dWhh + 2 * H * H, H);
+        for (size_t k = 0; k < nv; k++)
+            for (size_t j = 0; j < H; j++) dbhh[2 * H + j] += dghn[k * H + j];
+    }
+}
+#endif
+
 /* ------------------------------------------------------------ backward */
 
 void mr_rnn_backward(const mr_rnn *r, mr_params *p, const double *x, size_t B, size_t L,
@@ -361,10 +397,15 @@ void mr_rnn_backward(const mr_rnn *r, mr_params *p, const double *x, size_t B, s
                 mr_gemm(0, 0, n, H, GH, 1.0, dgh, GH, Whh, H, 0.0, dhp, H);
                 for (size_t i = 0; i < n; i++)
                     for (size_t j = 0; j < H; j++) dh[act[i] * H + j] += dhp[i * H + j];
+#ifdef MR_REF
                 mr_gemm(1, 0, GH, H, n, 1.0, dgh, GH, hp, H, 1.0, dWhh, H);
                 for (size_t i = 0; i < n; i++)
                     for (size_t j = 0; j < GH; j++) dbhh[j] += dgh[i * GH + j];
+#endif
             }
+#ifndef MR_REF
+            recurrent_weight_grad(r, &v, d, B, L, len, off, nv, dgi, inc, dWhh, dbhh);
+#endif
             /* input side, one product each over the Σlen valid rows (dgi is
              * packed in increasing (b, t)): the input gradient dgi·W_ih into inc,
              * scattered onto dx (layer 0, accumulated) or din (the first
