@@ -95,6 +95,14 @@ $(OBJ)/ref/nn/vmath_avx2.o: ref/nn/vmath_avx2.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -mavx2 -mfma -c $< -o $@
 
+# The recurrences' elementwise gate loops (runtime trip counts) vectorize
+# only under GCC's dynamic cost model (-O2 uses the "very cheap" one). Vector
+# lanes do the scalar operations, and GCC never reorders a floating-point sum
+# without -ffast-math: results stay bit for bit those of the scalar loops.
+$(OBJ)/ref/nn/rnn.o: ref/nn/rnn.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -fvect-cost-model=dynamic -c $< -o $@
+
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@

@@ -193,12 +193,26 @@ _Static_assert(sizeof(size_t) <= sizeof(double), "index arrays live in the doubl
 
 /* ------------------------------------------------------------- forward */
 
+/* Elementwise loops over rows, in functions whose pointers are restrict so
+ * that the compiler vectorizes them (elementwise: the same operations on
+ * every element, results bit for bit the scalar loop's). */
+static void add_bias_rows(double *restrict y, const double *restrict bias, size_t rows, size_t n) {
+    for (size_t k = 0; k < rows; k++)
+        for (size_t j = 0; j < n; j++) y[k * n + j] += bias[j];
+}
+
+/* y [rows × H] = out[:, :H] + out[:, H:] (out [rows × 2H]) */
+static void sum_halves(double *restrict y, const double *restrict out, size_t rows, size_t H) {
+    for (size_t k = 0; k < rows; k++)
+        for (size_t j = 0; j < H; j++) y[k * H + j] = out[k * 2 * H + j] + out[k * 2 * H + H + j];
+}
+
 /* One time step of the GRU cell for one sample, on the pre-activations
  * gi = W_ih x + b_ih, gh = W_hh h0 (b_hh added here); st ← (r, z, n, W_hn h0 + b_hn),
  * h1 ← h'. The nonlinearities run over whole gate rows (mr_vsigmoid,
  * mr_vtanh); every element sees exactly the operations of the scalar cell. */
-static void gru_cell(size_t H, const double *gi, const double *gh, const double *bhh, const double *h0,
-                     double *st, double *h1) {
+static void gru_cell(size_t H, const double *restrict gi, const double *restrict gh, const double *restrict bhh,
+                     const double *restrict h0, double *restrict st, double *restrict h1) {
     for (size_t j = 0; j < 2 * H; j++) st[j] = gi[j] + gh[j] + bhh[j];
     mr_vsigmoid(st, st, 2 * H); /* r, z */
     for (size_t j = 0; j < H; j++) {
@@ -214,8 +228,8 @@ static void gru_cell(size_t H, const double *gi, const double *gh, const double 
 }
 
 /* The LSTM cell: st ← (i, f, g, o, c', tanh c'), h1 ← h'; c0 = NULL for c = 0. */
-static void lstm_cell(size_t H, const double *gi, const double *gh, const double *bhh, const double *c0,
-                      double *st, double *h1) {
+static void lstm_cell(size_t H, const double *restrict gi, const double *restrict gh, const double *restrict bhh,
+                      const double *restrict c0, double *restrict st, double *restrict h1) {
     for (size_t j = 0; j < 4 * H; j++) st[j] = gi[j] + gh[j] + bhh[j];
     mr_vsigmoid(st, st, 2 * H);                 /* i, f */
     mr_vtanh(st + 2 * H, st + 2 * H, H);        /* g */
@@ -251,8 +265,7 @@ void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t
              * ↔ position t of sample b); each entry's dot product is the one the
              * per-sample product computed */
             mr_gemm(0, 1, nv, GH, Din, 1.0, inc, Din, Wih, Din, 0.0, giw, GH);
-            for (size_t k = 0; k < nv; k++)
-                for (size_t j = 0; j < GH; j++) giw[k * GH + j] += bih[j];
+            add_bias_rows(giw, bih, nv, GH);
             for (int s = 0; s < Lmax; s++) {
                 /* the samples still running at step s, in increasing order: the
                  * recurrent product runs on those rows only (row i ↔ sample act[i]) */
@@ -280,8 +293,52 @@ void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t
     }
     /* sum the two directions of the last layer */
     const double *out = view(r, cache, B, L, r->layers - 1).out;
-    for (size_t k = 0; k < B * L; k++)
-        for (size_t j = 0; j < H; j++) y[k * H + j] = out[k * 2 * H + j] + out[k * 2 * H + H + j];
+    sum_halves(y, out, B * L, H);
+}
+
+/* The GRU cell backward at one step of one sample: dh (in: the gradient
+ * reaching h' from the step after; out: its direct path z ⊙ ·, the gate path
+ * is added by the caller's product), go the layer-output gradient at this
+ * position; gi ← the pre-activation gradients, gh ← those of W_hh h0 + b_hh. */
+static void gru_cell_back(size_t H, const double *restrict st, const double *restrict h0, const double *restrict go,
+                          double *restrict dh, double *restrict gi, double *restrict gh) {
+    for (size_t j = 0; j < H; j++) {
+        double g = dh[j] + go[j];
+        double rr = st[j], zz = st[H + j], nn = st[2 * H + j], ghn = st[3 * H + j];
+        double dn = g * (1.0 - zz), dz = g * (h0[j] - nn);
+        double dan = dn * (1.0 - nn * nn);
+        double dar = dan * ghn * rr * (1.0 - rr);
+        double daz = dz * zz * (1.0 - zz);
+        gi[j] = dar;
+        gi[H + j] = daz;
+        gi[2 * H + j] = dan;
+        gh[j] = dar;
+        gh[H + j] = daz;
+        gh[2 * H + j] = dan * rr;
+        dh[j] = g * zz; /* direct path h' ← z ⊙ h; the gate path is added by the caller */
+    }
+}
+
+/* The LSTM cell backward: as above with the cell state's gradient dc (in/out)
+ * and c0 the previous cell state (NULL: 0); dh ← 0 (all of it goes through
+ * the gates). */
+static void lstm_cell_back(size_t H, const double *restrict st, const double *restrict c0, const double *restrict go,
+                           double *restrict dh, double *restrict dc, double *restrict gi, double *restrict gh) {
+    for (size_t j = 0; j < H; j++) {
+        double g = dh[j] + go[j];
+        double ii = st[j], ff = st[H + j], gg = st[2 * H + j], oo = st[3 * H + j], tc = st[5 * H + j];
+        double dct = dc[j] + g * oo * (1.0 - tc * tc);
+        double dai = dct * gg * ii * (1.0 - ii);
+        double daf = dct * (c0 ? c0[j] : 0.0) * ff * (1.0 - ff);
+        double dag = dct * ii * (1.0 - gg * gg);
+        double dao = g * tc * oo * (1.0 - oo);
+        gi[j] = gh[j] = dai;
+        gi[H + j] = gh[H + j] = daf;
+        gi[2 * H + j] = gh[2 * H + j] = dag;
+        gi[3 * H + j] = gh[3 * H + j] = dao;
+        dc[j] = dct * ff;
+        dh[j] = 0.0;
+    }
 }
 
 /* dW_hh += Σ dghᵀ·h_prev and db_hh += Σ dgh over every valid (b, t) as one
@@ -357,40 +414,10 @@ void mr_rnn_backward(const mr_rnn *r, mr_params *p, const double *x, size_t B, s
                     const double *go = dout + (b * L + t) * 2 * H + d * H;
                     /* every gate entry of gi (valid row) and ghb is written */
                     double *gi = dgi + (off[b] + t) * GH, *ghb = dgh + i * GH, *dhb = dh + b * H;
-                    if (r->kind == MR_RNN_GRU) {
-                        for (size_t j = 0; j < H; j++) {
-                            double g = dhb[j] + go[j];
-                            double rr = st[j], zz = st[H + j], nn = st[2 * H + j], ghn = st[3 * H + j];
-                            double dn = g * (1.0 - zz), dz = g * (h0[j] - nn);
-                            double dan = dn * (1.0 - nn * nn);
-                            double dar = dan * ghn * rr * (1.0 - rr);
-                            double daz = dz * zz * (1.0 - zz);
-                            gi[j] = dar;
-                            gi[H + j] = daz;
-                            gi[2 * H + j] = dan;
-                            ghb[j] = dar;
-                            ghb[H + j] = daz;
-                            ghb[2 * H + j] = dan * rr;
-                            dhb[j] = g * zz; /* direct path h' ← z ⊙ h; the gate path is added below */
-                        }
-                    } else {
+                    if (r->kind == MR_RNN_GRU) gru_cell_back(H, st, h0, go, dhb, gi, ghb);
+                    else {
                         const double *c0 = s > 0 ? v.st[d] + (b * L + pos_of(d, s - 1, len[b])) * SH + 4 * H : NULL;
-                        double *dcb = dc + b * H;
-                        for (size_t j = 0; j < H; j++) {
-                            double g = dhb[j] + go[j];
-                            double ii = st[j], ff = st[H + j], gg = st[2 * H + j], oo = st[3 * H + j], tc = st[5 * H + j];
-                            double dct = dcb[j] + g * oo * (1.0 - tc * tc);
-                            double dai = dct * gg * ii * (1.0 - ii);
-                            double daf = dct * (c0 ? c0[j] : 0.0) * ff * (1.0 - ff);
-                            double dag = dct * ii * (1.0 - gg * gg);
-                            double dao = g * tc * oo * (1.0 - oo);
-                            gi[j] = ghb[j] = dai;
-                            gi[H + j] = ghb[H + j] = daf;
-                            gi[2 * H + j] = ghb[2 * H + j] = dag;
-                            gi[3 * H + j] = ghb[3 * H + j] = dao;
-                            dcb[j] = dct * ff;
-                            dhb[j] = 0.0;
-                        }
+                        lstm_cell_back(H, st, c0, go, dhb, dc + b * H, gi, ghb);
                     }
                 }
                 /* hidden-to-hidden: dh_prev += dgh·W_hh; dW_hh += dghᵀ·h_prev; db_hh += Σ dgh */
