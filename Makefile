@@ -29,10 +29,10 @@ CPPFLAGS += -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -I. -Iinclude -MMD -MP
 
 ifeq ($(BLAS),openblas)
   BLAS_DEF  = -DMR_OPENBLAS=1
-  BLAS_LIBS = -lopenblas
+  BLAS_LIBS = -lopenblas -lsleef
 else ifeq ($(BLAS),gslcblas)
   BLAS_DEF  =
-  BLAS_LIBS = -lgslcblas
+  BLAS_LIBS = -lgslcblas -lsleef
 else ifeq ($(BLAS),none)
   BLAS_DEF  = -DMR_REF=1
   BLAS_LIBS = -lgslcblas
@@ -87,7 +87,7 @@ BIN = $(OUT)/mimrl
 TESTBIN = $(OUT)/test_all
 
 TORCH_PKGS = python3-torch
-DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev zlib1g-dev python3 python3-numpy
+DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev libsleef-dev zlib1g-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
 .PHONY: all shared install uninstall run test test-run debug verify bitcheck fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est fuzz deps deps-fuzz clean banner
@@ -102,6 +102,21 @@ banner:
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -c $< -o $@
+
+# The SLEEF AVX2 kernels of the gate nonlinearities (ref/nn/vmath.h): the one
+# file built for AVX2+FMA, called only after a run-time CPU check; empty, and
+# SLEEF not linked, in the BLAS=none build (libm there, bit for bit).
+$(OBJ)/ref/nn/vmath_avx2.o: ref/nn/vmath_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -mavx2 -mfma -c $< -o $@
+
+# The recurrences' elementwise gate loops (runtime trip counts) vectorize
+# only under GCC's dynamic cost model (-O2 uses the "very cheap" one). Vector
+# lanes do the scalar operations, and GCC never reorders a floating-point sum
+# without -ffast-math: results stay bit for bit those of the scalar loops.
+$(OBJ)/ref/nn/rnn.o: ref/nn/rnn.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -fvect-cost-model=dynamic -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "datasets/dataset.h"
 #include "ref/core/npz.h"
@@ -138,6 +139,12 @@ static double *member(const mr_npz *z, const char *name, mr_array *a) {
     return v;
 }
 
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int time_steps(int argc, char **argv) {
     const char *dir = arg(argc, argv, "--dir", NULL);
     if (!dir) return die("time needs --dir DIR");
@@ -173,9 +180,9 @@ static int time_steps(int argc, char **argv) {
     mr_npz_close(&z);
     mr_inputs in = {at.shape[0], at.shape[1], aa.shape[1], av.shape[1], text, audio, vision, label};
     mr_banks bk = {abl.shape[0], bl, bt, ba, bv};
-    double *t[3];
+    double *t[3], *cpu[3];
     unsigned long long fl[3] = {0, 0, 0};
-    for (int q = 0; q < 3; q++) t[q] = malloc((size_t)reps * sizeof(double));
+    for (int q = 0; q < 3; q++) t[q] = malloc((size_t)reps * sizeof(double)), cpu[q] = malloc((size_t)reps * sizeof(double));
     mr_step_dims dims = {in.B, in.Lt, in.La, in.Lv, bk.N};
     mr_workspace *ws;
     if (mr_workspace_create(&m, &dims, &ws, &e)) return die(e.msg);
@@ -183,19 +190,19 @@ static int time_steps(int argc, char **argv) {
         mr_step st;
         for (int stage = 1; stage <= 2; stage++) {
             unsigned long long f0 = mr_gemm_flops();
-            double t0 = mr_seconds();
+            double t0 = mr_seconds(), c0 = cpu_seconds();
             if (mr_model_forward(&m, &in, &bk, &r, &st, ws, &e)) return die(e.msg);
-            double t1 = mr_seconds();
+            double t1 = mr_seconds(), c1 = cpu_seconds();
             unsigned long long f1 = mr_gemm_flops();
             mr_params_zero_grad(&m.p);
             if (mr_model_backward(&m, ws, stage, 0, &e)) return die(e.msg);
-            double t2 = mr_seconds();
+            double t2 = mr_seconds(), c2 = cpu_seconds();
             unsigned long long f2 = mr_gemm_flops();
             if (stage == 1) fl[0] = f1 - f0;
             fl[stage] = f2 - f1;
             if (rep >= 0) {
-                if (stage == 1) t[0][rep] = t1 - t0;
-                t[stage][rep] = t2 - t1;
+                if (stage == 1) t[0][rep] = t1 - t0, cpu[0][rep] = c1 - c0;
+                t[stage][rep] = t2 - t1, cpu[stage][rep] = c2 - c1;
             }
         }
     }
@@ -206,6 +213,16 @@ static int time_steps(int argc, char **argv) {
         printf("%s,%.1f,%.1f,%.1f\n", names[q], 1e3 * t[q][reps / 2], 1e3 * t[q][0], 1e3 * t[q][reps - 1]);
         free(t[q]);
     }
+    /* CPU time of the process (all threads): on a machine shared with other
+     * jobs, a one-thread run's CPU time is closer to its idle-machine wall
+     * time than its wall time is */
+    fprintf(stderr, "[cpu] median CPU ms");
+    for (int q = 0; q < 3; q++) {
+        qsort(cpu[q], (size_t)reps, sizeof(double), cmp_d);
+        fprintf(stderr, " %s %.1f", names[q], 1e3 * cpu[q][reps / 2]);
+        free(cpu[q]);
+    }
+    fprintf(stderr, "\n");
     fprintf(stderr, "[flops] forward %.3f backward1 %.3f backward2 %.3f GFLOP in mr_gemm\n", 1e-9 * (double)fl[0],
             1e-9 * (double)fl[1], 1e-9 * (double)fl[2]);
     char blas[256];

@@ -226,3 +226,165 @@ Test(conv1d, values_and_gradient) {
     cr_assert(mr_gradcheck(cvloss, &c, v, 3, 0, NULL) == 0);
     gsl_rng_free(r);
 }
+
+/* ------------------------------------------------ vector math (vmath.h) */
+
+#include <stdint.h>
+
+#include "ref/nn/vmath.h"
+
+/* distance in units in the last place: the number of doubles between a and b */
+static uint64_t ulps(double a, double b) {
+    int64_t ia, ib;
+    memcpy(&ia, &a, sizeof a);
+    memcpy(&ib, &b, sizeof b);
+    if (ia < 0) ia = INT64_MIN - ia; /* sign-magnitude → monotone two's complement */
+    if (ib < 0) ib = INT64_MIN - ib;
+    return ia > ib ? (uint64_t)ia - (uint64_t)ib : (uint64_t)ib - (uint64_t)ia;
+}
+
+/* arguments: a dense grid over [−40, 40] (both branches of σ, the whole
+ * range where tanh and σ are not yet ±1/0/1 to the last bit) and the edges:
+ * signed zeros, tiny and subnormal values, exp's overflow/underflow limits */
+static size_t vm_args(double *x) {
+    size_t n = 0;
+    for (int i = -40000; i <= 40000; i++) x[n++] = i * 1e-3 + 1e-7 * (i % 7);
+    const double edge[] = {0.0, -0.0, 1e-300, -1e-300, 5e-324, -5e-324, 1e-17, -1e-17, 700.0, -700.0,
+                           709.7, -708.0, -745.0, 800.0, -800.0, 1e300, -1e300};
+    for (size_t i = 0; i < sizeof edge / sizeof *edge; i++) x[n++] = edge[i];
+    return n;
+}
+
+Test(vmath, libm_path_is_the_scalar_expressions) {
+    /* with SLEEF off (always, in BLAS=none) every element is exactly the
+     * scalar libm expression the recurrences used before the array form */
+    int was = mr_vmath_sleef(0);
+    t_traps_off(); /* the edge arguments overflow exp on purpose; NaN compares raise INVALID */
+    static double x[80100], y[80100];
+    size_t n = vm_args(x);
+    mr_vexp(y, x, n);
+    for (size_t i = 0; i < n; i++) cr_assert(ulps(y[i], exp(x[i])) == 0 && signbit(y[i]) == signbit(exp(x[i])));
+    mr_vtanh(y, x, n);
+    for (size_t i = 0; i < n; i++) cr_assert(ulps(y[i], tanh(x[i])) == 0 && signbit(y[i]) == signbit(tanh(x[i])));
+    mr_vsigmoid(y, x, n);
+    for (size_t i = 0; i < n; i++) {
+        double s = x[i] >= 0.0 ? 1.0 / (1.0 + exp(-x[i])) : exp(x[i]) / (1.0 + exp(x[i]));
+        cr_assert(ulps(y[i], s) == 0, "sigmoid(%a) = %a, scalar %a", x[i], y[i], s);
+    }
+    mr_vmath_sleef(was);
+    t_traps_on();
+#ifdef MR_REF
+    cr_assert(mr_vmath_sleef(1) == 0, "the BLAS=none build must never use SLEEF");
+#endif
+}
+
+/* Bounds, SLEEF against glibc, elementwise. SLEEF's u10 functions are within
+ * 1.0 ulp of the exact value (SLEEF documentation); glibc's double exp is
+ * within 1 ulp and tanh within 3 ulp on the targets glibc lists in its
+ * libm-test-ulps (tanh: 2 on x86_64, 3 on others). Two results within a and b
+ * ulp of the same exact value are within a + b ulp of each other: exp 2,
+ * tanh 4. σ = 1/(1 + e) or e/(1 + e) from e = exp(−|x|) computed by the same
+ * two roundings on both sides: a relative error η in e changes σ by at most
+ * (1 − σ)·η ≤ η (and e/(1+e) by at most η), i.e. ≤ 2 ulp, and each of the two
+ * correctly rounded operations on inputs that differ can round to neighbours
+ * 1 ulp apart: 4 ulp. Overflow semantics: σ ∈ [0, 1] and finite for every
+ * finite x, NaN → NaN. */
+Test(vmath, sleef_within_derived_ulp_bound_of_libm) {
+    int was = mr_vmath_sleef(-1);
+    if (!mr_vmath_sleef(1)) {
+        mr_vmath_sleef(was);
+        cr_skip_test("SLEEF path not in this build (BLAS=none) or no AVX2+FMA");
+    }
+    static double x[80100], y[80100];
+    size_t n = vm_args(x);
+    t_traps_off(); /* as above */
+    const uint64_t bexp = 2, btanh = 4, bsig = 4;
+    mr_vexp(y, x, n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(ulps(y[i], exp(x[i])) <= bexp, "exp(%a): SLEEF %a, libm %a", x[i], y[i], exp(x[i]));
+    mr_vtanh(y, x, n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(ulps(y[i], tanh(x[i])) <= btanh, "tanh(%a): SLEEF %a, libm %a", x[i], y[i], tanh(x[i]));
+    mr_vsigmoid(y, x, n);
+    for (size_t i = 0; i < n; i++) {
+        double s = x[i] >= 0.0 ? 1.0 / (1.0 + exp(-x[i])) : exp(x[i]) / (1.0 + exp(x[i]));
+        cr_assert(ulps(y[i], s) <= bsig, "sigmoid(%a): SLEEF %a, libm %a", x[i], y[i], s);
+        cr_assert(isfinite(y[i]) && y[i] >= 0.0 && y[i] <= 1.0);
+    }
+    double nan_in[5] = {NAN, 1.0, -1.0, 2.0, NAN}, out[5]; /* odd length: the padded tail too */
+    mr_vsigmoid(out, nan_in, 5);
+    cr_assert(isnan(out[0]) && isnan(out[4]) && out[1] > 0.5 && out[2] < 0.5);
+    mr_vtanh(out, nan_in, 5);
+    cr_assert(isnan(out[0]) && isnan(out[4]) && fabs(out[1] - tanh(1.0)) < 1e-15);
+    t_traps_on();
+    /* no floating-point exception for any non-NaN argument of the gates
+     * (under the runner's traps: a flag would be SIGFPE) */
+    double big[4] = {1e300, -1e300, 710.0, -800.0};
+    mr_vtanh(out, big, 4);
+    mr_vsigmoid(out, big, 4);
+    cr_assert(out[0] == 1.0 && out[1] == 0.0 && out[2] == 1.0 && out[3] == 0.0);
+    mr_vmath_sleef(was);
+}
+
+/* max over rows of Σ_j |W[i, j]| for rows r0 .. r0+rows−1 of a [· × cols] matrix */
+static double inf_norm(const double *W, size_t r0, size_t rows, size_t cols) {
+    double m = 0;
+    for (size_t i = r0; i < r0 + rows; i++) {
+        double s = 0;
+        for (size_t j = 0; j < cols; j++) s += fabs(W[i * cols + j]);
+        m = fmax(m, s);
+    }
+    return m;
+}
+
+/* One layer, outputs with SLEEF's gates against libm's (same BLAS), within a
+ * bound from a forward error recursion. Every nonlinearity value v (|v| ≤ 1)
+ * differs by at most ε = 4 ulp(1) = 2^−50 (the elementwise bounds above).
+ * With a the largest ∞-norm of the recurrent gate blocks W_h·, M = max|W_hn h + b_hn|
+ * (GRU) or C = max|c| (LSTM), σ' ≤ 1/4 and tanh' ≤ 1, the state difference
+ * Δ_t (max over h, c) obeys Δ_t ≤ ρ·Δ_{t−1} + κ:
+ *   GRU  h' = (1−z)n + z h: |h−n| ≤ 2, Δr·M enters n's pre-activation:
+ *        ρ = 1 + a(1/2 + M/4 + 1), κ = (3 + M)ε + 2ε(1 + M)  (the second term:
+ *        the ~8 roundings of the cell on inputs that differ, 2^−52(1+M) each)
+ *   LSTM c' = f c + i g, h' = o tanh c':
+ *        ρ = 1 + a(1 + (C + 2)/4), κ = (C + 4)ε + ε(C + 1)
+ * so Δ_T ≤ κ(ρ^T − 1)/(ρ − 1), and y = h_fwd + h_bwd differs by ≤ 2Δ_T + 2^−51. */
+static void check_fast_gates(mr_rnn_kind kind, unsigned long seed) {
+    int len[4] = {12, 5, 1, 9};
+    size_t B = 4, L = 12, din = 3, H = 8, G = kind == MR_RNN_GRU ? 3 : 4;
+    rctx c;
+    rbuild(&c, kind, 1, B, L, din, H, len, seed);
+    int was = mr_vmath_sleef(-1);
+    if (!mr_vmath_sleef(1)) {
+        mr_vmath_sleef(was);
+        mr_params_free(&c.p);
+        cr_skip_test("SLEEF path not in this build (BLAS=none) or no AVX2+FMA");
+    }
+    double *yf = t_alloc(B * L * H);
+    rloss(&c);
+    memcpy(yf, c.y, B * L * H * sizeof *yf);
+    mr_vmath_sleef(0);
+    rloss(&c);
+    mr_vmath_sleef(was);
+    double a = 0, big = 0;
+    for (int d = 0; d < 2; d++) {
+        const double *W = c.p.data + c.p.t[c.r.w_hh[0][d]].offset;
+        for (size_t g = 0; g < G; g++) a = fmax(a, inf_norm(W, g * H, H, H));
+    }
+    /* M (GRU: st slot 3) or C (LSTM: slot 4) from the reference run's cache */
+    size_t S = kind == MR_RNN_GRU ? 4 : 6, slot = kind == MR_RNN_GRU ? 3 : 4;
+    const double *st = c.cache + B * L * 2 * H;
+    for (size_t k = 0; k < 2 * B * L; k++)
+        for (size_t j = 0; j < H; j++) big = fmax(big, fabs(st[k * S * H + slot * H + j]));
+    double eps = ldexp(1.0, -50), rho, kappa;
+    if (kind == MR_RNN_GRU) rho = 1 + a * (1.5 + big / 4), kappa = (3 + big) * eps + 2 * eps * (1 + big);
+    else rho = 1 + a * (1 + (big + 2) / 4), kappa = (big + 4) * eps + eps * (big + 1);
+    double bound = 2 * kappa * (pow(rho, (double)L) - 1) / (rho - 1) + ldexp(1.0, -51);
+    double diff = t_max_abs_diff(yf, c.y, B * L * H);
+    cr_assert(diff <= bound, "%s: SLEEF vs libm outputs differ by %g > bound %g (a %g, M/C %g)",
+              kind == MR_RNN_GRU ? "GRU" : "LSTM", diff, bound, a, big);
+    mr_params_free(&c.p);
+}
+
+Test(vmath, gru_sleef_gates_within_forward_error_bound) { check_fast_gates(MR_RNN_GRU, 50); }
+Test(vmath, lstm_sleef_gates_within_forward_error_bound) { check_fast_gates(MR_RNN_LSTM, 51); }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ref/core/blas.h"
+#include "ref/nn/vmath.h"
 
 static size_t G_of(const mr_rnn *r) { return r->kind == MR_RNN_GRU ? 3 : 4; }
 static size_t S_of(const mr_rnn *r) { return r->kind == MR_RNN_GRU ? 4 : 6; }
@@ -117,11 +118,17 @@ static size_t layer_size(const mr_rnn *r, size_t B, size_t L) {
 
 size_t mr_rnn_cache_size(const mr_rnn *r, size_t B, size_t L) { return r->layers * layer_size(r, B, L); }
 
+/* The work buffer, in doubles (the same buffer serves forward and backward):
+ *   forward:  hp [B×H], gh [B×G·H], act [B], off [B+1] (sizes_t), gi [Σlen × G·H]
+ *             (one direction's input projections, packed), inc [Σlen × Din]
+ *   backward: dout, din [B×L×2H] each, dgi [Σlen × G·H] (packed), dh, dc, hp,
+ *             dhp, gsc [B×H] each, dgh [B×G·H], inc [Σlen × Din], act [B], off [B+1]
+ * with Din = max(din, 2H) and Σlen ≤ B·L. */
+static size_t din_max(const mr_rnn *r) { return in_of(r, 0) > 2 * r->H ? in_of(r, 0) : 2 * r->H; }
+
 size_t mr_rnn_work_size(const mr_rnn *r, size_t B, size_t L) {
-    size_t H = r->H, GH = G_of(r) * H, Din = in_of(r, 0) > 2 * H ? in_of(r, 0) : 2 * H;
-    /* backward: dout, din, dgi, six row buffers, the gathered inputs of the
-     * valid positions, and B active-row indices */
-    return 2 * B * L * 2 * H + B * L * GH + B * (5 * H + GH) + B * L * Din + B;
+    size_t H = r->H, GH = G_of(r) * H;
+    return 2 * B * L * 2 * H + B * L * GH + B * (5 * H + GH) + B * L * din_max(r) + 2 * B + 1;
 }
 
 typedef struct {
@@ -163,36 +170,102 @@ static size_t active(const int *len, size_t B, int s, size_t *act) {
 /* position of step s of sample b in direction d, and of its predecessor */
 static size_t pos_of(int d, int s, int len) { return (size_t)(d == 0 ? s : len - 1 - s); }
 
-static double sigm(double x) {
-    if (x >= 0.0) return 1.0 / (1.0 + exp(-x));
-    double e = exp(x);
-    return e / (1.0 + e);
+/* off[b] = Σ_{c<b} len[c] (the first packed row of sample b); returns Σ len */
+static size_t offsets(const int *len, size_t B, size_t *off) {
+    size_t k = 0;
+    for (size_t b = 0; b < B; b++) {
+        off[b] = k;
+        k += (size_t)len[b];
+    }
+    off[B] = k;
+    return k;
 }
 
+/* the valid rows of src [B, L, D], packed in increasing (b, t) into dst [Σlen, D] */
+static void gather(double *dst, const double *src, size_t B, size_t L, size_t D, const int *len) {
+    for (size_t b = 0; b < B; b++) {
+        memcpy(dst, src + b * L * D, (size_t)len[b] * D * sizeof *dst);
+        dst += (size_t)len[b] * D;
+    }
+}
+
+_Static_assert(sizeof(size_t) <= sizeof(double), "index arrays live in the double work buffer");
+
 /* ------------------------------------------------------------- forward */
+
+/* Elementwise loops over rows, in functions whose pointers are restrict so
+ * that the compiler vectorizes them (elementwise: the same operations on
+ * every element, results bit for bit the scalar loop's). */
+static void add_bias_rows(double *restrict y, const double *restrict bias, size_t rows, size_t n) {
+    for (size_t k = 0; k < rows; k++)
+        for (size_t j = 0; j < n; j++) y[k * n + j] += bias[j];
+}
+
+/* y [rows × H] = out[:, :H] + out[:, H:] (out [rows × 2H]) */
+static void sum_halves(double *restrict y, const double *restrict out, size_t rows, size_t H) {
+    for (size_t k = 0; k < rows; k++)
+        for (size_t j = 0; j < H; j++) y[k * H + j] = out[k * 2 * H + j] + out[k * 2 * H + H + j];
+}
+
+/* One time step of the GRU cell for one sample, on the pre-activations
+ * gi = W_ih x + b_ih, gh = W_hh h0 (b_hh added here); st ← (r, z, n, W_hn h0 + b_hn),
+ * h1 ← h'. The nonlinearities run over whole gate rows (mr_vsigmoid,
+ * mr_vtanh); every element sees exactly the operations of the scalar cell. */
+static void gru_cell(size_t H, const double *restrict gi, const double *restrict gh, const double *restrict bhh,
+                     const double *restrict h0, double *restrict st, double *restrict h1) {
+    for (size_t j = 0; j < 2 * H; j++) st[j] = gi[j] + gh[j] + bhh[j];
+    mr_vsigmoid(st, st, 2 * H); /* r, z */
+    for (size_t j = 0; j < H; j++) {
+        double ghn = gh[2 * H + j] + bhh[2 * H + j];
+        st[3 * H + j] = ghn;
+        st[2 * H + j] = gi[2 * H + j] + st[j] * ghn;
+    }
+    mr_vtanh(st + 2 * H, st + 2 * H, H); /* n */
+    for (size_t j = 0; j < H; j++) {
+        double zz = st[H + j];
+        h1[j] = (1.0 - zz) * st[2 * H + j] + zz * h0[j];
+    }
+}
+
+/* The LSTM cell: st ← (i, f, g, o, c', tanh c'), h1 ← h'; c0 = NULL for c = 0. */
+static void lstm_cell(size_t H, const double *restrict gi, const double *restrict gh, const double *restrict bhh,
+                      const double *restrict c0, double *restrict st, double *restrict h1) {
+    for (size_t j = 0; j < 4 * H; j++) st[j] = gi[j] + gh[j] + bhh[j];
+    mr_vsigmoid(st, st, 2 * H);                 /* i, f */
+    mr_vtanh(st + 2 * H, st + 2 * H, H);        /* g */
+    mr_vsigmoid(st + 3 * H, st + 3 * H, H);     /* o */
+    for (size_t j = 0; j < H; j++) st[4 * H + j] = st[H + j] * (c0 ? c0[j] : 0.0) + st[j] * st[2 * H + j];
+    mr_vtanh(st + 5 * H, st + 4 * H, H);        /* tanh c' */
+    for (size_t j = 0; j < H; j++) h1[j] = st[3 * H + j] * st[5 * H + j];
+}
 
 void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t B, size_t L,
                     const int *len, double *y, double *cache, double *work) {
     size_t H = r->H, G = G_of(r), GH = G * H, S = S_of(r), SH = S * H;
     int Lmax = max_len(len, B);
-    double *hp = work, *gh = work + B * H; /* h_prev [B×H], W_hh·h_prev [B×G·H] */
+    double *hp = work, *gh = work + B * H;        /* h_prev [B×H], W_hh·h_prev [B×G·H] */
     size_t *act = (size_t *)(gh + B * GH);        /* B indices */
-    double *giw = gh + B * GH + B;                /* in·W_ihᵀ + b_ih [B×L×G·H] of one direction */
+    size_t *off = act + B;                        /* B + 1 packed-row offsets */
+    double *giw = gh + B * GH + 2 * B + 1;        /* in·W_ihᵀ + b_ih [Σlen × G·H] of one direction */
+    double *inc = giw + B * L * GH;               /* the layer's inputs at valid positions [Σlen × Din] */
+    size_t nv = offsets(len, B, off);
     for (size_t l = 0; l < r->layers; l++) {
         layer_view v = view(r, cache, B, L, l);
         const double *in = l == 0 ? x : view(r, cache, B, L, l - 1).out;
         size_t Din = in_of(r, l);
-        memset(v.out, 0, B * L * 2 * H * sizeof *v.out);
+        /* outputs at padding positions are 0; the valid ones are written below */
+        for (size_t b = 0; b < B; b++)
+            memset(v.out + (b * L + (size_t)len[b]) * 2 * H, 0, (L - (size_t)len[b]) * 2 * H * sizeof *v.out);
+        /* the inputs at the Σlen valid positions, packed once for both directions */
+        gather(inc, in, B, L, Din, len);
         for (int d = 0; d < 2; d++) {
             const double *Wih = p->data + p->t[r->w_ih[l][d]].offset, *Whh = p->data + p->t[r->w_hh[l][d]].offset;
             const double *bih = p->data + p->t[r->b_ih[l][d]].offset, *bhh = p->data + p->t[r->b_hh[l][d]].offset;
-            /* gi = in·W_ihᵀ + b_ih at the len[b] valid positions of each sample
-             * (contiguous; padding rows are never read) */
-            for (size_t b = 0; b < B; b++) {
-                mr_gemm(0, 1, (size_t)len[b], GH, Din, 1.0, in + b * L * Din, Din, Wih, Din, 0.0, giw + b * L * GH, GH);
-                for (size_t k = b * L; k < b * L + (size_t)len[b]; k++)
-                    for (size_t j = 0; j < GH; j++) giw[k * GH + j] += bih[j];
-            }
+            /* gi = in·W_ihᵀ + b_ih: one product over all valid rows (row off[b] + t
+             * ↔ position t of sample b); each entry's dot product is the one the
+             * per-sample product computed */
+            mr_gemm(0, 1, nv, GH, Din, 1.0, inc, Din, Wih, Din, 0.0, giw, GH);
+            add_bias_rows(giw, bih, nv, GH);
             for (int s = 0; s < Lmax; s++) {
                 /* the samples still running at step s, in increasing order: the
                  * recurrent product runs on those rows only (row i ↔ sample act[i]) */
@@ -207,38 +280,12 @@ void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t
                 for (size_t i = 0; i < n; i++) {
                     size_t b = act[i];
                     size_t t = pos_of(d, s, len[b]);
-                    const double *gi = giw + (b * L + t) * GH, *ghb = gh + i * GH, *h0 = hp + i * H;
+                    const double *gi = giw + (off[b] + t) * GH;
                     double *st = v.st[d] + (b * L + t) * SH, *h1 = v.out + (b * L + t) * 2 * H + d * H;
-                    if (r->kind == MR_RNN_GRU) {
-                        for (size_t j = 0; j < H; j++) {
-                            double rr = sigm(gi[j] + ghb[j] + bhh[j]);
-                            double zz = sigm(gi[H + j] + ghb[H + j] + bhh[H + j]);
-                            double ghn = ghb[2 * H + j] + bhh[2 * H + j];
-                            double nn = tanh(gi[2 * H + j] + rr * ghn);
-                            st[j] = rr;
-                            st[H + j] = zz;
-                            st[2 * H + j] = nn;
-                            st[3 * H + j] = ghn;
-                            h1[j] = (1.0 - zz) * nn + zz * h0[j];
-                        }
-                    } else {
-                        const double *c0 = NULL;
-                        if (s > 0) c0 = v.st[d] + (b * L + pos_of(d, s - 1, len[b])) * SH + 4 * H;
-                        for (size_t j = 0; j < H; j++) {
-                            double ii = sigm(gi[j] + ghb[j] + bhh[j]);
-                            double ff = sigm(gi[H + j] + ghb[H + j] + bhh[H + j]);
-                            double gg = tanh(gi[2 * H + j] + ghb[2 * H + j] + bhh[2 * H + j]);
-                            double oo = sigm(gi[3 * H + j] + ghb[3 * H + j] + bhh[3 * H + j]);
-                            double cc = ff * (c0 ? c0[j] : 0.0) + ii * gg;
-                            double tc = tanh(cc);
-                            st[j] = ii;
-                            st[H + j] = ff;
-                            st[2 * H + j] = gg;
-                            st[3 * H + j] = oo;
-                            st[4 * H + j] = cc;
-                            st[5 * H + j] = tc;
-                            h1[j] = oo * tc;
-                        }
+                    if (r->kind == MR_RNN_GRU) gru_cell(H, gi, gh + i * GH, bhh, hp + i * H, st, h1);
+                    else {
+                        const double *c0 = s > 0 ? v.st[d] + (b * L + pos_of(d, s - 1, len[b])) * SH + 4 * H : NULL;
+                        lstm_cell(H, gi, gh + i * GH, bhh, c0, st, h1);
                     }
                 }
             }
@@ -246,9 +293,89 @@ void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t
     }
     /* sum the two directions of the last layer */
     const double *out = view(r, cache, B, L, r->layers - 1).out;
-    for (size_t k = 0; k < B * L; k++)
-        for (size_t j = 0; j < H; j++) y[k * H + j] = out[k * 2 * H + j] + out[k * 2 * H + H + j];
+    sum_halves(y, out, B * L, H);
 }
+
+/* The GRU cell backward at one step of one sample: dh (in: the gradient
+ * reaching h' from the step after; out: its direct path z ⊙ ·, the gate path
+ * is added by the caller's product), go the layer-output gradient at this
+ * position; gi ← the pre-activation gradients, gh ← those of W_hh h0 + b_hh. */
+static void gru_cell_back(size_t H, const double *restrict st, const double *restrict h0, const double *restrict go,
+                          double *restrict dh, double *restrict gi, double *restrict gh) {
+    for (size_t j = 0; j < H; j++) {
+        double g = dh[j] + go[j];
+        double rr = st[j], zz = st[H + j], nn = st[2 * H + j], ghn = st[3 * H + j];
+        double dn = g * (1.0 - zz), dz = g * (h0[j] - nn);
+        double dan = dn * (1.0 - nn * nn);
+        double dar = dan * ghn * rr * (1.0 - rr);
+        double daz = dz * zz * (1.0 - zz);
+        gi[j] = dar;
+        gi[H + j] = daz;
+        gi[2 * H + j] = dan;
+        gh[j] = dar;
+        gh[H + j] = daz;
+        gh[2 * H + j] = dan * rr;
+        dh[j] = g * zz; /* direct path h' ← z ⊙ h; the gate path is added by the caller */
+    }
+}
+
+/* The LSTM cell backward: as above with the cell state's gradient dc (in/out)
+ * and c0 the previous cell state (NULL: 0); dh ← 0 (all of it goes through
+ * the gates). */
+static void lstm_cell_back(size_t H, const double *restrict st, const double *restrict c0, const double *restrict go,
+                           double *restrict dh, double *restrict dc, double *restrict gi, double *restrict gh) {
+    for (size_t j = 0; j < H; j++) {
+        double g = dh[j] + go[j];
+        double ii = st[j], ff = st[H + j], gg = st[2 * H + j], oo = st[3 * H + j], tc = st[5 * H + j];
+        double dct = dc[j] + g * oo * (1.0 - tc * tc);
+        double dai = dct * gg * ii * (1.0 - ii);
+        double daf = dct * (c0 ? c0[j] : 0.0) * ff * (1.0 - ff);
+        double dag = dct * ii * (1.0 - gg * gg);
+        double dao = g * tc * oo * (1.0 - oo);
+        gi[j] = gh[j] = dai;
+        gi[H + j] = gh[H + j] = daf;
+        gi[2 * H + j] = gh[2 * H + j] = dag;
+        gi[3 * H + j] = gh[3 * H + j] = dao;
+        dc[j] = dct * ff;
+        dh[j] = 0.0;
+    }
+}
+
+/* dW_hh += Σ dghᵀ·h_prev and db_hh += Σ dgh over every valid (b, t) as one
+ * product (K = Σlen) instead of one per time step (K = running rows): fast
+ * builds only — the sum runs in another order than the per-step products, so
+ * BLAS=none keeps those (bit-identity). dgh equals dgi but for the GRU's n
+ * block (dan·r); h_prev is the direction's previous output, 0 at its first
+ * step. Scratch: 2·Σlen·H doubles of sc (the inc buffer). */
+#ifndef MR_REF
+static void recurrent_weight_grad(const mr_rnn *r, const layer_view *v, int d, size_t B, size_t L, const int *len,
+                                  const size_t *off, size_t nv, const double *dgi, double *sc, double *dWhh,
+                                  double *dbhh) {
+    size_t H = r->H, GH = G_of(r) * H, SH = S_of(r) * H;
+    double *hprev = sc, *dghn = sc + nv * H;
+    for (size_t b = 0; b < B; b++)
+        for (size_t t = 0; t < (size_t)len[b]; t++) {
+            double *hrow = hprev + (off[b] + t) * H;
+            int first = d == 0 ? t == 0 : t + 1 == (size_t)len[b];
+            if (first) memset(hrow, 0, H * sizeof *hrow);
+            else memcpy(hrow, v->out + (b * L + (d == 0 ? t - 1 : t + 1)) * 2 * H + (size_t)d * H, H * sizeof *hrow);
+            if (r->kind == MR_RNN_GRU) {
+                const double *st = v->st[d] + (b * L + t) * SH, *g = dgi + (off[b] + t) * GH + 2 * H;
+                double *o = dghn + (off[b] + t) * H;
+                for (size_t j = 0; j < H; j++) o[j] = g[j] * st[j];
+            }
+        }
+    size_t Gd = r->kind == MR_RNN_GRU ? 2 * H : GH; /* the rows of dW_hh whose dgh is dgi */
+    mr_gemm(1, 0, Gd, H, nv, 1.0, dgi, GH, hprev, H, 1.0, dWhh, H);
+    for (size_t k = 0; k < nv; k++)
+        for (size_t j = 0; j < Gd; j++) dbhh[j] += dgi[k * GH + j];
+    if (r->kind == MR_RNN_GRU) {
+        mr_gemm(1, 0, H, H, nv, 1.0, dghn, H, hprev, H, 1.0, dWhh + 2 * H * H, H);
+        for (size_t k = 0; k < nv; k++)
+            for (size_t j = 0; j < H; j++) dbhh[2 * H + j] += dghn[k * H + j];
+    }
+}
+#endif
 
 /* ------------------------------------------------------------ backward */
 
@@ -256,28 +383,27 @@ void mr_rnn_backward(const mr_rnn *r, mr_params *p, const double *x, size_t B, s
                      const int *len, const double *dy, double *dx, const double *cache, double *work) {
     size_t H = r->H, G = G_of(r), GH = G * H, SH = S_of(r) * H;
     int Lmax = max_len(len, B);
-    double *dout = work, *din = dout + B * L * 2 * H, *dgi = din + B * L * 2 * H;
+    double *dout = work, *din = dout + B * L * 2 * H, *dgi = din + B * L * 2 * H; /* dgi packed [Σlen × G·H] */
     double *dh = dgi + B * L * GH, *dc = dh + B * H, *hp = dc + B * H, *dhp = hp + B * H, *gsc = dhp + B * H;
-    double *dgh = gsc + B * H, *inc = dgh + B * GH; /* inc: the inputs at valid positions, gathered */
-    size_t *act = (size_t *)(inc + B * L * (in_of(r, 0) > 2 * H ? in_of(r, 0) : 2 * H));
-    /* top layer: y = fwd + bwd → both halves receive dy */
-    for (size_t k = 0; k < B * L; k++)
-        for (size_t j = 0; j < H; j++) dout[k * 2 * H + j] = dout[k * 2 * H + H + j] = dy[k * H + j];
+    double *dgh = gsc + B * H, *inc = dgh + B * GH; /* inc: the inputs at valid positions, packed */
+    size_t *act = (size_t *)(inc + B * L * din_max(r)), *off = act + B;
+    size_t nv = offsets(len, B, off);
+    /* top layer: y = fwd + bwd → both halves receive dy (only valid positions are read) */
+    for (size_t b = 0; b < B; b++)
+        for (size_t k = b * L; k < b * L + (size_t)len[b]; k++)
+            for (size_t j = 0; j < H; j++) dout[k * 2 * H + j] = dout[k * 2 * H + H + j] = dy[k * H + j];
     for (size_t l = r->layers; l-- > 0;) {
         layer_view v = view(r, cache, B, L, l);
         const double *in = l == 0 ? x : view(r, cache, B, L, l - 1).out;
         size_t Din = in_of(r, l);
-        if (l > 0) memset(din, 0, B * L * 2 * H * sizeof *din);
         for (int d = 0; d < 2; d++) {
             const double *Wih = p->data + p->t[r->w_ih[l][d]].offset, *Whh = p->data + p->t[r->w_hh[l][d]].offset;
             double *dWih = p->grad + p->t[r->w_ih[l][d]].offset, *dWhh = p->grad + p->t[r->w_hh[l][d]].offset;
             double *dbih = p->grad + p->t[r->b_ih[l][d]].offset, *dbhh = p->grad + p->t[r->b_hh[l][d]].offset;
-            memset(dgi, 0, B * L * GH * sizeof *dgi);
             memset(dh, 0, B * H * sizeof *dh);
             memset(dc, 0, B * H * sizeof *dc);
             for (int s = Lmax - 1; s >= 0; s--) {
                 size_t n = active(len, B, s, act); /* row i ↔ sample act[i], as in the forward */
-                memset(dgh, 0, n * GH * sizeof *dgh);
                 for (size_t i = 0; i < n; i++) {
                     size_t b = act[i];
                     double *h0 = hp + i * H;
@@ -286,64 +412,46 @@ void mr_rnn_backward(const mr_rnn *r, mr_params *p, const double *x, size_t B, s
                     size_t t = pos_of(d, s, len[b]);
                     const double *st = v.st[d] + (b * L + t) * SH;
                     const double *go = dout + (b * L + t) * 2 * H + d * H;
-                    double *gi = dgi + (b * L + t) * GH, *ghb = dgh + i * GH, *dhb = dh + b * H;
-                    if (r->kind == MR_RNN_GRU) {
-                        for (size_t j = 0; j < H; j++) {
-                            double g = dhb[j] + go[j];
-                            double rr = st[j], zz = st[H + j], nn = st[2 * H + j], ghn = st[3 * H + j];
-                            double dn = g * (1.0 - zz), dz = g * (h0[j] - nn);
-                            double dan = dn * (1.0 - nn * nn);
-                            double dar = dan * ghn * rr * (1.0 - rr);
-                            double daz = dz * zz * (1.0 - zz);
-                            gi[j] = dar;
-                            gi[H + j] = daz;
-                            gi[2 * H + j] = dan;
-                            ghb[j] = dar;
-                            ghb[H + j] = daz;
-                            ghb[2 * H + j] = dan * rr;
-                            dhb[j] = g * zz; /* direct path h' ← z ⊙ h; the gate path is added below */
-                        }
-                    } else {
+                    /* every gate entry of gi (valid row) and ghb is written */
+                    double *gi = dgi + (off[b] + t) * GH, *ghb = dgh + i * GH, *dhb = dh + b * H;
+                    if (r->kind == MR_RNN_GRU) gru_cell_back(H, st, h0, go, dhb, gi, ghb);
+                    else {
                         const double *c0 = s > 0 ? v.st[d] + (b * L + pos_of(d, s - 1, len[b])) * SH + 4 * H : NULL;
-                        double *dcb = dc + b * H;
-                        for (size_t j = 0; j < H; j++) {
-                            double g = dhb[j] + go[j];
-                            double ii = st[j], ff = st[H + j], gg = st[2 * H + j], oo = st[3 * H + j], tc = st[5 * H + j];
-                            double dct = dcb[j] + g * oo * (1.0 - tc * tc);
-                            double dai = dct * gg * ii * (1.0 - ii);
-                            double daf = dct * (c0 ? c0[j] : 0.0) * ff * (1.0 - ff);
-                            double dag = dct * ii * (1.0 - gg * gg);
-                            double dao = g * tc * oo * (1.0 - oo);
-                            gi[j] = ghb[j] = dai;
-                            gi[H + j] = ghb[H + j] = daf;
-                            gi[2 * H + j] = ghb[2 * H + j] = dag;
-                            gi[3 * H + j] = ghb[3 * H + j] = dao;
-                            dcb[j] = dct * ff;
-                            dhb[j] = 0.0;
-                        }
+                        lstm_cell_back(H, st, c0, go, dhb, dc + b * H, gi, ghb);
                     }
                 }
                 /* hidden-to-hidden: dh_prev += dgh·W_hh; dW_hh += dghᵀ·h_prev; db_hh += Σ dgh */
                 mr_gemm(0, 0, n, H, GH, 1.0, dgh, GH, Whh, H, 0.0, dhp, H);
                 for (size_t i = 0; i < n; i++)
                     for (size_t j = 0; j < H; j++) dh[act[i] * H + j] += dhp[i * H + j];
+#ifdef MR_REF
                 mr_gemm(1, 0, GH, H, n, 1.0, dgh, GH, hp, H, 1.0, dWhh, H);
                 for (size_t i = 0; i < n; i++)
                     for (size_t j = 0; j < GH; j++) dbhh[j] += dgh[i * GH + j];
+#endif
             }
-            /* input side at the valid positions (dgi is zero elsewhere): the
-             * input gradient per sample, then dgi and the inputs gathered into
-             * Σlen rows (increasing (b, t)) for dW_ih and db_ih */
+#ifndef MR_REF
+            recurrent_weight_grad(r, &v, d, B, L, len, off, nv, dgi, inc, dWhh, dbhh);
+#endif
+            /* input side, one product each over the Σlen valid rows (dgi is
+             * packed in increasing (b, t)): the input gradient dgi·W_ih into inc,
+             * scattered onto dx (layer 0, accumulated) or din (the first
+             * direction starts it at 0 + ·, as a product onto zeros would);
+             * then the inputs gathered into inc for dW_ih and db_ih */
             double *dxo = l > 0 ? din : dx;
-            if (dxo)
-                for (size_t b = 0; b < B; b++)
-                    mr_gemm(0, 0, (size_t)len[b], Din, GH, 1.0, dgi + b * L * GH, GH, Wih, Din, 1.0, dxo + b * L * Din, Din);
-            size_t nv = 0;
-            for (size_t b = 0; b < B; b++)
-                for (size_t t = 0; t < (size_t)len[b]; t++, nv++) {
-                    if (nv != b * L + t) memmove(dgi + nv * GH, dgi + (b * L + t) * GH, GH * sizeof *dgi);
-                    memcpy(inc + nv * Din, in + (b * L + t) * Din, Din * sizeof *inc);
+            if (dxo) {
+                mr_gemm(0, 0, nv, Din, GH, 1.0, dgi, GH, Wih, Din, 0.0, inc, Din);
+                for (size_t b = 0; b < B; b++) {
+                    double *o = dxo + b * L * Din;
+                    const double *src = inc + off[b] * Din;
+                    size_t m = (size_t)len[b] * Din;
+                    if (l > 0 && d == 0)
+                        for (size_t k = 0; k < m; k++) o[k] = 0.0 + src[k];
+                    else
+                        for (size_t k = 0; k < m; k++) o[k] += src[k];
                 }
+            }
+            gather(inc, in, B, L, Din, len);
             mr_gemm(1, 0, GH, Din, nv, 1.0, dgi, GH, inc, Din, 1.0, dWih, Din);
             for (size_t k = 0; k < nv; k++)
                 for (size_t j = 0; j < GH; j++) dbih[j] += dgi[k * GH + j];

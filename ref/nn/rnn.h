@@ -18,11 +18,15 @@
  * weight_hh_l<k>[_reverse] [G·H × H], bias_ih_l<k>[_reverse], bias_hh_l<k>[_reverse]
  * with G = 3 (GRU) or 4 (LSTM).
  *
- * The input-to-hidden products of a layer are one GEMM over all B·L
- * positions; the recurrence does one B×H by H×G·H GEMM per time step.
- * Forward stores what the backward needs in a caller cache of
- * mr_rnn_cache_size() doubles; backward accumulates into the store's
- * gradients and into dx (if non-NULL) using mr_rnn_work_size() scratch.
+ * The input-to-hidden products of a layer are one GEMM per direction over
+ * the Σ len valid positions (gathered once per layer), and so are the input
+ * gradient and dW_ih (and, in the fast builds, dW_hh); the recurrence does
+ * one n×H by H×G·H GEMM per time step on the n samples still running. The
+ * gate nonlinearities go through ref/nn/vmath.h (SLEEF in the fast builds,
+ * libm in BLAS=none). Forward stores what the backward needs in a caller
+ * cache of mr_rnn_cache_size() doubles; backward accumulates into the store's
+ * gradients and into dx (if non-NULL) using mr_rnn_work_size() scratch (one
+ * buffer serves both; its contents need not be initialised).
  */
 #ifndef MR_RNN_H
 #define MR_RNN_H
