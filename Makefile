@@ -79,7 +79,7 @@ TORCH_PKGS = python3-torch
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev zlib1g-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
-.PHONY: all run test test-run debug verify bitcheck fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est fuzz deps deps-fuzz clean banner
+.PHONY: all run test test-run debug verify bitcheck fixtures bert-fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est fuzz deps deps-fuzz clean banner
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
@@ -205,7 +205,13 @@ bench: deps
 fixtures: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
 	$(PYTORCH) verify/torch_fixtures.py verify/fixtures
+	@$(MAKE) --no-print-directory bert-fixtures
 	@$(MAKE) --no-print-directory crosscheck-fixtures
+
+# The BERT twin's fixtures (verify/torch/bert_torch.py, read by verify/test_bert.c).
+bert-fixtures:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
+	$(PYTORCH) verify/torch/bert_torch.py fixtures verify/fixtures/bert
 
 # ---------------------------------------------------------------- crosscheck
 # The whole step (every output, estimate, loss and gradient of both stages)

@@ -445,10 +445,15 @@ static double *fx_get(const mr_npz *z, const char *name, size_t want) {
 }
 
 /* T_TORCH_LAYER (tolerance.h item 6): both sides in double, sums of at most
- * K = max(I, H, L) products per entry through ≤ 2 layers of ≤ 12-wide
- * tensors differ by ~K·ε relative to the tensor's scale, far below 1e-12. */
-static void fx_compare(const char *what, const double *c, const double *t, size_t n, double *worst_all) {
-    double scale = 0, worst = 0;
+ * K = max(I, H, L) products per entry through ≤ 3 layers of ≤ 12-wide
+ * tensors differ by ~K·ε relative to the tensor's scale, far below 1e-12.
+ * The scale of a gradient is at least 1e-4 of the largest gradient of the
+ * store (the whole-model cross-check's group rule, README): the key biases'
+ * gradients are zero analytically (softmax is shift-invariant per query) and
+ * both sides hold only rounding noise of terms of the group's size there. */
+static void fx_compare(const char *what, const double *c, const double *t, size_t n, double floor_scale,
+                       double *worst_all) {
+    double scale = floor_scale, worst = 0;
     for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(t[i]));
     for (size_t i = 0; i < n; i++) {
         double err = fabs(c[i] - t[i]), bound = T_TORCH_LAYER * fabs(t[i]) + T_TORCH_LAYER * scale;
@@ -489,7 +494,6 @@ static void fixture_case(const char *file) {
         snprintf(nm, sizeof nm, "param/%s", p.t[i].name);
         double *v = fx_get(&z, nm, p.t[i].size);
         memcpy(p.data + p.t[i].offset, v, p.t[i].size * sizeof(double));
-        free(v);
     }
     double *fi = fx_get(&z, "ids", B * L), *ft = fx_get(&z, "type_ids", B * L), *fm = fx_get(&z, "att_mask", B * L);
     int64_t *ids = calloc(B * L, 8), *tt = calloc(B * L, 8), *am = calloc(B * L, 8);
@@ -500,25 +504,30 @@ static void fixture_case(const char *file) {
     }
     size_t H = c.hidden_size;
     double *R = fx_get(&z, "R", B * L * H), *want = fx_get(&z, "out", B * L * H), *out = t_alloc(B * L * H);
-    double worst = 0;
+    double worst = 0, G = 0;
+    double **tg = calloc(p.n, sizeof *tg);
+    for (size_t i = 0; i < p.n; i++) {
+        char nm[256];
+        snprintf(nm, sizeof nm, "grad/%s", p.t[i].name);
+        tg[i] = fx_get(&z, nm, p.t[i].size);
+        for (size_t j = 0; j < p.t[i].size; j++) G = fmax(G, fabs(tg[i][j]));
+    }
     for (size_t chunk = 1; chunk <= B; chunk += B - 1) {
         mr_bert_ws w;
         cr_assert(mr_bert_ws_alloc(&w, &m, B, L, chunk, 0, &e) == MR_OK);
         cr_assert(mr_bert_forward(&m, &p, ids, tt, am, B, L, out, NULL, &w, &e) == MR_OK, "%s", e.msg);
-        fx_compare("out", out, want, B * L * H, &worst);
+        fx_compare("out", out, want, B * L * H, 0, &worst);
         mr_params_zero_grad(&p);
         cr_assert(mr_bert_backward(&m, &p, NULL, ids, tt, am, B, L, R, &w, &e) == MR_OK);
-        for (size_t i = 0; i < p.n; i++) {
-            char nm[256];
-            snprintf(nm, sizeof nm, "grad/%s", p.t[i].name);
-            double *g = fx_get(&z, nm, p.t[i].size);
-            fx_compare(nm, p.grad + p.t[i].offset, g, p.t[i].size, &worst);
-            free(g);
-        }
+        for (size_t i = 0; i < p.n; i++) fx_compare(p.t[i].name, p.grad + p.t[i].offset, tg[i], p.t[i].size, 1e-4 * G, &worst);
         mr_bert_ws_free(&w);
         if (B == 1) break;
     }
     cr_log_info("%s: max |C − PyTorch| / max|PyTorch| over out and %zu gradients = %.2e", file, p.n, worst);
+    free(tg);
+    free(ids);
+    free(tt);
+    free(am);
     mr_params_free(&p);
     mr_npz_close(&z);
 }
