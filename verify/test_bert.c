@@ -483,8 +483,19 @@ static void fixture_case(const char *file) {
     c.type_vocab_size = (size_t)cf[6];
     c.layer_norm_eps = cf[7];
     c.hidden_dropout_prob = c.attention_probs_dropout_prob = 0;
+    unsigned long *seeds = NULL;
+    if (mr_npz_find(&z, "seeds") >= 0) {
+        double *dp = fx_get(&z, "dropout", 2);
+        c.hidden_dropout_prob = dp[0];
+        c.attention_probs_dropout_prob = dp[1];
+    }
     double *shape = fx_get(&z, "shape", 3);
     size_t B = (size_t)shape[0], L = (size_t)shape[1];
+    if (c.hidden_dropout_prob > 0) {
+        double *sd = fx_get(&z, "seeds", B);
+        seeds = calloc(B, sizeof *seeds);
+        for (size_t b = 0; b < B; b++) seeds[b] = (unsigned long)sd[b];
+    }
     mr_bert m;
     mr_params p;
     mr_params_init(&p);
@@ -518,7 +529,7 @@ static void fixture_case(const char *file) {
     for (size_t chunk = 1; chunk <= B; chunk += B - 1) {
         mr_bert_ws w;
         cr_assert(mr_bert_ws_alloc(&w, &m, B, L, chunk, 0, &e) == MR_OK);
-        cr_assert(mr_bert_forward(&m, &p, ids, tt, am, B, L, out, NULL, &w, &e) == MR_OK, "%s", e.msg);
+        cr_assert(mr_bert_forward_seeded(&m, &p, ids, tt, am, B, L, out, seeds, &w, &e) == MR_OK, "%s", e.msg);
         fx_compare("out", out, want, B * L * H, 0, &worst);
         mr_params_zero_grad(&p);
         cr_assert(mr_bert_backward(&m, &p, NULL, ids, tt, am, B, L, R, &w, &e) == MR_OK);
@@ -528,6 +539,7 @@ static void fixture_case(const char *file) {
     }
     cr_log_info("%s: max |C − PyTorch| / max|PyTorch| over out and %zu gradients = %.2e", file, p.n, worst);
     free(tg);
+    free(seeds);
     free(ids);
     free(tt);
     free(am);
@@ -537,3 +549,5 @@ static void fixture_case(const char *file) {
 
 Test(bert, torch_fixture_finfo) { fixture_case("bert_finfo.npz"); }
 Test(bert, torch_fixture_10000) { fixture_case("bert_10000.npz"); }
+/* dropout on: the twin replays GSL's mt19937 from the same per-sample seeds */
+Test(bert, torch_fixture_dropout) { fixture_case("bert_dropout.npz"); }

@@ -15,13 +15,15 @@ residual → LayerNorm; FFN dense → exact GELU → dense → dropout → resid
 LayerNorm; last_hidden_state out; the pooler is not computed.
 word_embeddings has padding_idx = pad_token_id (no gradient for that row),
 as nn.Embedding(padding_idx=0) in BertEmbeddings. Dropout masks can be
-passed in (dict name → tensor, inverted-dropout scale included); the
-fixtures run without dropout.
+passed in (dict name → tensor, inverted-dropout scale included).
 
 Fixture members: config [10] = vocab, hidden, layers, heads, intermediate,
 max positions, type vocab, layer_norm_eps, mask_kind, pad_token_id; shape
 [B, L, H]; ids, type_ids, att_mask <i8 [B, L]; R [B, L, H] (loss = Σ out·R);
-out; param/<name>, grad/<name> under bertmodel.* (pooler gradients zero).
+out; param/<name>, grad/<name> under bertmodel.* (pooler gradients zero);
+with dropout also dropout [2] = hidden, attention probability and seeds
+[B], the per-sample seeds whose masks (GslMt19937 below replays GSL's
+generator) the C side draws itself from mr_bert_forward_seeded.
 """
 import argparse
 import math
@@ -84,6 +86,59 @@ def bert(p, cfg, ids, type_ids, att_mask, masks=None):
     return x
 
 
+class GslMt19937:
+    """GSL's mt19937 (gsl_rng_set, gsl_rng_get, gsl_rng_uniform), to replay
+    the C side's dropout masks: seed 0 means 4357; Knuth's initialisation."""
+
+    def __init__(self, s):
+        s = s or 4357
+        self.mt = [s & 0xffffffff]
+        for i in range(1, 624):
+            self.mt.append((1812433253 * (self.mt[-1] ^ (self.mt[-1] >> 30)) + i) & 0xffffffff)
+        self.i = 624
+
+    def get(self):
+        if self.i >= 624:
+            mt = self.mt
+            for k in range(624):
+                y = (mt[k] & 0x80000000) | (mt[(k + 1) % 624] & 0x7fffffff)
+                mt[k] = mt[(k + 397) % 624] ^ (y >> 1) ^ (0x9908b0df if y & 1 else 0)
+            self.i = 0
+        y = self.mt[self.i]
+        self.i += 1
+        y ^= y >> 11
+        y ^= (y << 7) & 0x9d2c5680
+        y ^= (y << 15) & 0xefc60000
+        y ^= y >> 18
+        return y
+
+    def uniform(self):
+        return self.get() / 4294967296.0
+
+
+def dropout_masks(cfg, seeds, L):
+    """ref/nn/bert.h's masks: per sample, from mt19937 seeded with its seed,
+    embedding [L, H], then per layer attention [nh, L, L], attention output
+    [L, H], FFN output [L, H]; kept iff u < 1 − p, scaled by 1/(1 − p)."""
+    H, nh, n = cfg['hidden'], cfg['heads'], cfg['layers']
+
+    def draw(r, shape, p):
+        keep = 1.0 - p
+        u = torch.tensor([r.uniform() for _ in range(int(np.prod(shape)))]).view(shape)
+        return torch.where(u < keep, torch.tensor(1.0 / keep), torch.tensor(0.0))
+
+    per = []
+    for s in seeds:
+        r = GslMt19937(int(s))
+        d = {'emb': draw(r, (L, H), cfg['p_hidden'])}
+        for l in range(n):
+            d[f'att{l}'] = draw(r, (nh, L, L), cfg['p_att'])
+            d[f'h1_{l}'] = draw(r, (L, H), cfg['p_hidden'])
+            d[f'h2_{l}'] = draw(r, (L, H), cfg['p_hidden'])
+        per.append(d)
+    return {k: torch.stack([d[k] for d in per]) for k in per[0]}
+
+
 def fixture(path, cfg, B, L, seed):
     gen = torch.Generator().manual_seed(seed)
     p = {}
@@ -102,13 +157,18 @@ def fixture(path, cfg, B, L, seed):
         att[b, n:] = 0
         type_ids[b, n // 2:n] = 1
     R = torch.randn(B, L, cfg['hidden'], generator=gen)
-    out = bert(p, cfg, ids, type_ids, att)
+    seeds = [1000 + 7 * b for b in range(B)]
+    masks = dropout_masks(cfg, seeds, L) if cfg.get('p_hidden', 0) > 0 else None
+    out = bert(p, cfg, ids, type_ids, att, masks)
     (out * R).sum().backward()
     a = {'config': np.array([cfg['vocab'], cfg['hidden'], cfg['layers'], cfg['heads'], cfg['inter'], cfg['pos'],
                              cfg['types'], cfg['eps'], cfg['mask_kind'], cfg['pad']], dtype=np.float64),
          'shape': np.array([B, L, cfg['hidden']], dtype=np.float64),
          'ids': ids.numpy(), 'type_ids': type_ids.numpy(), 'att_mask': att.numpy(),
          'R': R.numpy(), 'out': out.detach().numpy()}
+    if masks is not None:
+        a['dropout'] = np.array([cfg['p_hidden'], cfg['p_att']])
+        a['seeds'] = np.array(seeds, dtype=np.int64)
     for name, t in p.items():
         a['param/' + name] = t.detach().numpy()
         a['grad/' + name] = (t.grad if t.grad is not None else torch.zeros_like(t)).numpy()
@@ -122,6 +182,7 @@ def fixtures(outdir):
     cfg = dict(vocab=20, hidden=8, layers=2, heads=2, inter=12, pos=16, types=2, eps=1e-12, pad=0)
     fixture(os.path.join(outdir, 'bert_finfo.npz'), dict(cfg, mask_kind=0), 4, 6, 1)
     fixture(os.path.join(outdir, 'bert_10000.npz'), dict(cfg, mask_kind=1, layers=3, heads=4, hidden=12), 4, 7, 2)
+    fixture(os.path.join(outdir, 'bert_dropout.npz'), dict(cfg, mask_kind=0, p_hidden=0.2, p_att=0.25), 4, 6, 3)
 
 
 def bench(args):
