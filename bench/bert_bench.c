@@ -5,14 +5,17 @@
  * BERT-base sizes (hidden 768, 12 heads, FFN 3072, vocab 30522) with HF's
  * random init (seed 0), random ids, full attention masks, dropout on
  * (training mode), loss Σ out·R. Before timing, a 2-sample batch is run at
- * chunk 1 and chunk 2 and must give bit-identical outputs and gradients
- * (the property test_bert.c checks on tiny shapes). Prints one line per
+ * chunk 1 and chunk 2: outputs and gradients must agree within 1e-10 of
+ * their largest magnitude (bit-identical with BLAS=none and with OpenBLAS on
+ * one thread; on two, OpenBLAS's threaded and serial paths, chosen by
+ * product size, block the K sums differently). Prints one line per
  * phase: seconds (best of reps), GFLOP in mr_gemm, GFLOP/s, and the
  * machine's FP64 GEMM rate through mr_gemm (n = 2048, median of 3, measured
  * in the same run) with the fraction reached; peak RSS. The backward with
  * keep = 0 and more than one chunk includes the recomputed forward.
  */
 #include <gsl/gsl_rng.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,10 +117,18 @@ int main(int argc, char **argv) {
         mr_params_zero_grad(&p);
         if (run(&m, &p, ids, am, Bv, L, Bv, 0, R, out, &tf, &tb, &ff, &fb)) return 1;
         int same = !memcmp(o1, out, n * sizeof *o1) && !memcmp(g1, p.grad, p.total * sizeof *g1);
-        fprintf(stderr, "[bert_bench] validation: chunk 1 vs %zu on %zu samples: %s\n", Bv, Bv,
-                same ? "bit-identical" : "DIFFER");
+        double so = 0, do_ = 0, sg = 0, dg = 0;
+        for (size_t i = 0; i < n; i++) so = fmax(so, fabs(o1[i])), do_ = fmax(do_, fabs(o1[i] - out[i]));
+        for (size_t i = 0; i < p.total; i++) sg = fmax(sg, fabs(g1[i])), dg = fmax(dg, fabs(g1[i] - p.grad[i]));
+        fprintf(stderr,
+                "[bert_bench] validation: chunk 1 vs %zu on %zu samples: %s (max |Δ| / max: output %.2e, gradients "
+                "%.2e)\n",
+                Bv, Bv, same ? "bit-identical" : "differ", do_ / so, dg / sg);
         free(o1), free(g1);
-        if (!same) return die("validation failed");
+        /* OpenBLAS on more than one thread picks its threaded or serial path
+         * by product size, and they block K differently: bits may differ
+         * across chunk sizes, within the oracle's 1e-10 */
+        if (!(do_ <= 1e-10 * so && dg <= 1e-10 * sg)) return die("validation failed");
     }
 
     double best_f = 1e300, best_b = 1e300;

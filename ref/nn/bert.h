@@ -58,9 +58,10 @@
  * gradients: one doutᵀ·in product per sample of K = L rows added into the
  * gradient; biases, LayerNorm and embedding rows: row by row). So with
  * BLAS=none outputs and gradients are bit-identical for every chunk size and
- * for keep 0/1; with OpenBLAS the same holds as long as its kernels give
- * each row/product the same result whatever the number of rows M (true for
- * the kernels measured, verify/test_bert.c checks it).
+ * for keep 0/1, and so they are with OpenBLAS on one thread (test_bert.c
+ * checks both). OpenBLAS on several threads picks its threaded or serial
+ * path by product size, and they group the K sums differently: the last
+ * bits can then differ (measured at BERT-base: ≤ 1e-15 of the scale).
  *
  * No allocation in forward/backward: all buffers are in mr_bert_ws
  * (mr_bert_ws_alloc, or carve them yourself with the size functions).
