@@ -206,6 +206,16 @@ static void tb_backward(tb *t, const unsigned char *frozen) {
               "%s", e.msg);
 }
 
+/* forward, zeroed gradients, one backward; a copy of the gradients */
+static double *tb_grads(tb *t) {
+    tb_loss(t);
+    mr_params_zero_grad(&t->p);
+    tb_backward(t, NULL);
+    double *g = t_alloc(t->p.total);
+    memcpy(g, t->p.grad, t->p.total * sizeof(double));
+    return g;
+}
+
 static const double *tgrad(const tb *t, size_t i) { return t->p.grad + t->p.t[i].offset; }
 
 static int all_zero(const double *x, size_t n) {
@@ -266,11 +276,7 @@ Test(bert, accumulation_and_padding_row) {
     tb_init(&t, 2, 3, 5, 2, 0, 23);
     unsigned long seeds[3] = {1, 2, 3};
     t.seeds = seeds;
-    tb_loss(&t);
-    mr_params_zero_grad(&t.p);
-    tb_backward(&t, NULL);
-    double *g1 = t_alloc(t.p.total);
-    memcpy(g1, t.p.grad, t.p.total * sizeof(double));
+    double *g1 = tb_grads(&t);
     tb_backward(&t, NULL);
     /* The second pass adds the same n ≤ B·L terms per entry again (rows of
      * the bias, LayerNorm and embedding gradients, one product per sample of
@@ -334,11 +340,7 @@ Test(bert, freeze_part_and_all) {
     tb_init(&t, 10, 2, 4, 2, 0, 25);
     unsigned long seeds[2] = {4, 5};
     t.seeds = seeds;
-    tb_loss(&t);
-    mr_params_zero_grad(&t.p);
-    tb_backward(&t, NULL);
-    double *full = t_alloc(t.p.total);
-    memcpy(full, t.p.grad, t.p.total * sizeof(double));
+    double *full = tb_grads(&t);
 
     unsigned char *fr = calloc(t.p.n, 1);
     mr_bert_freeze(&t.m, &t.p, MR_BERT_FREEZE_PART, fr);
