@@ -90,7 +90,7 @@ TORCH_PKGS = python3-torch
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev libsleef-dev zlib1g-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
-.PHONY: all shared install uninstall run test test-run debug verify bitcheck fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est fuzz deps deps-fuzz clean banner
+.PHONY: all shared install uninstall run test test-run debug verify bitcheck fixtures bert-fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est bench-bert fuzz deps deps-fuzz clean banner
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
@@ -228,6 +228,18 @@ $(OUT)/est_bench: bench/est_bench.c $(LIB)
 $(OUT)/step_bench: bench/step_bench.c $(LIB)
 	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# BERT-base forward+backward (bench/bert_bench.c): `make bench-bert`, then the
+# PyTorch twin (verify/torch/bert_torch.py bench) at float64 and float32 on
+# the same shape. BENCH_BERT_ARGS="--B 128 --L 100 --chunk 8".
+BENCH_BERT_ARGS ?= --B 128 --L 100 --chunk 8
+$(OUT)/bert_bench: bench/bert_bench.c $(LIB)
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+bench-bert: all $(OUT)/bert_bench
+	./$(OUT)/bert_bench $(BENCH_BERT_ARGS)
+	$(PYTORCH) verify/torch/bert_torch.py bench $(BENCH_BERT_ARGS:--chunk%=) --dtype float64
+	$(PYTORCH) verify/torch/bert_torch.py bench $(BENCH_BERT_ARGS:--chunk%=) --dtype float32
+
 # Estimator throughput (critic steps/s, k-NN sampling time against bank size),
 # 1 and 2 BLAS threads; rows appended to bench/results/estimators.csv.
 bench-est: all $(OUT)/est_bench
@@ -273,7 +285,13 @@ bench: deps
 fixtures: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
 	$(PYTORCH) verify/torch_fixtures.py verify/fixtures
+	@$(MAKE) --no-print-directory bert-fixtures
 	@$(MAKE) --no-print-directory crosscheck-fixtures
+
+# The BERT twin's fixtures (verify/torch/bert_torch.py, read by verify/test_bert.c).
+bert-fixtures:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
+	$(PYTORCH) verify/torch/bert_torch.py fixtures verify/fixtures/bert
 
 # ---------------------------------------------------------------- crosscheck
 # The whole step (every output, estimate, loss and gradient of both stages)
