@@ -47,7 +47,7 @@ else
 endif
 OBJ = build/obj/$(VARIANT)
 
-LDLIBS      = -lgsl $(BLAS_LIBS) -lz -lm
+LDLIBS      = -lgsl $(BLAS_LIBS) -lutf8proc -lz -lm
 TEST_LDLIBS = -pthread -lcriterion $(LDLIBS)
 
 # The interpreter that imports numpy, and the one that imports torch too
@@ -76,7 +76,7 @@ BIN = $(OUT)/mimrl
 TESTBIN = $(OUT)/test_all
 
 TORCH_PKGS = python3-torch
-DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev zlib1g-dev python3 python3-numpy
+DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev zlib1g-dev libutf8proc-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
 .PHONY: all run test test-run debug verify bitcheck fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est fuzz deps deps-fuzz clean banner
