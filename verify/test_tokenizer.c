@@ -441,3 +441,36 @@ Test(tokenizer, cli_bad_input_exit_2) {
     snprintf(args, sizeof args, "tokenize --vocab %s < /dev/null", vocab);
     cr_assert(t_run_cli(args, out, sizeof out) == 0 && out[0] == 0, "%s", out);
 }
+
+/* ------------------------------------------------- against a Python reference */
+
+/* verify/tokenizer_ref.py transcribes HF's slow BertTokenizer in plain Python
+ * (unicodedata) and writes a random corpus over Latin, Greek, Cyrillic,
+ * Arabic, Devanagari, CJK, Hangul, combining marks, controls, exotic spaces,
+ * punctuation, symbols and literal special tokens, a vocabulary drawn from it
+ * and the expected output of `mimrl tokenize`; both must agree line by line. */
+Test(tokenizer, matches_python_reference_on_random_text) {
+    if (!t_python()) cr_skip_test(T_NO_PYTHON);
+    const char *dir = t_tmpdir();
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s verify/tokenizer_ref.py %s 7 600 > %s/ref.log 2>&1", t_python(), dir, dir);
+    cr_assert(system(cmd) == 0, "tokenizer_ref.py failed (see %s/ref.log)", dir);
+    const char *mode[][2] = {{"", "expect_longest.txt"}, {"--max_length 8", "expect_max8.txt"}};
+    size_t cap = (size_t)16 << 20;
+    char *got = malloc(cap);
+    cr_assert(got);
+    for (int k = 0; k < 2; k++) {
+        char args[2048], want[600];
+        snprintf(want, sizeof want, "%s/%s", dir, mode[k][1]);
+        snprintf(args, sizeof args, "tokenize --vocab %s/vocab.txt %s < %s/corpus.txt", dir, mode[k][0], dir);
+        cr_assert(t_run_cli(args, got, cap) == 0, "%.2000s", got);
+        size_t ng = strlen(got), nw;
+        unsigned char *w = t_read_file(want, &nw);
+        cr_assert(w && nw > 0 && nw < cap - 1);
+        size_t i = 0, line = 1;
+        for (; i < ng && i < nw && (unsigned char)got[i] == w[i]; i++) line += w[i] == '\n';
+        cr_assert(ng == nw && i == nw, "mimrl tokenize %s: line %zu differs from %s", mode[k][0], line, want);
+        free(w);
+    }
+    free(got);
+}
