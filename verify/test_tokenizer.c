@@ -474,3 +474,49 @@ Test(tokenizer, matches_python_reference_on_random_text) {
     }
     free(got);
 }
+
+/* Random bytes (mostly invalid UTF-8) and random valid code points: a status,
+ * never a crash; valid text always tokenizes into ids of the vocabulary, and
+ * invalid text is an MR_EFORMAT saying so. */
+Test(tokenizer, random_input_never_crashes) {
+    gsl_rng *r = t_rng(12);
+    unsigned char buf[256];
+    for (int it = 0; it < 3000; it++) {
+        size_t n = gsl_rng_uniform_int(r, sizeof buf);
+        int valid = it % 2;
+        size_t k = 0;
+        while (k < n) {
+            if (!valid) {
+                buf[k++] = (unsigned char)gsl_rng_uniform_int(r, 256);
+                continue;
+            }
+            uint32_t cp = (uint32_t)gsl_rng_uniform_int(r, it % 4 == 1 ? 0x80 : 0x110000);
+            if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+            unsigned char u[4];
+            size_t m = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+            if (k + m > n) break;
+            if (m == 1) u[0] = (unsigned char)cp;
+            else if (m == 2) u[0] = (unsigned char)(0xC0 | cp >> 6), u[1] = (unsigned char)(0x80 | (cp & 0x3F));
+            else if (m == 3)
+                u[0] = (unsigned char)(0xE0 | cp >> 12), u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F)),
+                u[2] = (unsigned char)(0x80 | (cp & 0x3F));
+            else
+                u[0] = (unsigned char)(0xF0 | cp >> 18), u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F)),
+                u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F)), u[3] = (unsigned char)(0x80 | (cp & 0x3F));
+            memcpy(buf + k, u, m);
+            k += m;
+        }
+        n = k;
+        int64_t *ids;
+        size_t m;
+        mr_error e = {0};
+        int rc = mr_tokenize(&tok, (const char *)buf, n, &ids, &m, &e);
+        if (valid) cr_assert(rc == MR_OK, "iteration %d: %s", it, e.msg);
+        else cr_assert(rc == MR_OK || (rc == MR_EFORMAT && strstr(e.msg, "invalid UTF-8")), "iteration %d: %d %s", it, rc, e.msg);
+        if (rc == MR_OK) {
+            for (size_t j = 0; j < m; j++) cr_assert(ids[j] >= 0 && (size_t)ids[j] < mr_vocab_size(tok.vocab));
+            free(ids);
+        }
+    }
+    gsl_rng_free(r);
+}
