@@ -49,7 +49,7 @@ else
 endif
 OBJ = build/obj/$(VARIANT)
 
-LDLIBS      = -lgsl $(BLAS_LIBS) -lz -lm
+LDLIBS      = -lgsl $(BLAS_LIBS) -lutf8proc -lz -lm
 TEST_LDLIBS = -pthread -lcriterion $(LDLIBS)
 
 # The interpreter that imports numpy, and the one that imports torch too
@@ -87,7 +87,7 @@ BIN = $(OUT)/mimrl
 TESTBIN = $(OUT)/test_all
 
 TORCH_PKGS = python3-torch
-DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev libsleef-dev zlib1g-dev python3 python3-numpy
+DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev libsleef-dev zlib1g-dev libutf8proc-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
 .PHONY: all shared install uninstall run test test-run debug verify bitcheck fixtures bert-fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est bench-bert fuzz deps deps-fuzz clean banner
@@ -152,10 +152,13 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 LIBDIR = $(PREFIX)/lib
 INCDIR = $(PREFIX)/include
+# openblas first: a static link must not resolve the CBLAS symbols from gslcblas
 ifeq ($(BLAS),openblas)
-  PC_REQUIRES = openblas gsl zlib
+  PC_REQUIRES = openblas sleef gsl libutf8proc zlib
+else ifeq ($(BLAS),gslcblas)
+  PC_REQUIRES = sleef gsl libutf8proc zlib
 else
-  PC_REQUIRES = gsl zlib
+  PC_REQUIRES = gsl libutf8proc zlib
 endif
 install: all $(SO)
 	install -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(LIBDIR)/pkgconfig" "$(DESTDIR)$(INCDIR)/mimrl"

@@ -46,6 +46,8 @@ static void usage(FILE *f) {
             "                     the slow estimator benchmark of make verify (CSV + Markdown)\n"
             "  oracle --checkpoint CKPT.npz --batch BATCH.npz --out OUT.npz\n"
             "                     one forward and the backward of both stage losses, randomness injected\n"
+            "  tokenize --vocab FILE [--max_length N] [--pad longest|max_length] < TEXT\n"
+            "                     bert-base-uncased WordPiece ids, one line of text per line\n"
             "  blas               which BLAS this build uses\n"
             "  version, help\n",
             MIMRL_VERSION);
@@ -307,6 +309,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "train") == 0) return mr_cmd_train(argc, argv);
     if (strcmp(cmd, "eval") == 0) return mr_cmd_eval(argc, argv);
     if (strcmp(cmd, "verify-estimators") == 0) return mr_cmd_verify_estimators(argc, argv);
+    if (strcmp(cmd, "tokenize") == 0) return mr_cmd_tokenize(argc, argv);
     fprintf(stderr, "mimrl: unknown command '%s' (see 'mimrl help')\n", cmd);
     return 2;
 }
