@@ -10,6 +10,7 @@
 #include "estimators/bounds.h"
 #include "ref/core/gradcheck.h"
 #include "verify/helpers.h"
+#include "verify/tolerance.h"
 
 /* ------------------------------------------------------- naive references */
 
@@ -141,7 +142,7 @@ Test(bounds, values_match_naive_formulas) {
                 double zero[16] = {0};
                 double got = mr_bound_mi((mr_bound)b, S, B, lap, &o, NULL, NULL, 0, bw);
                 double want = naive((mr_bound)b, S, B, lap ? la : zero, 1.0, per_row);
-                cr_expect(fabs(got - want) <= 1e-13 * fmax(1, fabs(want)), "%s (B=%zu, per_row=%d): %.17g vs naive %.17g",
+                cr_expect(fabs(got - want) <= T_MANY_OPS * fmax(1, fabs(want)), "%s (B=%zu, per_row=%d): %.17g vs naive %.17g",
                           mr_bound_name((mr_bound)b), B, per_row, got, want);
             }
         }
@@ -160,7 +161,7 @@ Test(bounds, smile_clip_is_configurable) {
     o.smile_clip = 5.0;
     double got = mr_bound_mi(MR_BOUND_SMILE, S, B, NULL, &o, NULL, NULL, 0, bw);
     double want = naive(MR_BOUND_SMILE, S, B, NULL, 5.0, 0);
-    cr_assert(fabs(got - want) < 1e-13, "%.17g vs %.17g", got, want);
+    cr_assert(fabs(got - want) < T_MANY_OPS, "%.17g vs %.17g", got, want);
     gsl_rng_free(r);
 }
 
@@ -234,7 +235,7 @@ Test(bounds, mine_surrogate_faithful) {
     double *dS = t_alloc(B * B);
     double loss = mr_bound_loss(MR_BOUND_MINE, c.S, B, NULL, NULL, dS, NULL, 1.0, bw);
     /* O-16: the loss is the surrogate itself, not its negation */
-    cr_assert(fabs(loss - mine_frozen(&c)) < 1e-14, "%.17g vs %.17g", loss, mine_frozen(&c));
+    cr_assert(fabs(loss - mine_frozen(&c)) < MR_TOL_CLOSED, "%.17g vs %.17g", loss, mine_frozen(&c));
     mr_gc_var v = {"S", c.S, dS, B * B};
     cr_assert(mr_gradcheck(mine_frozen, &c, &v, 1, 0, NULL) == 0);
     /* its reported value is dv's */
@@ -289,7 +290,7 @@ Test(bounds, offdiagonal_logmeanexp_ignores_diagonal) {
     cr_assert(mr_logmeanexp_nodiag(S, B, NULL, 0) == a);
     double sum = 0;
     for (int k = 0; k < 16; k++) sum += dS[k];
-    cr_assert(fabs(sum - 1) < 1e-15, "off-diagonal softmax sums to 1");
+    cr_assert(fabs(sum - 1) < T_FEW_OPS, "off-diagonal softmax sums to 1");
 }
 
 Test(bounds, degenerate_batch_is_nan_not_a_trap) {

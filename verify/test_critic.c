@@ -16,6 +16,7 @@
 #include "estimators/critic.h"
 #include "ref/core/gradcheck.h"
 #include "verify/helpers.h"
+#include "verify/tolerance.h"
 
 Test(mlp, forward_by_hand_and_names) {
     mr_params p;
@@ -38,7 +39,7 @@ Test(mlp, forward_by_hand_and_names) {
     cr_assert(mr_mlp_cache_size(&m, 1) <= 64);
     mr_mlp_forward(&m, &p, x, 1, cache, &out);
     /* h = relu([1+4+.1, −1+1+.2, 0−6+.3]) = [5.1, .2, 0]; out = 5.1 − .2 + 0 − .5 */
-    cr_assert(fabs(out - 4.4) < 1e-14, "%.17g", out);
+    cr_assert(fabs(out - 4.4) < MR_TOL_CLOSED, "%.17g", out);
     mr_params_free(&p);
 }
 
@@ -176,7 +177,7 @@ Test(critic, orientation_and_official_shapes) {
         for (int j = 0; j < 3; j++) {
             double s = 0;
             for (int k = 0; k < 4; k++) s += H[i * 4 + k] * G[j * 4 + k];
-            cr_assert(fabs(c.S[i * 3 + j] - s) < 1e-14, "rows must index y");
+            cr_assert(fabs(c.S[i * 3 + j] - s) < MR_TOL_CLOSED, "rows must index y");
         }
     mr_params_free(&c.p);
     build(&c, MR_CRITIC_CONCAT, MR_BASE_CONSTANT, MR_BOUND_INFONCE, 3, 8);
@@ -187,7 +188,7 @@ Test(critic, orientation_and_official_shapes) {
             memcpy(in, c.x + i * 3, 3 * sizeof(double));
             memcpy(in + 3, c.y + j * 2, 2 * sizeof(double));
             mr_mlp_forward(&c.c.f, &c.p, in, 1, cache, &o);
-            cr_assert(fabs(c.S[i * 3 + j] - o) < 1e-14, "concat rows must index x");
+            cr_assert(fabs(c.S[i * 3 + j] - o) < MR_TOL_CLOSED, "concat rows must index x");
         }
     mr_params_free(&c.p);
     /* the MIMRL critic: 128 → 256 → 256 → 256 → 128, biases zero after init */
@@ -226,7 +227,7 @@ Test(critic, gaussian_baseline_value) {
     for (int i = 0; i < 2; i++) {
         double want = 0;
         for (int f = 0; f < 2; f++) want += log(exp(-0.5 * c.y[i * 2 + f] * c.y[i * 2 + f]) / sqrt(2 * M_PI));
-        cr_assert(fabs(la[i] - want) < 1e-14);
+        cr_assert(fabs(la[i] - want) < MR_TOL_CLOSED);
     }
     cr_assert(mr_baseline_parse("gaussain") == MR_BASE_GAUSSIAN && mr_critic_parse("concat") == MR_CRITIC_CONCAT);
     mr_params_free(&c.p);

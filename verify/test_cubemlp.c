@@ -11,6 +11,7 @@
 #include "ref/model/cubemlp.h"
 #include "ref/core/gradcheck.h"
 #include "verify/helpers.h"
+#include "verify/tolerance.h"
 
 Test(cubemlp, parse_configuration_strings) {
     size_t d[8][3], n;
@@ -209,7 +210,7 @@ Test(cubemlp, identity_mlp_gives_layernormed_residual) {
                         T[(id[0] * 3 + id[1]) * 2 + id[2]] = (v[z] - mu) / sqrt(var + 1e-6);
                     }
                 }
-    for (int i = 0; i < 24; i++) cr_assert(fabs(Y[i] - T[i]) < 1e-13, "%d: %.17g vs %.17g", i, Y[i], T[i]);
+    for (int i = 0; i < 24; i++) cr_assert(fabs(Y[i] - T[i]) < T_MANY_OPS, "%d: %.17g vs %.17g", i, Y[i], T[i]);
     gsl_rng_free(r);
     mr_params_free(&p);
 }
@@ -245,13 +246,13 @@ Test(compose, every_combination_values_and_gradients) {
                 double s = 0;
                 for (int t = 0; t < 3; t++)
                     for (int k = 0; k < 3; k++) s += c.X[((1 * 3 + t) * 3 + k) * 4 + 2];
-                cr_assert(fabs(c.F[4 + 2] - s / 9) < 1e-15);
+                cr_assert(fabs(c.F[4 + 2] - s / 9) < T_FEW_OPS);
             }
             if (ck == MR_COMPOSE_CAT && ct == MR_COMPOSE_SUM) {
                 /* [B, K·D]: block k = 1 first after k = 0, summed over t */
                 double s = 0;
                 for (int t = 0; t < 3; t++) s += c.X[((0 * 3 + t) * 3 + 1) * 4 + 3];
-                cr_assert(fabs(c.F[1 * 4 + 3] - s) < 1e-15);
+                cr_assert(fabs(c.F[1 * 4 + 3] - s) < T_FEW_OPS);
             }
             double *dX = t_alloc(72);
             mr_compose_backward(c.W, 2, 3, 3, 4, c.ck, c.ct, dX);

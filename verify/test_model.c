@@ -14,6 +14,7 @@
 #include "ref/model/model.h"
 #include "verify/alloc_count.h"
 #include "verify/helpers.h"
+#include "verify/tolerance.h"
 
 typedef struct {
     mr_model m;
@@ -148,14 +149,14 @@ Test(model, objectives_follow_the_spec_signs) {
         L1 += c1[i] * -I[i];
     }
     for (int j = 0; j < 6; j++) L1 += c1[5 + j] * st.stage1_terms[5 + j];
-    cr_assert(fabs(st.loss_stage1 - L1) < 1e-12);
+    cr_assert(fabs(st.loss_stage1 - L1) < T_LOSS_SUM);
     /* stage 2 with the net coefficients of spec §4.3 */
     double L2 = st.loss_task - c2[0] * I[0] - c2[1] * I[1] - c2[2] * I[2] - c2[3] * (I[3] + I[4]);
     L2 += -c2[4] * I[9] - c2[4] * I[10] - c2[5] * I[5] - c2[6] * I[7];
     L2 += (c2[4] + c2[5] - c2[7]) * I[6] + (c2[4] + c2[6] - c2[7]) * I[8];
-    cr_assert(fabs(st.loss_stage2 - L2) < 1e-12, "%.17g vs %.17g", st.loss_stage2, L2);
+    cr_assert(fabs(st.loss_stage2 - L2) < T_LOSS_SUM, "%.17g vs %.17g", st.loss_stage2, L2);
     /* the 8 derived quantities */
-    cr_assert(st.derived[3] == I[3] + I[4] && fabs(st.derived[4] - (I[9] + I[10] - I[6] - I[8])) < 1e-15);
+    cr_assert(st.derived[3] == I[3] + I[4] && fabs(st.derived[4] - (I[9] + I[10] - I[6] - I[8])) < T_FEW_OPS);
     cr_assert(st.derived[7] == I[6] + I[8]);
     /* InfoNCE estimates respect log B */
     for (int i = 0; i < 5; i++) cr_assert(I[i] <= log(6.0));

@@ -12,6 +12,7 @@
 #include "ref/train/config.h"
 #include "ref/model/model.h"
 #include "verify/helpers.h"
+#include "verify/tolerance.h"
 
 static const char *CFG =
     "{\"d_t\": 6, \"d_a\": 3, \"d_v\": 4, \"d_common\": 8, \"time_len\": 5, \"encoders\": \"gru\", \"activate\": \"gelu\", "
@@ -255,8 +256,8 @@ Test(oracle, blas_builds_agree) {
         for (size_t k = 0; k < x.count; k++) scale = fmax(scale, fabs(vy[k]));
         for (size_t k = 0; k < x.count; k++) {
             double d = fabs(vx[k] - vy[k]);
-            cr_assert(d <= 1e-9 * scale + 1e-12 * global, "%s[%zu]: %.17g vs %.17g", za.m[i].name, k, vx[k], vy[k]);
-            if (scale > 1e-12 * global) worst = fmax(worst, d / scale);
+            cr_assert(d <= T_BLAS_CHAIN * scale + T_BLAS_CHAIN_FLOOR * global, "%s[%zu]: %.17g vs %.17g", za.m[i].name, k, vx[k], vy[k]);
+            if (scale > T_BLAS_CHAIN_FLOOR * global) worst = fmax(worst, d / scale);
         }
         mr_array_free(&x);
         mr_array_free(&y);

@@ -10,6 +10,7 @@
 #include "ref/core/gradcheck.h"
 #include "ref/nn/rnn.h"
 #include "verify/helpers.h"
+#include "verify/tolerance.h"
 
 typedef struct {
     mr_rnn r;
@@ -138,7 +139,7 @@ Test(rnn, padding_invariance_and_zeros_past_length) {
                 for (size_t j = 0; j < 4; j++) {
                     double got = c.y[(b * 6 + t) * 4 + j];
                     if (t >= (size_t)len[b]) cr_assert(got == 0.0, "output past the length must be 0");
-                    else cr_assert(fabs(got - s.y[t * 4 + j]) <= 1e-15 * fmax(1, fabs(got)), "padding changed sample %zu", b);
+                    else cr_assert(fabs(got - s.y[t * 4 + j]) <= T_FEW_OPS * fmax(1, fabs(got)), "padding changed sample %zu", b);
                 }
         }
         mr_params_free(&c.p);
@@ -159,7 +160,7 @@ Test(rnn, backward_direction_starts_at_last_valid_frame) {
     memcpy(one.p.data, c.p.data, c.p.total * sizeof(double));
     memcpy(one.x, c.x + 2 * 2, 2 * sizeof(double));
     rloss(&one);
-    for (int j = 0; j < 3; j++) cr_assert(fabs(st[2 * 6 + 3 + j] - one.cache[3 + j]) < 1e-15);
+    for (int j = 0; j < 3; j++) cr_assert(fabs(st[2 * 6 + 3 + j] - one.cache[3 + j]) < T_FEW_OPS);
     mr_params_free(&c.p);
     mr_params_free(&one.p);
 }
@@ -176,7 +177,7 @@ Test(rnn, orthogonal_recurrent_init_and_names) {
         for (int j = 0; j < 8; j++) {
             double s = 0;
             for (int r = 0; r < 24; r++) s += W[r * 8 + i] * W[r * 8 + j];
-            cr_assert(fabs(s - (i == j)) < 1e-13, "WᵀW = I (columns orthonormal)");
+            cr_assert(fabs(s - (i == j)) < T_MANY_OPS, "WᵀW = I (columns orthonormal)");
         }
     long b = mr_params_find(&c.p, "rnn_a.bias_ih_l0");
     for (size_t i = 0; i < c.p.t[b].size; i++) cr_assert(fabs(c.p.data[c.p.t[b].offset + i]) <= 1 / sqrt(8.0));
@@ -219,7 +220,7 @@ Test(conv1d, values_and_gradient) {
     /* y[1, 0, 2] = b + Σ_i W[2,i,1] x[1,0,i] + W[2,i,2] x[1,1,i] (zero padding before τ = 0) */
     double want = c.b[2];
     for (int i = 0; i < 3; i++) want += c.w[(2 * 3 + i) * 3 + 1] * c.x[(4 + 0) * 3 + i] + c.w[(2 * 3 + i) * 3 + 2] * c.x[(4 + 1) * 3 + i];
-    cr_assert(fabs(c.y[(4 + 0) * 5 + 2] - want) < 1e-14);
+    cr_assert(fabs(c.y[(4 + 0) * 5 + 2] - want) < MR_TOL_CLOSED);
     double *dx = t_alloc(24), *dw = t_alloc(45), *db = t_alloc(5);
     mr_conv1d_backward(dx, dw, db, c.g, c.x, c.w, 2, 4, 3, 5);
     mr_gc_var v[3] = {{"x", c.x, dx, 24}, {"w", c.w, dw, 45}, {"b", c.b, db, 5}};
@@ -315,7 +316,7 @@ Test(vmath, sleef_within_derived_ulp_bound_of_libm) {
     mr_vsigmoid(out, nan_in, 5);
     cr_assert(isnan(out[0]) && isnan(out[4]) && out[1] > 0.5 && out[2] < 0.5);
     mr_vtanh(out, nan_in, 5);
-    cr_assert(isnan(out[0]) && isnan(out[4]) && fabs(out[1] - tanh(1.0)) < 1e-15);
+    cr_assert(isnan(out[0]) && isnan(out[4]) && fabs(out[1] - tanh(1.0)) < T_FEW_OPS);
     t_traps_on();
     /* no floating-point exception for any non-NaN argument of the gates
      * (under the runner's traps: a flag would be SIGFPE) */

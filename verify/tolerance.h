@@ -35,9 +35,14 @@
  *                   each (an optimizer run): 100·4·ε/2 = 4.4e-14 per
  *                   quantity, compounded through sqrt and division → 1e-12.
  *
+ *    T_LOSS_SUM     an objective recomposed from its ≤ 11 weighted terms of
+ *                   magnitude ≤ 100: 11·100·ε = 2.4e-13 → 1e-12.
+ *
  * 4. Numbers quoted to n decimals (published anchors, JSON written with
  *    %.nf): half a unit in the last place, T_DEC(n) = 0.5·10⁻ⁿ, plus
- *    MR_TOL_CLOSED for the other side's own rounding.
+ *    MR_TOL_CLOSED for the other side's own rounding. Printed with %.ng
+ *    (n significant digits): relative T_SIG(n) = 0.5·10^(1−n) per print, two
+ *    prints compared → 10^(1−n).
  *
  * 5. Data stored as float32 (the mimrl-npz feature members):
  *    T_F32_UNIT     values of magnitude ≤ 1 after ≤ 16 float32 roundings:
@@ -45,6 +50,15 @@
  *    T_F32_WIDE     values of magnitude ≤ 10, or means over rows of float32
  *                   data (≤ 80 roundings relative to the largest value):
  *                   80·ε_f/2·1 = 4.8e-6 → 1e-5.
+ *
+ * 7. The whole oracle step, reference loops against OpenBLAS
+ *    (test_oracle.c blas_builds_agree): each dot product differs by
+ *    ≤ K·ε relative (K ≤ 768), and the backward chains ~30 such layers;
+ *    observed differences are ~1e-13 of each tensor's scale, and
+ *    T_BLAS_CHAIN = 1e-9 of the scale leaves 10⁴ for amplification by the
+ *    chain's conditioning. Tensors that are exactly zero in exact arithmetic
+ *    come out as ±1e-19-sized rounding: an absolute floor of
+ *    T_BLAS_CHAIN_FLOOR = 1e-12 of the largest value in the file.
  *
  * 6. A layer against PyTorch float64 (verify/fixtures, test_fixtures.c): both
  *    sides compute in double with different summation orders; a sum of K
@@ -71,12 +85,17 @@
 #define T_LSE_1000 1e-12
 #define T_REL_FEW 1e-15
 #define T_REL_RECUR 1e-12
+#define T_LOSS_SUM 1e-12
 
 #define T_DEC(n) (0.5 * pow(10.0, -(double)(n)) + MR_TOL_CLOSED)
+#define T_SIG(n) pow(10.0, 1.0 - (double)(n))
 
 #define T_F32_UNIT 1e-6
 #define T_F32_WIDE 1e-5
 
 #define T_TORCH_LAYER 1e-12
+
+#define T_BLAS_CHAIN 1e-9
+#define T_BLAS_CHAIN_FLOOR 1e-12
 
 #endif
