@@ -718,6 +718,15 @@ Test(safetensors, hf_directory_and_its_errors) {
     t_write_file(path, "{}", 2);
     cr_expect(mr_bert_load_dir(dir, &got, &dst, NULL, &e) == MR_EUNSUPPORTED);
     cr_expect(strstr(e.msg, "sharded"), "%s", e.msg);
+    /* a config.json whose sizes the weights file cannot back: refused before allocating */
+    remove(path);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    cr_assert(mr_bert_save_safetensors(&src, &c, MR_BERT_PREFIX, path, 0, &e) == MR_OK);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    const char *huge = "{\"vocab_size\": 1099511627776, \"hidden_size\": 4, \"num_attention_heads\": 2}";
+    t_write_file(path, huge, strlen(huge));
+    cr_expect(mr_bert_load_dir(dir, &got, &dst, NULL, &e) == MR_EFORMAT);
+    cr_expect(strstr(e.msg, "more than model.safetensors") && dst.data == NULL, "%s", e.msg);
     cr_expect(mr_bert_load_dir("build/no/such/dir", &got, &dst, NULL, &e) == MR_EIO);
     mr_params_free(&dst);
     mr_params_free(&src);

@@ -301,6 +301,22 @@ int mr_bert_load_weights(mr_params *p, const mr_bert_config *c, const char *path
     return rc;
 }
 
+/* Parameters of c (overflow-checked; UINT64_MAX when it overflows). */
+static int count_one(void *ctx, const char *name, int ndim, const size_t *shape) {
+    (void)name;
+    uint64_t *tot = ctx, n = 1;
+    for (int d = 0; d < ndim; d++)
+        if (mr_mul_overflow(n, shape[d], &n)) n = UINT64_MAX;
+    if (mr_add_overflow(*tot, n, tot)) *tot = UINT64_MAX;
+    return 0;
+}
+
+static uint64_t param_count(const mr_bert_config *c) {
+    uint64_t tot = 0;
+    mr_bert_for_each_param(c, "", count_one, &tot);
+    return tot;
+}
+
 static int exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
@@ -329,6 +345,11 @@ int mr_bert_load_dir(const char *dir, mr_bert_config *c, mr_params *p, char **no
                            "model.safetensors (safetensors.torch.save_file) or as an npz state_dict", dir);
         return mr_fail(e, MR_EIO, "%s: cannot open: %s", path, strerror(ENOENT));
     }
+    /* allocate only what the file can fill: 2 bytes (F16/BF16) per parameter at least */
+    uint64_t need = param_count(&cfg), bytes;
+    if (stat(path, &st) == 0 && (mr_mul_overflow(need, 2, &bytes) || bytes > (uint64_t)st.st_size))
+        return mr_fail(e, MR_EFORMAT, "%s: config.json's sizes make %llu parameters, more than model.safetensors "
+                       "(%llu bytes) can hold", dir, (unsigned long long)need, (unsigned long long)st.st_size);
     int fresh = !p->data;
     if (fresh) {
         if ((rc = mr_bert_params_add(p, &cfg, MR_BERT_PREFIX, e)) != MR_OK) return rc;
