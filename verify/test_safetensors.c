@@ -15,6 +15,7 @@
 #include "ref/core/bert_config.h"
 #include "ref/core/hfdir.h"
 #include "ref/core/json.h"
+#include "ref/core/npz.h"
 #include "ref/core/safetensors.h"
 #include "verify/helpers.h"
 
@@ -881,4 +882,67 @@ Test(safetensors, cli_exit_2_on_bad_input) {
     cr_expect(t_run_cli("bert-init --layers 1 --hidden 8 --vocab-from build/no/such.npz --out build/x", out, sizeof out) == 2,
               "%s", out);
     cr_expect(t_run_cli("bert-nothing", out, sizeof out) == 2, "%s", out);
+}
+
+/* ------------------------------------------------------------ against numpy */
+
+static int run_py(const char *mode, const char *a, const char *b) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s verify/safetensors_numpy.py %s %s %s", t_python(), mode, a, b);
+    return system(cmd);
+}
+
+Test(safetensors, numpy_written_file_reads_bit_exact) {
+    if (!t_python()) cr_skip_test(T_NO_PYTHON);
+    char st[512], ex[512];
+    t_path(st, sizeof st, "numpy.safetensors");
+    t_path(ex, sizeof ex, "numpy_expected.npz");
+    cr_assert(run_py("write", st, ex) == 0, "python writer failed");
+    mr_st_file f;
+    mr_npz z;
+    mr_error e = {0};
+    cr_assert(mr_st_open(&f, st, &e) == MR_OK, "%s", e.msg);
+    cr_assert(mr_npz_open(&z, ex, &e) == MR_OK, "%s", e.msg);
+    cr_assert_eq(f.n, 4);
+    for (size_t i = 0; i < f.n; i++) {
+        mr_array a;
+        cr_assert(mr_npz_read(&z, f.t[i].name, &a, &e) == MR_OK, "%s", e.msg);
+        cr_assert(a.count == f.t[i].count && a.ndim == f.t[i].ndim, "%s", f.t[i].name);
+        double *v = malloc(a.count * sizeof *v);
+        cr_assert(mr_st_read_f64(&f, i, v, &e) == MR_OK, "%s", e.msg);
+        cr_expect(memcmp(v, a.data, a.count * sizeof *v) == 0, "%s differs from numpy's float64", f.t[i].name);
+        free(v);
+        mr_array_free(&a);
+    }
+    cr_expect(f.t[mr_st_find(&f, "c.f16")].count == 63488, "every finite half");
+    mr_npz_close(&z);
+    mr_st_close(&f);
+}
+
+Test(safetensors, numpy_reads_bert_init_output_bit_exact) {
+    if (!t_python()) cr_skip_test(T_NO_PYTHON);
+    char dir[512], args[1024], out[4096], st[600], npz[512];
+    t_path(dir, sizeof dir, "bert_np");
+    snprintf(args, sizeof args, "bert-init --layers 1 --hidden 8 --heads 2 --seed 9 --out %s", dir);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(st, sizeof st, "%s/model.safetensors", dir);
+    t_path(npz, sizeof npz, "bert_np.npz");
+    cr_assert(run_py("read", st, npz) == 0, "numpy could not read our file");
+    mr_bert_config c;
+    mr_params p;
+    mr_params_init(&p);
+    mr_error e = {0};
+    cr_assert(mr_bert_load_dir(dir, &c, &p, NULL, &e) == MR_OK, "%s", e.msg);
+    mr_npz z;
+    cr_assert(mr_npz_open(&z, npz, &e) == MR_OK, "%s", e.msg);
+    cr_expect_eq(z.n, p.n);
+    for (size_t i = 0; i < p.n; i++) {
+        mr_array a;
+        cr_assert(mr_npz_read(&z, p.t[i].name + strlen(MR_BERT_PREFIX), &a, &e) == MR_OK, "%s", e.msg);
+        cr_expect(a.count == p.t[i].size && memcmp(a.data, p.data + p.t[i].offset, a.count * sizeof(double)) == 0,
+                  "%s", p.t[i].name);
+        mr_array_free(&a);
+    }
+    mr_npz_close(&z);
+    mr_params_free(&p);
 }
