@@ -728,6 +728,17 @@ Test(safetensors, hf_directory_and_its_errors) {
     t_write_file(path, huge, strlen(huge));
     cr_expect(mr_bert_load_dir(dir, &got, &dst, NULL, &e) == MR_EFORMAT);
     cr_expect(strstr(e.msg, "more than model.safetensors") && dst.data == NULL, "%s", e.msg);
+    /* a failed load leaves a fresh store as the caller had it */
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    c.hidden_size = 8; /* the file holds hidden 4: every tensor mis-shaped */
+    js = mr_bert_config_to_json(&c);
+    t_write_file(path, js, strlen(js));
+    free(js);
+    size_t three = 3;
+    cr_assert(mr_params_add(&dst, "fusion.weight", 1, &three, &e) == MR_OK);
+    cr_expect(mr_bert_load_dir(dir, &got, &dst, NULL, &e) == MR_ESHAPE, "%s", e.msg);
+    cr_expect(dst.n == 1 && dst.total == 3 && dst.data == NULL, "store restored: %zu tensors", dst.n);
+    cr_expect(strstr(e.msg, "has shape [4] in the file but [8] in the model"), "%s", e.msg);
     cr_expect(mr_bert_load_dir("build/no/such/dir", &got, &dst, NULL, &e) == MR_EIO);
     mr_params_free(&dst);
     mr_params_free(&src);

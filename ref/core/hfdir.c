@@ -178,13 +178,17 @@ static int src_read(const source *s, size_t i, const canon *k, double *dst, int 
     return MR_OK;
 }
 
+/* A zip (npz) starts "PK\3\4" (or "PK\5\6" when empty); a safetensors file
+ * starts with its header length, then '{' at byte 8, where a zip has the
+ * low byte of its compression method (0 or 8). */
 static int is_npz_file(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
-    unsigned char b[4] = {0};
-    size_t n = fread(b, 1, 4, f);
+    unsigned char b[9] = {0};
+    size_t n = fread(b, 1, 9, f);
     fclose(f);
-    return n == 4 && b[0] == 'P' && b[1] == 'K';
+    return n >= 4 && b[0] == 'P' && b[1] == 'K' && ((b[2] == 3 && b[3] == 4) || (b[2] == 5 && b[3] == 6)) &&
+           !(n == 9 && b[8] == '{');
 }
 
 int mr_bert_load_weights(mr_params *p, const mr_bert_config *c, const char *path, char **note, mr_error *e) {
@@ -351,12 +355,19 @@ int mr_bert_load_dir(const char *dir, mr_bert_config *c, mr_params *p, char **no
         return mr_fail(e, MR_EFORMAT, "%s: config.json's sizes make %llu parameters, more than model.safetensors "
                        "(%llu bytes) can hold", dir, (unsigned long long)need, (unsigned long long)st.st_size);
     int fresh = !p->data;
+    size_t n0 = p->n, total0 = p->total;
     if (fresh) {
-        if ((rc = mr_bert_params_add(p, &cfg, MR_BERT_PREFIX, e)) != MR_OK) return rc;
-        if ((rc = mr_params_alloc(p, e)) != MR_OK) return rc;
+        rc = mr_bert_params_add(p, &cfg, MR_BERT_PREFIX, e);
+        if (rc == MR_OK) rc = mr_params_alloc(p, e);
     }
-    rc = mr_bert_load_weights(p, &cfg, path, note, e);
+    if (rc == MR_OK) rc = mr_bert_load_weights(p, &cfg, path, note, e);
     if (rc == MR_OK) *c = cfg;
+    else if (fresh) { /* back to the registrations the caller made */
+        free(p->data), free(p->grad), free(p->m), free(p->v), free(p->step);
+        p->data = p->grad = p->m = p->v = NULL;
+        p->step = NULL;
+        p->n = n0, p->total = total0;
+    }
     return rc;
 }
 
