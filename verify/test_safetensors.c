@@ -425,6 +425,13 @@ static void store(mr_params *p, const mr_bert_config *c) {
     cr_assert(mr_params_alloc(p, &e) == MR_OK);
 }
 
+/* The tiny config and a store filled by the name-keyed generator. */
+static void tiny_src(mr_bert_config *c, mr_params *src, uint64_t seed) {
+    tiny(c);
+    store(src, c);
+    t_gen_params(src, seed, 1.0);
+}
+
 typedef struct {
     const mr_params *p;
     mr_st_entry ent[80];
@@ -474,10 +481,8 @@ static void check_equal(const mr_params *a, const mr_params *b) {
 
 Test(safetensors, hf_names_with_and_without_bert_prefix_and_gamma_beta) {
     mr_bert_config c;
-    tiny(&c);
     mr_params src, dst;
-    store(&src, &c);
-    t_gen_params(&src, 7, 1.0);
+    tiny_src(&c, &src, 7);
     const char *variants[][2] = {{"", "bare"}, {"bert.", "bert"}, {"bertmodel.", "bertmodel"}};
     for (int v = 0; v < 3; v++)
         for (int gamma = 0; gamma < 2; gamma++) {
@@ -574,10 +579,8 @@ Test(safetensors, f16_bf16_f32_checkpoints_convert_exactly) {
 
 Test(safetensors, missing_extra_misshaped_reported_together) {
     mr_bert_config c;
-    tiny(&c);
     mr_params src, dst;
-    store(&src, &c);
-    t_gen_params(&src, 5, 1.0);
+    tiny_src(&c, &src, 5);
     char path[512];
     t_path(path, sizeof path, "bad_bert.safetensors");
     double junk[40] = {0};
@@ -647,10 +650,8 @@ Test(safetensors, duplicate_mapping_and_store_checks) {
 
 Test(safetensors, npz_state_dict_loads_too) {
     mr_bert_config c;
-    tiny(&c);
     mr_params src, dst;
-    store(&src, &c);
-    t_gen_params(&src, 11, 1.0);
+    tiny_src(&c, &src, 11);
     char path[512];
     t_path(path, sizeof path, "state_dict.npz");
     mr_error e = {0};
