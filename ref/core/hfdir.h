@@ -41,7 +41,10 @@ int mr_bert_load_weights(mr_params *p, const mr_bert_config *c, const char *path
 /* A Hugging Face directory: DIR/config.json → *c, DIR/model.safetensors →
  * the store. When p is not yet allocated, the bertmodel.* tensors are
  * registered and p allocated here (p may already have other tensors
- * registered); when it is, it must hold them with c's shapes. A sharded
+ * registered; on any error p is returned to those registrations,
+ * unallocated); when it is, it must hold them with c's shapes. A
+ * config.json whose sizes need more parameters than model.safetensors can
+ * hold at 2 bytes each is refused before anything is allocated. A sharded
  * checkpoint (model.safetensors.index.json) or a pickle-only directory
  * (pytorch_model.bin) is MR_EUNSUPPORTED with a hint. */
 int mr_bert_load_dir(const char *dir, mr_bert_config *c, mr_params *p, char **note, mr_error *e);
