@@ -10,7 +10,8 @@
 #   make crosscheck the whole step against the PyTorch implementation (verify/torch)
 #   make bench      benchmarks against PyTorch in the same run → bench/RESULTS.md
 #                   (bench-step, bench-train, bench-est, bench-report separately)
-#   make fuzz       libFuzzer run of the npz/npy reader (FUZZ_SECONDS=60)
+#   make fuzz       libFuzzer runs of the npz/npy reader, then of the safetensors
+#                   reader (make fuzz-safetensors alone; FUZZ_SECONDS=60 each)
 #   make install    the CLI, libmimrl.so/.a, include/mimrl/*.h and mimrl.pc
 #                   under PREFIX (/usr/local; DESTDIR honoured); make uninstall
 #   make deps       install the Debian packages the build and tests need
@@ -90,7 +91,7 @@ TORCH_PKGS = python3-torch
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev libsleef-dev zlib1g-dev libutf8proc-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
-.PHONY: all shared install uninstall run test test-run debug verify bitcheck fixtures bert-fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est bench-bert fuzz deps deps-fuzz clean banner
+.PHONY: all shared install uninstall run test test-run debug verify bitcheck fixtures bert-fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est bench-bert fuzz fuzz-safetensors deps deps-fuzz clean banner
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
@@ -342,6 +343,18 @@ fuzz: deps deps-fuzz $(TESTBIN)
 	OPENBLAS_NUM_THREADS=1 MIMRL_FUZZ_SEEDS=$(FUZZ_DIR)/corpus ./$(TESTBIN) --filter 'npz/write_fuzz_seeds' >/dev/null
 	./$(FUZZ_DIR)/fuzz_npz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
 	  $(FUZZ_DIR)/corpus 2>&1 | tee $(FUZZ_DIR)/last.log | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done'
+	$(MAKE) --no-print-directory fuzz-safetensors
+
+# The safetensors reader, its JSON reader and the config.json reader, seeded
+# with the malformed-file corpus of verify/test_safetensors.c.
+fuzz-safetensors: deps deps-fuzz $(TESTBIN)
+	@mkdir -p $(FUZZ_DIR)/corpus-st
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  $(CPPFLAGS) -DMR_REF=1 -o $(FUZZ_DIR)/fuzz_safetensors verify/fuzz/fuzz_safetensors.c ref/core/safetensors.c \
+	  ref/core/json.c ref/core/bert_config.c ref/core/npz.c ref/core/common.c -lz -lm
+	OPENBLAS_NUM_THREADS=1 MIMRL_FUZZ_SEEDS=$(FUZZ_DIR)/corpus-st ./$(TESTBIN) --filter 'safetensors/write_fuzz_seeds' >/dev/null
+	./$(FUZZ_DIR)/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+	  $(FUZZ_DIR)/corpus-st 2>&1 | tee $(FUZZ_DIR)/last-st.log | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done'
 
 # -------------------------------------------------------------------- deps
 deps:

@@ -308,6 +308,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "oracle") == 0) return mr_cmd_oracle(argc, argv);
     if (strcmp(cmd, "train") == 0) return mr_cmd_train(argc, argv);
     if (strcmp(cmd, "eval") == 0) return mr_cmd_eval(argc, argv);
+    if (strncmp(cmd, "bert-", 5) == 0) return mr_cmd_bert(argc, argv);
     if (strcmp(cmd, "verify-estimators") == 0) return mr_cmd_verify_estimators(argc, argv);
     if (strcmp(cmd, "tokenize") == 0) return mr_cmd_tokenize(argc, argv);
     fprintf(stderr, "mimrl: unknown command '%s' (see 'mimrl help')\n", cmd);

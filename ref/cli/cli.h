@@ -26,6 +26,8 @@ int mr_cmd_oracle(int argc, char **argv);
 int mr_cmd_train(int argc, char **argv);
 int mr_cmd_eval(int argc, char **argv);
 int mr_cmd_tokenize(int argc, char **argv);
+/* bert-init, bert-info (cli_bert.c) */
+int mr_cmd_bert(int argc, char **argv);
 
 /* schema check and summary of a mimrl-npz split; 0 valid, 2 invalid */
 int mr_info_dataset(const char *path);

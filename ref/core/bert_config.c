@@ -1,7 +1,12 @@
 /* bert_config.c — BERT sizes and the canonical parameter list. */
 #include "ref/core/bert_config.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref/core/json.h"
 
 void mr_bert_config_base(mr_bert_config *c) {
     c->vocab_size = 30522;
@@ -82,4 +87,123 @@ int mr_bert_for_each_param(const mr_bert_config *c, const char *prefix, mr_bert_
     PUT("pooler.dense.bias", H, 0);
 #undef PUT
     return 0;
+}
+
+/* ------------------------------------------------------------ config.json */
+
+int mr_bert_config_parse_json(const char *text, size_t len, const char *what, mr_bert_config *c, mr_error *e) {
+    mr_json root;
+    int rc = mr_json_parse(text, len, 64, &root, what, e);
+    if (rc != MR_OK) return rc;
+    mr_bert_config r;
+    mr_bert_config_base(&r);
+    if (root.type != MR_JOBJ) {
+        mr_json_free(&root);
+        return mr_fail(e, MR_EFORMAT, "%s: not a JSON object", what);
+    }
+    struct {
+        const char *key;
+        size_t *dst;
+    } ints[] = {{"vocab_size", &r.vocab_size},
+                {"hidden_size", &r.hidden_size},
+                {"num_hidden_layers", &r.num_hidden_layers},
+                {"num_attention_heads", &r.num_attention_heads},
+                {"intermediate_size", &r.intermediate_size},
+                {"max_position_embeddings", &r.max_position_embeddings},
+                {"type_vocab_size", &r.type_vocab_size}};
+    struct {
+        const char *key;
+        double *dst;
+    } nums[] = {{"layer_norm_eps", &r.layer_norm_eps},
+                {"hidden_dropout_prob", &r.hidden_dropout_prob},
+                {"attention_probs_dropout_prob", &r.attention_probs_dropout_prob}};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0] && rc == MR_OK; i++) {
+        const mr_json *v = mr_json_get(&root, ints[i].key);
+        uint64_t u;
+        if (!v) continue;
+        if (mr_json_u64(v, &u) || u > (uint64_t)1 << 40)
+            rc = mr_fail(e, MR_EFORMAT, "%s: field '%s' is not a non-negative integer (below 2^40)", what, ints[i].key);
+        else *ints[i].dst = (size_t)u;
+    }
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0] && rc == MR_OK; i++) {
+        const mr_json *v = mr_json_get(&root, nums[i].key);
+        if (!v) continue;
+        if (v->type != MR_JNUM || !(v->num > -1e308 && v->num < 1e308))
+            rc = mr_fail(e, MR_EFORMAT, "%s: field '%s' is not a finite number", what, nums[i].key);
+        else *nums[i].dst = v->num;
+    }
+    const struct {
+        const char *key, *want;
+    } strs[] = {{"hidden_act", "gelu"}, {"model_type", "bert"}, {"position_embedding_type", "absolute"}};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0] && rc == MR_OK; i++) {
+        const mr_json *v = mr_json_get(&root, strs[i].key);
+        if (!v) continue;
+        if (v->type != MR_JSTR) rc = mr_fail(e, MR_EFORMAT, "%s: field '%s' is not a string", what, strs[i].key);
+        else if (strcmp(v->str, strs[i].want) != 0)
+            rc = mr_fail(e, MR_EUNSUPPORTED, "%s: field '%s' is \"%.60s\"; only \"%s\" is supported", what, strs[i].key,
+                         v->str, strs[i].want);
+    }
+    mr_json_free(&root);
+    if (rc == MR_OK) rc = mr_bert_config_check(&r, what, e);
+    if (rc == MR_OK) *c = r;
+    return rc;
+}
+
+int mr_bert_config_read_json(const char *path, mr_bert_config *c, mr_error *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return mr_fail(e, MR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    enum { MAXLEN = 1 << 24 };
+    char *buf = malloc(MAXLEN + 1);
+    if (!buf) {
+        fclose(f);
+        return mr_fail(e, MR_ENOMEM, "%s: out of memory", path);
+    }
+    size_t n = fread(buf, 1, MAXLEN + 1, f);
+    int err = ferror(f);
+    fclose(f);
+    int rc;
+    if (err) rc = mr_fail(e, MR_EIO, "%s: read failed", path);
+    else if (n > MAXLEN) rc = mr_fail(e, MR_EFORMAT, "%s: larger than %d bytes; not a config.json", path, MAXLEN);
+    else rc = mr_bert_config_parse_json(buf, n, path, c, e);
+    free(buf);
+    return rc;
+}
+
+/* The shortest %g form that reads back as x (1e-12, not 9.9999999999999998e-13). */
+static void shortest(char *buf, size_t n, double x) {
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) return;
+    }
+}
+
+char *mr_bert_config_to_json(const mr_bert_config *c) {
+    char ap[40], hp[40], eps[40];
+    shortest(ap, sizeof ap, c->attention_probs_dropout_prob);
+    shortest(hp, sizeof hp, c->hidden_dropout_prob);
+    shortest(eps, sizeof eps, c->layer_norm_eps);
+    char *s = malloc(2048);
+    if (!s) return NULL;
+    snprintf(s, 2048,
+             "{\n"
+             "  \"architectures\": [\n    \"BertModel\"\n  ],\n"
+             "  \"attention_probs_dropout_prob\": %s,\n"
+             "  \"hidden_act\": \"gelu\",\n"
+             "  \"hidden_dropout_prob\": %s,\n"
+             "  \"hidden_size\": %zu,\n"
+             "  \"initializer_range\": 0.02,\n"
+             "  \"intermediate_size\": %zu,\n"
+             "  \"layer_norm_eps\": %s,\n"
+             "  \"max_position_embeddings\": %zu,\n"
+             "  \"model_type\": \"bert\",\n"
+             "  \"num_attention_heads\": %zu,\n"
+             "  \"num_hidden_layers\": %zu,\n"
+             "  \"pad_token_id\": 0,\n"
+             "  \"position_embedding_type\": \"absolute\",\n"
+             "  \"type_vocab_size\": %zu,\n"
+             "  \"vocab_size\": %zu\n"
+             "}\n",
+             ap, hp, c->hidden_size, c->intermediate_size, eps, c->max_position_embeddings, c->num_attention_heads, c->num_hidden_layers,
+             c->type_vocab_size, c->vocab_size);
+    return s;
 }

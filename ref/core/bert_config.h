@@ -48,4 +48,23 @@ int mr_bert_config_check(const mr_bert_config *c, const char *what, mr_error *e)
 typedef int (*mr_bert_param_fn)(void *ctx, const char *name, int ndim, const size_t *shape);
 int mr_bert_for_each_param(const mr_bert_config *c, const char *prefix, mr_bert_param_fn fn, void *ctx);
 
+
+/* Hugging Face config.json (transformers 4.x BertConfig). Reads
+ * vocab_size, hidden_size, num_hidden_layers, num_attention_heads,
+ * intermediate_size, max_position_embeddings, type_vocab_size (non-negative
+ * integers), layer_norm_eps, hidden_dropout_prob,
+ * attention_probs_dropout_prob (numbers); a key that is absent takes
+ * BertConfig's default (bert-base's value), as HF does. hidden_act must be
+ * "gelu" (HF's exact erf GELU), model_type (when present) "bert" and
+ * position_embedding_type (when present) "absolute": anything else is
+ * MR_EUNSUPPORTED naming the field. Other keys (architectures,
+ * initializer_range, pad_token_id, ...) are ignored. The result passes
+ * mr_bert_config_check. Errors name the file and the field. */
+int mr_bert_config_read_json(const char *path, mr_bert_config *c, mr_error *e);
+int mr_bert_config_parse_json(const char *text, size_t len, const char *what, mr_bert_config *c, mr_error *e);
+/* The config.json text HF's save_pretrained writes for a BertModel of these
+ * sizes (hidden_act gelu, initializer_range 0.02, pad_token_id 0), malloc'd,
+ * or NULL when out of memory. */
+char *mr_bert_config_to_json(const mr_bert_config *c);
+
 #endif
