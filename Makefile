@@ -100,24 +100,21 @@ all: banner $(BIN) $(LIB)
 banner:
 	@echo "[config] CC=$(CC) BLAS=$(BLAS) VARIANT=$(VARIANT) OUT=$(OUT)"
 
+# Per-file flags, for the static and the -fPIC objects alike (FLAGS_<stem>):
+# * the SLEEF AVX2 kernels of the gate nonlinearities (ref/nn/vmath.h): the
+#   one file built for AVX2+FMA, called only after a run-time CPU check; empty,
+#   and SLEEF not linked, in the BLAS=none build (libm there, bit for bit);
+# * the recurrences' elementwise gate loops (runtime trip counts) vectorize
+#   only under GCC's dynamic cost model (-O2 uses the "very cheap" one).
+#   Vector lanes do the scalar operations, and GCC never reorders a
+#   floating-point sum without -ffast-math: results stay bit for bit those of
+#   the scalar loops.
+FLAGS_ref/nn/vmath_avx2 = -mavx2 -mfma
+FLAGS_ref/nn/rnn = -fvect-cost-model=dynamic
+
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -c $< -o $@
-
-# The SLEEF AVX2 kernels of the gate nonlinearities (ref/nn/vmath.h): the one
-# file built for AVX2+FMA, called only after a run-time CPU check; empty, and
-# SLEEF not linked, in the BLAS=none build (libm there, bit for bit).
-$(OBJ)/ref/nn/vmath_avx2.o: ref/nn/vmath_avx2.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -mavx2 -mfma -c $< -o $@
-
-# The recurrences' elementwise gate loops (runtime trip counts) vectorize
-# only under GCC's dynamic cost model (-O2 uses the "very cheap" one). Vector
-# lanes do the scalar operations, and GCC never reorders a floating-point sum
-# without -ffast-math: results stay bit for bit those of the scalar loops.
-$(OBJ)/ref/nn/rnn.o: ref/nn/rnn.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -fvect-cost-model=dynamic -c $< -o $@
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) $(FLAGS_$*) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -126,7 +123,7 @@ $(LIB): $(LIB_OBJ)
 
 $(PIC_OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) $(FLAGS_$*) -fPIC -fvisibility=hidden -c $< -o $@
 
 $(SO): $(LIB_PIC)
 	@mkdir -p $(dir $@)

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "verify/helpers.h"
 
+#include <criterion/criterion.h>
 #include <fenv.h>
 #include <math.h>
 #include <stdio.h>
@@ -191,4 +192,15 @@ void t_gen_params(mr_params *p, uint64_t seed, double gain) {
 const char *t_python(void) {
     const char *p = getenv("MIMRL_PYTHON");
     return (p && *p) ? p : NULL;
+}
+
+double *t_npz_get(const mr_npz *z, const char *name, size_t want) {
+    mr_array a;
+    mr_error e;
+    cr_assert(mr_npz_read(z, name, &a, &e) == MR_OK, "%s", e.msg);
+    cr_assert(want == 0 || a.count == want, "%s: %llu values, want %zu", name, (unsigned long long)a.count, want);
+    double *v = t_alloc(a.count);
+    mr_array_to_f64(&a, v);
+    mr_array_free(&a);
+    return v;
 }

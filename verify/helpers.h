@@ -39,6 +39,11 @@ int t_run_cli(const char *args, char *out, size_t n);
 const char *t_python(void);
 #define T_NO_PYTHON "MIMRL_PYTHON unset: no python3 with numpy (run via make test, which installs python3-numpy)"
 
+/* Member name of an npz as doubles (t_alloc'd; want = 0: any count, else
+ * the count it must have), asserting on failure: the fixture readers' one
+ * accessor. */
+double *t_npz_get(const mr_npz *z, const char *name, size_t want);
+
 /* Folder of the official state-dict listings (the spec/state-dict TSV files):
  * MIMRL_STATE_DICT, else the copy committed in verify/fixtures/state-dict/
  * (so the name checks run on a clean clone without ../shared). */

@@ -435,17 +435,6 @@ Test(bert, sizes) {
 
 /* ------------------------------------------------------- PyTorch fixtures */
 
-static double *fx_get(const mr_npz *z, const char *name, size_t want) {
-    mr_array a;
-    mr_error e;
-    cr_assert(mr_npz_read(z, name, &a, &e) == MR_OK, "%s", e.msg);
-    cr_assert(want == 0 || a.count == want, "%s: %llu values, want %zu", name, (unsigned long long)a.count, want);
-    double *v = t_alloc(a.count);
-    mr_array_to_f64(&a, v);
-    mr_array_free(&a);
-    return v;
-}
-
 /* T_TORCH_LAYER (tolerance.h item 6): both sides in double, sums of at most
  * K = max(I, H, L) products per entry through ≤ 3 layers of ≤ 12-wide
  * tensors differ by ~K·ε relative to the tensor's scale, far below 1e-12.
@@ -474,7 +463,7 @@ static void fixture_case(const char *file) {
     mr_npz z;
     mr_error e;
     if (mr_npz_open(&z, path, &e) != MR_OK) cr_skip_test("%s missing (make bert-fixtures): %s", path, e.msg);
-    double *cf = fx_get(&z, "config", 10);
+    double *cf = t_npz_get(&z, "config", 10);
     mr_bert_config c;
     c.vocab_size = (size_t)cf[0];
     c.hidden_size = (size_t)cf[1];
@@ -487,14 +476,14 @@ static void fixture_case(const char *file) {
     c.hidden_dropout_prob = c.attention_probs_dropout_prob = 0;
     unsigned long *seeds = NULL;
     if (mr_npz_find(&z, "seeds") >= 0) {
-        double *dp = fx_get(&z, "dropout", 2);
+        double *dp = t_npz_get(&z, "dropout", 2);
         c.hidden_dropout_prob = dp[0];
         c.attention_probs_dropout_prob = dp[1];
     }
-    double *shape = fx_get(&z, "shape", 3);
+    double *shape = t_npz_get(&z, "shape", 3);
     size_t B = (size_t)shape[0], L = (size_t)shape[1];
     if (c.hidden_dropout_prob > 0) {
-        double *sd = fx_get(&z, "seeds", B);
+        double *sd = t_npz_get(&z, "seeds", B);
         seeds = calloc(B, sizeof *seeds);
         for (size_t b = 0; b < B; b++) seeds[b] = (unsigned long)sd[b];
     }
@@ -508,10 +497,10 @@ static void fixture_case(const char *file) {
     for (size_t i = 0; i < p.n; i++) {
         char nm[256];
         snprintf(nm, sizeof nm, "param/%s", p.t[i].name);
-        double *v = fx_get(&z, nm, p.t[i].size);
+        double *v = t_npz_get(&z, nm, p.t[i].size);
         memcpy(p.data + p.t[i].offset, v, p.t[i].size * sizeof(double));
     }
-    double *fi = fx_get(&z, "ids", B * L), *ft = fx_get(&z, "type_ids", B * L), *fm = fx_get(&z, "att_mask", B * L);
+    double *fi = t_npz_get(&z, "ids", B * L), *ft = t_npz_get(&z, "type_ids", B * L), *fm = t_npz_get(&z, "att_mask", B * L);
     int64_t *ids = calloc(B * L, 8), *tt = calloc(B * L, 8), *am = calloc(B * L, 8);
     for (size_t i = 0; i < B * L; i++) {
         ids[i] = (int64_t)fi[i];
@@ -519,13 +508,13 @@ static void fixture_case(const char *file) {
         am[i] = (int64_t)fm[i];
     }
     size_t H = c.hidden_size;
-    double *R = fx_get(&z, "R", B * L * H), *want = fx_get(&z, "out", B * L * H), *out = t_alloc(B * L * H);
+    double *R = t_npz_get(&z, "R", B * L * H), *want = t_npz_get(&z, "out", B * L * H), *out = t_alloc(B * L * H);
     double worst = 0, G = 0;
     double **tg = calloc(p.n, sizeof *tg);
     for (size_t i = 0; i < p.n; i++) {
         char nm[256];
         snprintf(nm, sizeof nm, "grad/%s", p.t[i].name);
-        tg[i] = fx_get(&z, nm, p.t[i].size);
+        tg[i] = t_npz_get(&z, nm, p.t[i].size);
         for (size_t j = 0; j < p.t[i].size; j++) G = fmax(G, fabs(tg[i][j]));
     }
     for (size_t chunk = 1; chunk <= B; chunk += B - 1) {

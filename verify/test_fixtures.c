@@ -21,17 +21,6 @@ static mr_npz open_fx(const char *name) {
     return z;
 }
 
-static double *get(const mr_npz *z, const char *name, size_t want) {
-    mr_array a;
-    mr_error e;
-    cr_assert(mr_npz_read(z, name, &a, &e) == MR_OK, "%s", e.msg);
-    cr_assert(want == 0 || a.count == want, "%s: %llu values, want %zu", name, (unsigned long long)a.count, want);
-    double *v = t_alloc(a.count);
-    mr_array_to_f64(&a, v);
-    mr_array_free(&a);
-    return v;
-}
-
 /* every store tensor from param/<name minus strip prefix> */
 static void load_params(const mr_npz *z, mr_params *p, const char *strip) {
     for (size_t i = 0; i < p->n; i++) {
@@ -39,7 +28,7 @@ static void load_params(const mr_npz *z, mr_params *p, const char *strip) {
         if (strip && strncmp(nm, strip, strlen(strip)) == 0) nm += strlen(strip);
         char m[256];
         snprintf(m, sizeof m, "param/%s", nm);
-        double *v = get(z, m, p->t[i].size);
+        double *v = t_npz_get(z, m, p->t[i].size);
         memcpy(p->data + p->t[i].offset, v, p->t[i].size * sizeof(double));
     }
 }
@@ -61,7 +50,7 @@ static void compare_grads(const mr_npz *z, const mr_params *p, const char *strip
         if (strip && strncmp(nm, strip, strlen(strip)) == 0) nm += strlen(strip);
         char m[256];
         snprintf(m, sizeof m, "grad/%s", nm);
-        double *t = get(z, m, p->t[i].size);
+        double *t = t_npz_get(z, m, p->t[i].size);
         compare(m, p->grad + p->t[i].offset, t, p->t[i].size);
     }
 }
@@ -75,8 +64,8 @@ static void rnn_case(const char *file, mr_rnn_kind kind, size_t B, size_t L, siz
     cr_assert(mr_rnn_register(&r, &p, "rnn", kind, din, H, layers, &e) == MR_OK);
     cr_assert(mr_params_alloc(&p, &e) == MR_OK);
     load_params(&z, &p, "rnn.");
-    double *x = get(&z, "x", B * L * din), *dy = get(&z, "dy", B * L * H), *yt = get(&z, "y", B * L * H);
-    double *lf = get(&z, "len", B);
+    double *x = t_npz_get(&z, "x", B * L * din), *dy = t_npz_get(&z, "dy", B * L * H), *yt = t_npz_get(&z, "y", B * L * H);
+    double *lf = t_npz_get(&z, "len", B);
     int len[8], ours[8];
     for (size_t b = 0; b < B; b++) len[b] = (int)lf[b];
     mr_seq_lengths(x, B, L, din, ours);
@@ -86,7 +75,7 @@ static void rnn_case(const char *file, mr_rnn_kind kind, size_t B, size_t L, siz
     mr_rnn_forward(&r, &p, x, B, L, len, y, cache, work);
     compare("y", y, yt, B * L * H);
     mr_rnn_backward(&r, &p, x, B, L, len, dy, dx, cache, work);
-    compare("grad/x", dx, get(&z, "grad/x", B * L * din), B * L * din);
+    compare("grad/x", dx, t_npz_get(&z, "grad/x", B * L * din), B * L * din);
     compare_grads(&z, &p, "rnn.");
     mr_params_free(&p);
     mr_npz_close(&z);
@@ -99,37 +88,37 @@ Test(fixtures, lstm_against_pytorch) { rnn_case("torch_lstm.npz", MR_RNN_LSTM, 3
 Test(fixtures, conv1d_against_pytorch) {
     mr_npz z = open_fx("torch_conv1d.npz");
     size_t B = 2, L = 5, din = 3, D = 4;
-    double *x = get(&z, "x", B * L * din), *w = get(&z, "param/weight", D * din * 3), *b = get(&z, "param/bias", D);
+    double *x = t_npz_get(&z, "x", B * L * din), *w = t_npz_get(&z, "param/weight", D * din * 3), *b = t_npz_get(&z, "param/bias", D);
     double *y = t_alloc(B * L * D), *dx = t_alloc(B * L * din), *dw = t_alloc(D * din * 3), *db = t_alloc(D);
     mr_conv1d_forward(y, x, w, b, B, L, din, D);
-    compare("y", y, get(&z, "y", B * L * D), B * L * D);
-    mr_conv1d_backward(dx, dw, db, get(&z, "dy", B * L * D), x, w, B, L, din, D);
-    compare("grad/x", dx, get(&z, "grad/x", B * L * din), B * L * din);
-    compare("grad/weight", dw, get(&z, "grad/weight", D * din * 3), D * din * 3);
-    compare("grad/bias", db, get(&z, "grad/bias", D), D);
+    compare("y", y, t_npz_get(&z, "y", B * L * D), B * L * D);
+    mr_conv1d_backward(dx, dw, db, t_npz_get(&z, "dy", B * L * D), x, w, B, L, din, D);
+    compare("grad/x", dx, t_npz_get(&z, "grad/x", B * L * din), B * L * din);
+    compare("grad/weight", dw, t_npz_get(&z, "grad/weight", D * din * 3), D * din * 3);
+    compare("grad/bias", db, t_npz_get(&z, "grad/bias", D), D);
     mr_npz_close(&z);
 }
 
 Test(fixtures, layernorm_relu_linear_against_pytorch) {
     mr_npz z = open_fx("torch_ln_linear.npz");
     size_t N = 4, C = 6, O = 3;
-    double *x = get(&z, "x", N * C), *g = get(&z, "param/ln.weight", C), *bb = get(&z, "param/ln.bias", C);
-    double *w = get(&z, "param/fc.weight", O * C), *fb = get(&z, "param/fc.bias", O), *dy = get(&z, "dy", N * O);
+    double *x = t_npz_get(&z, "x", N * C), *g = t_npz_get(&z, "param/ln.weight", C), *bb = t_npz_get(&z, "param/ln.bias", C);
+    double *w = t_npz_get(&z, "param/fc.weight", O * C), *fb = t_npz_get(&z, "param/fc.bias", O), *dy = t_npz_get(&z, "dy", N * O);
     double *h = t_alloc(N * C), *a = t_alloc(N * C), *y = t_alloc(N * O), mean[4], rstd[4];
     mr_layernorm_forward(h, mean, rstd, x, g, bb, N, C, 1e-6);
     mr_act_forward(MR_ACT_RELU, a, h, N * C);
     mr_linear_forward(y, a, w, fb, N, C, O);
-    compare("y", y, get(&z, "y", N * O), N * O);
+    compare("y", y, t_npz_get(&z, "y", N * O), N * O);
     double *da = t_alloc(N * C), *dh = t_alloc(N * C), *dx = t_alloc(N * C), *dw = t_alloc(O * C), *dfb = t_alloc(O);
     double *dg = t_alloc(C), *dbb = t_alloc(C);
     mr_linear_backward(da, dw, dfb, dy, a, w, N, C, O);
     mr_act_backward(MR_ACT_RELU, dh, da, h, a, N * C);
     mr_layernorm_backward(dx, dg, dbb, dh, x, g, mean, rstd, N, C);
-    compare("grad/x", dx, get(&z, "grad/x", N * C), N * C);
-    compare("grad/ln.weight", dg, get(&z, "grad/ln.weight", C), C);
-    compare("grad/ln.bias", dbb, get(&z, "grad/ln.bias", C), C);
-    compare("grad/fc.weight", dw, get(&z, "grad/fc.weight", O * C), O * C);
-    compare("grad/fc.bias", dfb, get(&z, "grad/fc.bias", O), O);
+    compare("grad/x", dx, t_npz_get(&z, "grad/x", N * C), N * C);
+    compare("grad/ln.weight", dg, t_npz_get(&z, "grad/ln.weight", C), C);
+    compare("grad/ln.bias", dbb, t_npz_get(&z, "grad/ln.bias", C), C);
+    compare("grad/fc.weight", dw, t_npz_get(&z, "grad/fc.weight", O * C), O * C);
+    compare("grad/fc.bias", dfb, t_npz_get(&z, "grad/fc.bias", O), O);
     mr_npz_close(&z);
 }
 
@@ -150,22 +139,22 @@ static void cube_case(const char *file, size_t in0[3], size_t hid[][3], size_t o
     cr_assert(mr_params_alloc(&p, &e) == MR_OK);
     load_params(&z, &p, NULL);
     size_t nin = B * in0[0] * in0[1] * in0[2], nenc = B * Lo * Ko * Do;
-    double *x = get(&z, "x", nin), *masks = get(&z, "masks", mr_cubemlp_mask_size(&m, B));
-    double *hmask = get(&z, "head_mask", B * MR_HEAD_WIDTH);
+    double *x = t_npz_get(&z, "x", nin), *masks = t_npz_get(&z, "masks", mr_cubemlp_mask_size(&m, B));
+    double *hmask = t_npz_get(&z, "head_mask", B * MR_HEAD_WIDTH);
     double *enc = t_alloc(nenc), *F = t_alloc(B * dim), *y = t_alloc(B);
     double *cache = t_alloc(mr_cubemlp_cache_size(&m, B)), *work = t_alloc(mr_cubemlp_work_size(&m, B));
     double *hc = t_alloc(mr_head_cache_size(&h, B)), *hw = t_alloc(mr_head_work_size(&h, B));
     mr_cubemlp_forward(&m, &p, x, B, enc, cache, work, masks, NULL);
-    compare("enc", enc, get(&z, "enc", nenc), nenc);
+    compare("enc", enc, t_npz_get(&z, "enc", nenc), nenc);
     mr_compose_forward(enc, B, Lo, Ko, Do, ck, ct, F);
-    compare("f", F, get(&z, "f", B * dim), B * dim);
+    compare("f", F, t_npz_get(&z, "f", B * dim), B * dim);
     mr_head_forward(&h, &p, F, B, y, hc, hmask, NULL);
-    compare("y", y, get(&z, "y", B), B);
+    compare("y", y, t_npz_get(&z, "y", B), B);
     double *dF = t_alloc(B * dim), *denc = t_alloc(nenc), *dx = t_alloc(nin);
-    mr_head_backward(&h, &p, F, B, get(&z, "dy", B), dF, hc, hw);
+    mr_head_backward(&h, &p, F, B, t_npz_get(&z, "dy", B), dF, hc, hw);
     mr_compose_backward(dF, B, Lo, Ko, Do, ck, ct, denc);
     mr_cubemlp_backward(&m, &p, B, denc, dx, cache, work);
-    compare("grad/x", dx, get(&z, "grad/x", nin), nin);
+    compare("grad/x", dx, t_npz_get(&z, "grad/x", nin), nin);
     compare_grads(&z, &p, NULL);
     mr_params_free(&p);
     mr_npz_close(&z);

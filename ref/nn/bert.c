@@ -9,19 +9,11 @@
 #include <string.h>
 
 #include "ref/core/blas.h"
+#include "ref/core/hfdir.h"
 #include "ref/nn/layers.h"
 
 /* ------------------------------------------------------------ registration */
 
-typedef struct {
-    mr_params *p;
-    mr_error *e;
-} add_ctx;
-
-static int add_one(void *ctx, const char *name, int ndim, const size_t *shape) {
-    add_ctx *a = ctx;
-    return mr_params_add(a->p, name, ndim, shape, a->e) != MR_OK ? 1 : 0;
-}
 
 int mr_bert_add(mr_bert *m, mr_params *p, const mr_bert_config *c, const char *prefix, mr_error *e) {
     if (mr_bert_config_check(c, "bert config", e) != MR_OK) return MR_EINVAL;
@@ -34,8 +26,8 @@ int mr_bert_add(mr_bert *m, mr_params *p, const mr_bert_config *c, const char *p
     m->ntensors = MR_BERT_EMB_TENSORS + MR_BERT_LAYER_TENSORS * c->num_hidden_layers + 2;
     m->mask_kind = MR_BERT_MASK_FINFO_MIN;
     m->pad_token_id = 0;
-    add_ctx a = {p, e};
-    if (mr_bert_for_each_param(c, prefix, add_one, &a) != 0) return e ? e->code : MR_EINVAL;
+    int rc = mr_bert_params_add(p, c, prefix, e);
+    if (rc != MR_OK) return rc;
     if (p->n != m->t0 + m->ntensors)
         return mr_fail(e, MR_EINVAL, "bert: %zu tensors registered, expected %zu", p->n - m->t0, m->ntensors);
     return MR_OK;
