@@ -165,9 +165,11 @@ def main():
     step_section(out)
     gemm_section(out)
     train_section(out)
-    prof = os.path.join(HERE, 'profile.md')
-    if os.path.exists(prof):
-        out.append(open(prof).read().rstrip() + '\n')
+    # prose measured by hand, copied in verbatim (the step profile; the paper
+    # sweep's measured smoke times and projected profile durations)
+    for prose in (os.path.join(HERE, 'profile.md'), os.path.join(HERE, '..', 'paper', 'out', 'TIMES.md')):
+        if os.path.exists(prose):
+            out.append(open(prose).read().rstrip() + '\n')
     plain_section(out, 'gru.csv', 'GRU alone (B = 128, H = 128, 2 layers, bidirectional, forward + backward)', 'bench/run_gru.sh',
                   [('implementation', 'impl', 0), ('L', 'L', 1), ('d_in', 'din', 1), ('median ms', 'median_ms', 1),
                    ('min ms', 'min_ms', 1), ('GFLOP/s (median)', 'gflops_median', 1)])
