@@ -15,6 +15,7 @@
 #include "ref/core/npz.h"
 #include "ref/model/model.h"
 #include "ref/train/config.h"
+#include "verify/alloc_count.h"
 #include "verify/helpers.h"
 
 static const char *CFG =
@@ -166,6 +167,19 @@ Test(model_bert, stage_gradients_match_finite_differences) {
     mr_params_zero_grad(&m.p);
     cr_assert(mr_model_backward(&m, w, 1, 0, &e) == MR_OK, "%s", e.msg);
     for (size_t q = 0; q < tb; q++) cr_assert(m.p.grad[q] == 0.0);
+    /* a training step (BERT's dropouts on, two chunks recomputed) allocates nothing */
+    gsl_rng *drop = t_rng(9);
+    mr_rand rd = r;
+    rd.drop = drop;
+    for (int rep = 0; rep < 2; rep++) {
+        if (rep == 1) t_alloc_count_start();
+        int rc = mr_model_forward(&m, &in, &bk, &rd, &st, w, &e);
+        for (int stage = 1; stage <= 2 && !rc; stage++) rc = mr_model_backward(&m, w, stage, 1, &e);
+        long n = rep == 1 ? t_alloc_count_stop() : 0;
+        cr_assert(rc == MR_OK, "%s", e.msg);
+        cr_assert(n == 0, "%ld allocations in a step with BERT", n);
+    }
+    gsl_rng_free(drop);
     /* frozen (all): no BERT gradient, the rest unchanged */
     mr_model_bert_freeze(&m, MR_BERT_FREEZE_ALL);
     mr_params_zero_grad(&m.p);

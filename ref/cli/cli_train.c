@@ -610,11 +610,13 @@ int mr_cmd_train(int argc, char **argv) {
 }
 
 int mr_cmd_eval(int argc, char **argv) {
-    mr_flag fl[] = {{"--checkpoint", 1, 0, 0}, {"--data", 1, 0, 0}, {"--split", 1, 0, 0}, {"--json", 0, 0, 0}};
-    int rc = mr_parse_flags(argc, argv, 2, fl, 4, "eval");
+    mr_flag fl[] = {{"--checkpoint", 1, 0, 0}, {"--data", 1, 0, 0}, {"--split", 1, 0, 0}, {"--json", 0, 0, 0}, {"--bert", 1, 0, 0},
+                    {"--bert_pad", 1, 0, 0}};
+    int rc = mr_parse_flags(argc, argv, 2, fl, 6, "eval");
     if (rc) return rc;
     if (!fl[0].value || !fl[1].value) {
-        fprintf(stderr, "usage: mimrl eval --checkpoint FILE.npz --data PREFIX [--split test|valid|train] [--json]\n");
+        fprintf(stderr, "usage: mimrl eval --checkpoint FILE.npz --data PREFIX [--split test|valid|train] [--json] [--bert DIR "
+                        "[--bert_pad dec|longest]]\n(a checkpoint with BERT needs --bert DIR for its vocab.txt)\n");
         return 2;
     }
     const char *split = fl[2].value ? fl[2].value : "test";
@@ -636,6 +638,23 @@ int mr_cmd_eval(int argc, char **argv) {
         return 2;
     }
     t.avec = strstr(d.meta_json ? d.meta_json : "", "\"avec2019\"") != NULL;
+    mr_tokenizer tok;
+    int have_tok = 0;
+    if (t.mc.bert) {
+        const char *pad = fl[5].value ? fl[5].value : strstr(d.meta_json ? d.meta_json : "", "MulT") ? "dec" : "longest";
+        char vp[4200];
+        snprintf(vp, sizeof vp, "%s/vocab.txt", fl[4].value ? fl[4].value : "");
+        if (!fl[4].value || (strcmp(pad, "dec") && strcmp(pad, "longest")) || mr_tokenizer_load(&tok, vp, &e)) {
+            fprintf(stderr, "mimrl eval: %s\n", !fl[4].value ? "the checkpoint has a BERT: --bert DIR gives its vocab.txt"
+                                                  : strcmp(pad, "dec") && strcmp(pad, "longest") ? "--bert_pad: expected dec or longest"
+                                                                                                   : e.msg);
+            mr_dataset_free(&d);
+            mr_model_free(&t.m);
+            return 2;
+        }
+        have_tok = 1;
+        t.tok = &tok, t.pad = strcmp(pad, "dec") ? MR_PAD_LONGEST : MR_PAD_MAX_LENGTH;
+    }
     t.r_anchor = gsl_rng_alloc(gsl_rng_mt19937);
     double *pred = malloc(d.N * sizeof *pred);
     mr_split_stats st;
@@ -656,5 +675,7 @@ int mr_cmd_eval(int argc, char **argv) {
     gsl_rng_free(t.r_anchor);
     mr_dataset_free(&d);
     mr_model_free(&t.m);
+    mr_encoding_free(&t.enc);
+    if (have_tok) mr_tokenizer_free(&tok);
     return rc ? 2 : 0;
 }

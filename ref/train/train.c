@@ -145,6 +145,7 @@ static int to_inputs(mr_trainer *t, const mr_dataset *d, const mr_batch *b, mr_i
     for (size_t k = 0; k < b->B; k++) label_buf[k] = t->avec ? b->label[k] / 25.0 : b->label[k]; /* AVEC: PHQ-8/25 (§6.2) */
     in->label = label_buf;
     if (t->mc.bert) {
+        if (!t->tok) return mr_fail(e, MR_EINVAL, "the model has a BERT but no tokenizer was given");
         int rc = encode(t, d, b->index, b->B, e);
         if (rc) return rc;
         in->text = NULL, in->Lt = t->enc.L;
@@ -166,6 +167,7 @@ static int step_workspace(mr_trainer *t, const mr_dataset *d, mr_workspace **ws,
     size_t B = t->tc.batch_size < d->N ? t->tc.batch_size : d->N;
     mr_step_dims x = {B ? B : 1, d->text_emb.x ? max_len(&d->text_emb, d->N) : 1, max_len(&d->audio, d->N),
                       max_len(&d->vision, d->N), t->N};
+    if (t->mc.bert && !t->tok) return mr_fail(e, MR_EINVAL, "the model has a BERT but no tokenizer was given");
     if (t->mc.bert) { /* the longest encoded transcript of the split */
         size_t Lt = t->pad == MR_PAD_MAX_LENGTH ? t->mc.time_len : 1;
         for (size_t i = 0; i < d->N && t->pad == MR_PAD_LONGEST; i++) {
