@@ -476,12 +476,33 @@ Test(train, bert_fine_tuning_and_resume_are_bit_exact, .timeout = 900) {
         else moved += !same;
     }
     cr_assert(moved > p0.n / 2, "only %zu BERT tensors changed", moved);
-    /* bert_freeze all: BERT stays exactly at its weights */
+    /* bert_freeze all: BERT stays exactly at its weights (best.npz holds it
+     * in full); last.npz holds a reference instead of the tensors, and the
+     * run resumes bit-exactly from it */
+    char g[512];
+    t_path(g, sizeof g, "bert_frozen_resumed");
     snprintf(args, sizeof args, "train --data %s --bert %s --bert_freeze all --out %s --epochs_num 2 " SMALL, prefix, bdir, f);
     cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(args, sizeof args, "train --data %s --bert %s --bert_freeze all --out %s --epochs_num 1 " SMALL, prefix, bdir, g);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(args, sizeof args, "train --resume %s --epochs_num 2", g);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    same_run(f, g, 2);
+    {
+        mr_npz z;
+        cr_assert(mr_npz_open(&z, lf, &e) == MR_OK, "%s", e.msg);
+        cr_assert(mr_npz_find(&z, "bertmodel.embeddings.word_embeddings.weight") < 0 && mr_npz_find(&z, "trainer/bert_frozen_crc32") >= 0);
+        mr_npz_close(&z);
+    }
+    snprintf(lf, sizeof lf, "%s/best.npz", f);
     for (size_t i = 0; i < p0.n; i++) {
         bert_tensor(lf, p0.t[i].name, x, p0.t[i].size);
         cr_assert(memcmp(x, mr_params_val(&p0, i), p0.t[i].size * sizeof(double)) == 0, "%s changed while frozen", p0.t[i].name);
     }
     mr_params_free(&p0);
+    /* the BERT directory changed under a frozen run: --resume refuses (exit 2) */
+    snprintf(args, sizeof args, "bert-init --layers 2 --hidden 16 --heads 2 --intermediate 32 --seed 1 --out %s", bdir);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(args, sizeof args, "train --resume %s --epochs_num 3", g);
+    cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "not the one the run started from"), "%s", out);
 }

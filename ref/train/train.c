@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "ref/core/npz.h"
+#include <zlib.h>
 
 static int setup_sched(mr_lr_sched *s, const mr_train_cfg *tc) {
     mr_sched_init(s, tc->lr_decrease, tc->lr_decrease_rate);
@@ -489,6 +490,40 @@ static int add_state(mr_npz_writer *w, const mr_trainer *t, mr_error *e) {
     return rc;
 }
 
+/* A BERT frozen whole (bert_freeze all) is not rewritten per epoch:
+ * last.npz then holds every other tensor and, for BERT, a reference — its
+ * size in doubles and the CRC-32 of its values' bytes (trainer/bert_frozen_n,
+ * trainer/bert_frozen_crc32); the run's config.json names the directory it
+ * came from, and --resume reloads it from there and checks the two.
+ * BERT's tensors are [0, nb) of the store, values [0, off) (registered first). */
+static size_t frozen_bert(const mr_trainer *t, size_t *nb) {
+    if (!t->mc.bert || !t->m.frozen || t->m.bert.t0 != 0) return 0;
+    for (size_t i = 0; i < t->m.bert.ntensors; i++)
+        if (!t->m.frozen[i]) return 0;
+    *nb = t->m.bert.ntensors;
+    return t->m.p.t[*nb].offset;
+}
+
+static uint64_t bert_crc(const mr_trainer *t, size_t off) {
+    uLong c = crc32(0L, Z_NULL, 0);
+    const unsigned char *b = (const unsigned char *)t->m.p.data;
+    size_t n = off * sizeof(double);
+    while (n) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, b, k);
+        b += k, n -= k;
+    }
+    return (uint64_t)c;
+}
+
+/* the store without BERT's tensors (tensor records copied into buf, offsets rebased) */
+static void store_view(const mr_params *p, size_t nb, size_t off, mr_params *v, mr_tensor *buf) {
+    *v = *p;
+    v->n = p->n - nb, v->cap = v->n, v->t = buf, v->total = p->total - off;
+    for (size_t i = 0; i < v->n; i++) buf[i] = p->t[nb + i], buf[i].offset -= off;
+    v->data = p->data + off, v->grad = p->grad + off, v->m = p->m + off, v->v = p->v + off, v->step = p->step + nb;
+}
+
 int mr_trainer_save(const mr_trainer *t, const char *path, mr_error *e) {
     char *cfg = mr_cfg_to_json(&t->mc, &t->tc);
     if (!cfg) return mr_fail(e, MR_ENOMEM, "%s: out of memory for config_json", path);
@@ -498,7 +533,29 @@ int mr_trainer_save(const mr_trainer *t, const char *path, mr_error *e) {
         free(cfg);
         return rc;
     }
-    rc = mr_model_write(&t->m, &w, cfg, 1, e);
+    size_t nb = 0, off = frozen_bert(t, &nb);
+    if (off) {
+        mr_tensor *buf = malloc((t->m.p.n - nb) * sizeof *buf);
+        mr_params v;
+        if (!buf) rc = mr_fail(e, MR_ENOMEM, "out of memory");
+        else {
+            store_view(&t->m.p, nb, off, &v, buf);
+            rc = mr_params_write(&v, &w, cfg, 1, e);
+            free(buf);
+        }
+        uint64_t one = 1;
+        int64_t n = (int64_t)off, crc = (int64_t)bert_crc(t, off);
+        if (!rc) rc = mr_npz_add(&w, "trainer/bert_frozen_n", MR_DT_I8, 1, &one, &n, e);
+        if (!rc) rc = mr_npz_add(&w, "trainer/bert_frozen_crc32", MR_DT_I8, 1, &one, &crc, e);
+        if (!rc && t->mc.bert) {
+            char *js = mr_bert_config_to_json(&t->mc.bert_cfg);
+            uint64_t len = js ? strlen(js) : 0;
+            rc = js ? mr_npz_add(&w, "bert_config_json", MR_DT_U1, 1, &len, js, e) : mr_fail(e, MR_ENOMEM, "out of memory");
+            free(js);
+        }
+    } else {
+        rc = mr_model_write(&t->m, &w, cfg, 1, e);
+    }
     free(cfg);
     if (!rc) rc = add_state(&w, t, e);
     if (!rc) rc = add_rng(&w, "trainer/rng_drop", t->r_drop, e);
@@ -511,7 +568,7 @@ int mr_trainer_save(const mr_trainer *t, const char *path, mr_error *e) {
         if (!rc) rc = add_f8(&w, "trainer/bank_A", t->bank_A, t->N * D, e);
         if (!rc) rc = add_f8(&w, "trainer/bank_V", t->bank_V, t->N * D, e);
     }
-    if (!rc) rc = add_f8(&w, "trainer/best_params", t->best_params, t->m.p.total, e);
+    if (!rc) rc = add_f8(&w, "trainer/best_params", t->best_params + off, t->m.p.total - off, e); /* frozen BERT: as now */
     if (!rc) rc = add_f8(&w, "trainer/pred_valid_best", t->pred_valid_best, t->valid->N, e);
     if (!rc) rc = add_f8(&w, "trainer/pred_test_at_best", t->pred_test_at_best, t->test->N, e);
     if (!rc) rc = add_f8(&w, "trainer/pred_test_best", t->pred_test_best, t->test->N, e);
@@ -574,10 +631,49 @@ static int read_state(const mr_npz *z, mr_trainer *t, mr_error *e) {
 }
 
 int mr_trainer_restore(mr_trainer *t, const char *path, mr_error *e) {
-    int rc = mr_params_load(&t->m.p, path, NULL, 1, e);
-    if (rc) return rc;
+    size_t nb = 0, off = frozen_bert(t, &nb);
     mr_npz z;
-    if ((rc = mr_npz_open(&z, path, e))) return rc;
+    int rc = mr_npz_open(&z, path, e);
+    if (rc) return rc;
+    int ref = mr_npz_find(&z, "trainer/bert_frozen_n") >= 0;
+    if (ref != (off != 0)) {
+        mr_npz_close(&z);
+        return mr_fail(e, MR_EINVAL, "%s: %s", path,
+                       ref ? "holds a reference to a frozen BERT, but this run's BERT is not frozen whole"
+                           : "this run's BERT is frozen whole but the checkpoint holds no reference to it");
+    }
+    if (off) { /* the BERT the run loaded must be the one it started from */
+        mr_array a, b;
+        mr_error ie = {0};
+        int ok = mr_npz_read(&z, "trainer/bert_frozen_n", &a, &ie) == MR_OK;
+        int ok2 = ok && mr_npz_read(&z, "trainer/bert_frozen_crc32", &b, &ie) == MR_OK;
+        int64_t n = -1, crc = -1;
+        if (ok && a.dtype == MR_DT_I8 && a.count == 1) memcpy(&n, a.data, 8);
+        if (ok2 && b.dtype == MR_DT_I8 && b.count == 1) memcpy(&crc, b.data, 8);
+        if (ok) mr_array_free(&a);
+        if (ok2) mr_array_free(&b);
+        if (n != (int64_t)off || crc != (int64_t)bert_crc(t, off)) {
+            mr_npz_close(&z);
+            return mr_fail(e, MR_EINVAL,
+                           "%s: the frozen BERT is not the one the run started from (%lld doubles, CRC-32 %lld recorded; %zu, %llu "
+                           "loaded): give the run's --bert directory unchanged",
+                           path, (long long)n, (long long)crc, off, (unsigned long long)bert_crc(t, off));
+        }
+        mr_tensor *buf = malloc((t->m.p.n - nb) * sizeof *buf);
+        mr_params v;
+        if (!buf) rc = mr_fail(e, MR_ENOMEM, "out of memory");
+        else {
+            store_view(&t->m.p, nb, off, &v, buf);
+            rc = mr_params_load(&v, path, NULL, 1, e);
+            free(buf);
+        }
+    } else {
+        rc = mr_params_load(&t->m.p, path, NULL, 1, e);
+    }
+    if (rc) {
+        mr_npz_close(&z);
+        return rc;
+    }
     size_t D = t->mc.d_common;
     rc = read_state(&z, t, e);
     if (!rc) rc = rd_rng(&z, "trainer/rng_drop", t->r_drop, e);
@@ -594,7 +690,8 @@ int mr_trainer_restore(mr_trainer *t, const char *path, mr_error *e) {
         if (!rc) rc = rd_f8(&z, "trainer/bank_A", t->bank_A, t->N * D, e);
         if (!rc) rc = rd_f8(&z, "trainer/bank_V", t->bank_V, t->N * D, e);
     }
-    if (!rc) rc = rd_f8(&z, "trainer/best_params", t->best_params, t->m.p.total, e);
+    if (!rc) rc = rd_f8(&z, "trainer/best_params", t->best_params + off, t->m.p.total - off, e);
+    if (!rc && off) memcpy(t->best_params, t->m.p.data, off * sizeof(double)); /* the frozen BERT */
     if (!rc) rc = rd_f8(&z, "trainer/pred_valid_best", t->pred_valid_best, t->valid->N, e);
     if (!rc) rc = rd_f8(&z, "trainer/pred_test_at_best", t->pred_test_at_best, t->test->N, e);
     if (!rc) rc = rd_f8(&z, "trainer/pred_test_best", t->pred_test_best, t->test->N, e);
