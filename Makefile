@@ -128,6 +128,15 @@ $(PIC_OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
+# the same per-file flags as the static objects above
+$(PIC_OBJ)/ref/nn/vmath_avx2.o: ref/nn/vmath_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -fPIC -fvisibility=hidden -mavx2 -mfma -c $< -o $@
+
+$(PIC_OBJ)/ref/nn/rnn.o: ref/nn/rnn.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -fPIC -fvisibility=hidden -fvect-cost-model=dynamic -c $< -o $@
+
 $(SO): $(LIB_PIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -o $@ $^ $(LDLIBS) -pthread

@@ -218,15 +218,6 @@ static void write_batch(const char *path, const bbatch *b, const int64_t *nbr /*
     cr_assert(mr_npz_writer_close(&w, &e) == MR_OK);
 }
 
-static void get(mr_npz *z, const char *name, double *out, size_t n) {
-    mr_array a;
-    mr_error e;
-    cr_assert(mr_npz_read(z, name, &a, &e) == MR_OK, "%s", e.msg);
-    cr_assert(a.count == n, "%s: %llu values, want %zu", name, (unsigned long long)a.count, n);
-    mr_array_to_f64(&a, out);
-    mr_array_free(&a);
-}
-
 Test(model_bert, oracle_file_contract_and_injected_neighbors) {
     mr_model m;
     mr_model_cfg mc;
@@ -276,14 +267,14 @@ Test(model_bert, oracle_file_contract_and_injected_neighbors) {
     for (size_t i = 0; i < res.n; i++) {
         const mr_oracle_tensor *t = &res.t[i];
         if (!t->in_out || t->dtype != MR_DT_F8) continue;
-        get(&z, t->name, buf, t->count);
+        t_npz_get(&z, t->name, buf, t->count);
         cr_assert(memcmp(buf, t->data, t->count * sizeof(double)) == 0, "%s", t->name);
         if (strncmp(t->name, "grad_stage2/bertmodel.", 22) == 0)
             for (size_t q = 0; q < t->count; q++) nonzero += buf[q] != 0.0;
     }
     cr_assert(nonzero > 0);
     cr_assert(mr_oracle_find(&res, "grad_stage1/bertmodel.encoder.layer.1.output.dense.weight") != NULL);
-    get(&z, "grad_stage2/bertmodel.pooler.dense.weight", buf, 36);
+    t_npz_get(&z, "grad_stage2/bertmodel.pooler.dense.weight", buf, 36);
     for (int q = 0; q < 36; q++) cr_assert(buf[q] == 0.0);
     mr_npz_close(&z);
     /* injected neighbour lists: the step's own, fed back, give the same bits;
@@ -295,7 +286,7 @@ Test(model_bert, oracle_file_contract_and_injected_neighbors) {
     snprintf(args, sizeof args, "oracle --checkpoint %s --batch %s --out %s", ck, bp2, op2);
     cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     cr_assert(mr_npz_open(&z, op2, &e) == MR_OK);
-    get(&z, "loss_stage2", buf, 1);
+    t_npz_get(&z, "loss_stage2", buf, 1);
     cr_assert(buf[0] == loss2);
     mr_npz_close(&z);
     for (int q = 0; q < MR_NCMI * MA * K; q++) nbr[q] = (5 * q + 1) % N;

@@ -438,6 +438,18 @@ static void bert_tensor(const char *ckpt, const char *name, double *out, size_t 
     mr_npz_close(&z);
 }
 
+/* run a: `epochs` epochs straight; run b: one fewer, then --resume to `epochs` */
+static void straight_and_resumed(const char *prefix, const char *flags, const char *a, const char *b, int epochs) {
+    char args[4096], out[65536];
+    snprintf(args, sizeof args, "train --data %s %s --out %s --epochs_num %d " SMALL, prefix, flags, a, epochs);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(args, sizeof args, "train --data %s %s --out %s --epochs_num %d " SMALL, prefix, flags, b, epochs - 1);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(args, sizeof args, "train --resume %s --epochs_num %d", b, epochs);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    same_run(a, b, (size_t)epochs);
+}
+
 Test(train, bert_fine_tuning_and_resume_are_bit_exact, .timeout = 900) {
     char prefix[512], bdir[512], a[512], b[512], f[512], args[4096], out[65536];
     make_data(prefix);
@@ -447,16 +459,11 @@ Test(train, bert_fine_tuning_and_resume_are_bit_exact, .timeout = 900) {
     t_path(a, sizeof a, "bert_straight");
     t_path(b, sizeof b, "bert_resumed");
     t_path(f, sizeof f, "bert_frozen");
-    snprintf(args, sizeof args, "train --data %s --bert %s --bert_pad longest --out %s --epochs_num 3 " SMALL, prefix, bdir, a);
-    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
-    snprintf(args, sizeof args, "train --data %s --bert %s --bert_pad longest --out %s --epochs_num 2 " SMALL, prefix, bdir, b);
-    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
-    snprintf(args, sizeof args, "train --resume %s --epochs_num 3", b);
-    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
-    same_run(a, b, 3);
+    char flags[700];
+    snprintf(flags, sizeof flags, "--bert %s --bert_pad longest", bdir);
+    straight_and_resumed(prefix, flags, a, b, 3);
     /* the weights moved; the pooler did not */
-    char w0[700], la[700], lf[700];
-    snprintf(w0, sizeof w0, "%s/model.safetensors", bdir);
+    char la[700], lf[700];
     snprintf(la, sizeof la, "%s/last.npz", a);
     snprintf(lf, sizeof lf, "%s/last.npz", f);
     mr_bert_config c;
@@ -481,13 +488,8 @@ Test(train, bert_fine_tuning_and_resume_are_bit_exact, .timeout = 900) {
      * run resumes bit-exactly from it */
     char g[512];
     t_path(g, sizeof g, "bert_frozen_resumed");
-    snprintf(args, sizeof args, "train --data %s --bert %s --bert_freeze all --out %s --epochs_num 2 " SMALL, prefix, bdir, f);
-    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
-    snprintf(args, sizeof args, "train --data %s --bert %s --bert_freeze all --out %s --epochs_num 1 " SMALL, prefix, bdir, g);
-    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
-    snprintf(args, sizeof args, "train --resume %s --epochs_num 2", g);
-    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
-    same_run(f, g, 2);
+    snprintf(flags, sizeof flags, "--bert %s --bert_freeze all", bdir);
+    straight_and_resumed(prefix, flags, f, g, 2);
     {
         mr_npz z;
         cr_assert(mr_npz_open(&z, lf, &e) == MR_OK, "%s", e.msg);
