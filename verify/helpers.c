@@ -204,3 +204,9 @@ double *t_npz_get(const mr_npz *z, const char *name, size_t want) {
     mr_array_free(&a);
     return v;
 }
+
+void t_npz_copy(const mr_npz *z, const char *name, double *out, size_t n) {
+    double *v = t_npz_get(z, name, n);
+    memcpy(out, v, n * sizeof *v);
+    free(v);
+}

@@ -180,10 +180,9 @@ static void show_iter(const mr_model_cfg *m, const mr_train_cfg *t, char *b, siz
 }
 
 static int set_bert_freeze(mr_model_cfg *m, mr_train_cfg *t, const mr_flag_def *f, const char *v, FILE *notes, mr_error *e) {
-    (void)m;
+    (void)m, (void)notes;
     if (strcmp(v, "no") && strcmp(v, "part") && strcmp(v, "all")) return bad(e, f->name, v, f->want);
     snprintf(t->bert_freeze, sizeof t->bert_freeze, "%s", v);
-    if (notes && strcmp(v, "no")) fprintf(notes, "note: --bert_freeze %s has no effect until BERT runs in C (text comes from precomputed features)\n", v);
     return MR_OK;
 }
 
@@ -260,8 +259,8 @@ const mr_flag_def mr_flag_defs[] = {
     REAL("mi_lr_rate", T_(mi_lr_rate), 0, "estimators' learning rate = learning_rate × mi_lr_rate"),
     {"cmi_lr_rate", MR_FK_REAL, T_(cmi_lr_rate), 0, 0, NULL, NULL, NULL, NULL, NULL, NULL,
      "is unused, as in the official code: CMI classifiers train at lr × mi_lr_rate (O-21)", "unused, as in the official code (O-21)"},
-    REAL("bert_lr_rate", T_(bert_lr_rate), -1e300, "BERT learning-rate factor (stored; BERT does not run in C yet)"),
-    TEXT("bert_freeze", T_(bert_freeze), 16, set_bert_freeze, "no, part or all (no effect until BERT runs in C)"),
+    REAL("bert_lr_rate", T_(bert_lr_rate), -1e300, "BERT learning-rate factor (lr·bert_lr_rate for BERT when > 0; with --bert)"),
+    TEXT("bert_freeze", T_(bert_freeze), 16, set_bert_freeze, "no, part or all: BERT tensors frozen (spec §1.8; with --bert)"),
     REAL("weight_decay", T_(weight_decay), 0, "weight decay of both optimizers"),
     REAL("gradient_clip", T_(gradient_clip), -1e300, "clip gradients by value; ≤ 0: no clipping"),
     CUSTOM("optm", set_optm, show_optm, "expected Adam or SGD", "optimizer: Adam or SGD (momentum 0.9)"),
@@ -505,8 +504,23 @@ int mr_model_from_checkpoint(mr_model *m, mr_model_cfg *mc, mr_train_cfg *tc, co
         return mr_fail(e, MR_ENOTFOUND, "%s: member 'config_json' is missing (a checkpoint carries its configuration)", path);
     }
     rc = mr_npz_read(&z, "config_json", &a, e);
+    /* a BERT text branch: its HF config.json as the member bert_config_json */
+    mr_array ba;
+    int has_bert = !rc && mr_npz_find(&z, "bert_config_json") >= 0;
+    if (has_bert && (rc = mr_npz_read(&z, "bert_config_json", &ba, e))) mr_array_free(&a);
     mr_npz_close(&z);
     if (rc) return rc;
+    if (has_bert) {
+        char bw[4200];
+        snprintf(bw, sizeof bw, "%s: bert_config_json", path);
+        if (ba.dtype != MR_DT_U1 || ba.ndim != 1) rc = mr_fail(e, MR_EFORMAT, "%s must be 1-d |u1 UTF-8 bytes", bw);
+        else rc = mr_bert_config_parse_json((const char *)ba.data, (size_t)ba.count, bw, &mc->bert_cfg, e);
+        mr_array_free(&ba);
+        if (rc) {
+            mr_array_free(&a);
+            return rc;
+        }
+    }
     if (a.dtype != MR_DT_U1 || a.ndim != 1) {
         mr_array_free(&a);
         return mr_fail(e, MR_EFORMAT, "%s: member 'config_json' must be 1-d |u1 UTF-8 bytes", path);
@@ -524,6 +538,7 @@ int mr_model_from_checkpoint(mr_model *m, mr_model_cfg *mc, mr_train_cfg *tc, co
     rc = mr_cfg_from_json(mc, tc, json, what, NULL, e);
     free(json);
     if (rc) return rc;
+    if (has_bert) mc->bert = 1, mc->d_t = mc->bert_cfg.hidden_size;
     if ((rc = mr_model_build(m, mc, e))) return rc;
     if ((rc = mr_params_load(&m->p, path, NULL, 0, e))) mr_model_free(m);
     return rc;
