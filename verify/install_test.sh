@@ -30,7 +30,7 @@ cc -std=c11 -Wall -Wextra -Werror -o "$dir/prog" "$root/verify/install/prog.c" $
 cc -std=c11 -Wall -Wextra -Werror -o "$dir/prog_static" "$root/verify/install/prog.c" $static -lm
 if ldd "$dir/prog_static" | grep -q libmimrl; then echo "prog_static links libmimrl.so"; exit 1; fi
 out=$(LD_LIBRARY_PATH=$prefix/lib "$dir/prog" "$dir/out_shared.npz")
-LD_LIBRARY_PATH=$prefix/lib ldd "$dir/prog" | grep -q "libmimrl.so.0 => $prefix/lib" || { echo "prog does not load the installed libmimrl.so.0"; exit 1; }
+LD_LIBRARY_PATH=$prefix/lib ldd "$dir/prog" | grep "libmimrl.so.0 => $prefix/lib" >/dev/null || { echo "prog does not load the installed libmimrl.so.0"; exit 1; }
 "$dir/prog_static" "$dir/out_static.npz" >/dev/null
 cmp -s "$dir/out_shared.npz" "$dir/out_static.npz" || { echo "shared and static builds wrote different OUT.npz"; exit 1; }
 # staging install (DESTDIR) and uninstall leave nothing behind

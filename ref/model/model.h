@@ -1,5 +1,6 @@
-/* model.h — the MIMRL model (spec §1–§4): text from precomputed token
- * features through W_t, audio and visual encoders with their tails, pooled
+/* model.h — the MIMRL model (spec §1–§4): text from a BERT run on token ids
+ * (cfg.bert, ref/nn/bert.h; spec §1.2) or from precomputed token features,
+ * through W_t, audio and visual encoders with their tails, pooled
  * T_F / A_F / V_F, CubeMLP, composition, head, F_F; the 5 variational MI
  * estimators and the 6 conditional MI estimators wired as §4.1; the stage-1
  * objective (11 coefficients) and the stage-2 objective (task loss + 8
@@ -185,6 +186,9 @@ int mr_model_forward(mr_model *m, const mr_inputs *in, const mr_banks *banks, co
  * forward held by ws (may be called more than once per forward).
  * stage = 1 or 2; full = 0 lets stage 1 stop at the pooled features (the
  * main-model gradients it would produce are discarded in training anyway).
+ * With BERT, stage 2 and a full stage 1 reach its tensors too (not the
+ * pooler's, nor frozen ones, nor the [PAD] row of word_embeddings); the
+ * chunked BERT backward recomputes its forward from the same dropout seeds.
  * MR_EINVAL (nothing accumulated) without a forward or for another stage. */
 int mr_model_backward(mr_model *m, mr_workspace *ws, int stage, int full, mr_error *e);
 
