@@ -104,7 +104,13 @@ SMALL = {
     'loss_mi_coefficient2': '0.11-0.13-0.17-0.19-0.23-0.29-0.31-0.37',
     'k_neighbor': 2, 'cmi_last_acticate': 'sigmoid', 'loss': 'MAE',
 }
-# (name, config overrides, batch: B, Lt, La, Lv, N, seed, interior-zero frame, banks)
+# a 2-layer BERT (hidden 16, 2 heads, vocab 50); the sizes under HF's
+# BertConfig names with the prefix bert_
+BERT_SMALL = {'bert': True, 'bert_vocab_size': 50, 'bert_hidden_size': 16, 'bert_num_hidden_layers': 2,
+              'bert_num_attention_heads': 2, 'bert_intermediate_size': 24, 'bert_max_position_embeddings': 16,
+              'bert_type_vocab_size': 2}
+# (name, config overrides, batch: B, Lt, La, Lv, N, seed, interior-zero frame, banks,
+#  bert: token ids instead of text features, inject: neighbors_<name> given)
 CONFIGS = [
     ('gru-infonce-separate', {}, dict(B=7, Lt=4, La=6, Lv=9, N=23, seed=1, interior=True)),
     ('lstm-nwj-concat-hardtanh-preln', {'encoders': 'lstm', 'bound_type': 'nwj', 'critic_type': 'concat',
@@ -130,18 +136,52 @@ CONFIGS = [
                                              'res_project': '0-0', 'd_hiddens': '3-2-6=4-5-3',
                                              'd_outs': '5-3-8=5-3-8'}, dict(B=6, Lt=4, La=5, Lv=4, N=18, seed=11)),
     ('gru-epoch0-nobanks', {}, dict(B=5, Lt=4, La=5, Lv=6, N=0, seed=12)),
+    # neighbours given in the batch (neighbors_<name>) instead of the k-NN search
+    ('gru-neighbors-injected', {'k_neighbor': 3}, dict(B=7, Lt=4, La=5, Lv=6, N=21, seed=15, inject=True)),
+    # BERT text branch (bert_ids / bert_type_ids / bert_att_mask; bertmodel.* parameters)
+    ('bert-small', dict(BERT_SMALL, d_t=16), dict(B=6, Lt=7, La=5, Lv=6, N=20, seed=16, bert=True)),
+    ('bert-small-neighbors', dict(BERT_SMALL, d_t=16, bound_type='nwj', critic_type='concat', k_neighbor=3),
+     dict(B=7, Lt=6, La=4, Lv=5, N=19, seed=17, bert=True, inject=True)),
+    ('bert-base-shape', {'bert': True, 'd_t': 768, 'd_a': 5, 'd_v': 20, 'd_common': 128, 'time_len': 100,
+                         'd_hiddens': '50-3-128=10-3-128', 'd_outs': '50-3-128=10-3-128', 'bias': True},
+     dict(B=4, Lt=100, La=60, Lv=50, N=16, seed=18, gain=1.0, bert=True)),
     ('readme-shape', {'d_t': 768, 'd_a': 5, 'd_v': 20, 'd_common': 128, 'time_len': 100, 'activate': 'gelu',
                       'd_hiddens': '50-3-128=10-3-128', 'd_outs': '50-3-128=10-3-128', 'bias': True},
      dict(B=12, Lt=50, La=120, Lv=90, N=64, seed=14, gain=1.0)),
 ]
 # committed as fixtures for `make test` (small ones; all bounds, encoders, critics, heads, readouts)
-FIXTURES = [c[0] for c in CONFIGS if c[0] != 'readme-shape']
+FIXTURES = [c[0] for c in CONFIGS if c[0] not in ('readme-shape', 'bert-base-shape')]
+
+
+def c_supports_bert(binary):
+    """the C binary reads bert_ids and neighbors_<name> (older ones do not)"""
+    try:
+        with open(binary, 'rb') as f:
+            return b'bert_ids' in f.read()
+    except OSError:
+        return False
 
 
 def make_batch(cfg, spec):
     g = np.random.default_rng(1000 + spec['seed'])
     B, Lt, La, Lv, N = spec['B'], spec['Lt'], spec['La'], spec['Lv'], spec['N']
-    b = {'text': g.uniform(-1, 1, (B, Lt, cfg.d_t))}
+    if spec.get('bert'):
+        V = cfg.bert['vocab']
+        ids = g.integers(1, V, (B, Lt))
+        ids[:, 0] = min(101, V - 1)                    # [CLS]
+        att = np.zeros((B, Lt), dtype=np.int64)
+        types = np.zeros((B, Lt), dtype=np.int64)
+        lens = g.integers(2, Lt + 1, B)
+        lens[0] = Lt                                   # one full-length sample; the others ragged
+        for s in range(B):
+            att[s, :lens[s]] = 1
+            ids[s, lens[s] - 1] = min(102, V - 1)      # [SEP]
+            ids[s, lens[s]:] = 0                       # [PAD] (padding_idx: no gradient)
+            if s % 2:
+                types[s, lens[s] // 2:lens[s]] = 1     # a second segment on odd samples
+        b = {'bert_ids': ids.astype(np.int64), 'bert_type_ids': types, 'bert_att_mask': att}
+    else:
+        b = {'text': g.uniform(-1, 1, (B, Lt, cfg.d_t))}
     for key, L, d in (('audio', La, cfg.d_a), ('vision', Lv, cfg.d_v)):
         x = np.zeros((B, L, d))
         lens = g.integers(1, L + 1, B)
@@ -161,6 +201,9 @@ def make_batch(cfg, spec):
         m = B // cfg.k
         for n in mt.CMI:
             b['anchors_' + n] = g.choice(N, m, replace=False).astype(np.int64)
+            if spec.get('inject'):   # any rows outside the anchors, not nearest first
+                rest = np.setdiff1d(np.arange(N), b['anchors_' + n])
+                b['neighbors_' + n] = g.choice(rest, (m, cfg.k), replace=False).astype(np.int64)
     return b
 
 
@@ -234,8 +277,12 @@ def run(args):
     report = []
     worst_all = 0.0
     failed = []
+    bert_ok = c_supports_bert(args.bin)
     for name, over, spec in CONFIGS:
         if args.only and name not in args.only:
+            continue
+        if (spec.get('bert') or spec.get('inject')) and not bert_ok:
+            print(f'skip {name}: {args.bin} reads no bert_ids / neighbors_<name> batch members')
             continue
         js = dict(SMALL)
         js.update(over)

@@ -18,7 +18,13 @@ Independence from the C code, where it matters:
     logsumexp are torch.nn.functional, with PyTorch's gradient conventions;
   * the leave-one-out log-sum-exp of the interpolated bound is a masked
     B×B×B logsumexp, not the row-max/expm1 formula;
-  * k-NN: squared distances and a stable sort (ties by bank row).
+  * k-NN: squared distances and a stable sort (ties by bank row); batch
+    members neighbors_<name> [⌊B/k⌋, k] replace the search when given;
+  * BERT (text from bert_ids / bert_type_ids / bert_att_mask): torch
+    operations from spec §1.2 in bert_torch.bert (shared with the layer
+    fixtures), not a library model class: embeddings → LayerNorm, post-LN
+    layers with the (1 − mask)·finfo.min term, exact GELU; no dropout in the
+    oracle (training mode: masks from F.dropout).
 
 Usage (the oracle contract of the README, same files as `mimrl oracle`):
   python3 verify/torch/mimrl_torch.py --checkpoint CKPT.npz --batch BATCH.npz --out OUT.npz
@@ -29,11 +35,16 @@ import json
 import math
 import sys
 
+import os
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import _VF
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bert_torch  # noqa: E402
 
 VMI = ['f_t', 'f_a', 'f_v', 't_a', 't_v']
 CMI = ['ac_t', 'ta_c', 'vc_t', 'tv_c', 'tc_a', 'tc_v']
@@ -88,12 +99,35 @@ class Config:
         self.dropout_mlp = [float(x) for x in str(c['dropout_mlp']).split('-')]
         self.train = False   # dropout on (training-mode forward); the oracle runs with it off
         assert len(self.c1) == 11 and len(self.c2) == 8
+        self.bert = bert_config(c)   # None: text comes as features (batch member text)
+
+
+# BERT sizes in config_json (HF BertConfig's field names after 'bert_'); a
+# checkpoint with bertmodel.* tensors and no sizes takes bert-base's.
+BERT_BASE = {'vocab_size': 30522, 'hidden_size': 768, 'num_hidden_layers': 12, 'num_attention_heads': 12,
+             'intermediate_size': 3072, 'max_position_embeddings': 512, 'type_vocab_size': 2,
+             'layer_norm_eps': 1e-12, 'hidden_dropout_prob': 0.1, 'attention_probs_dropout_prob': 0.1}
+
+
+def bert_config(c):
+    """bert_torch's size dict from config_json, or None when no BERT runs"""
+    if not as_bool(c.get('bert', False)):
+        return None
+    v = {k: c.get('bert_' + k, d) for k, d in BERT_BASE.items()}
+    return {'vocab': int(v['vocab_size']), 'hidden': int(v['hidden_size']), 'layers': int(v['num_hidden_layers']),
+            'heads': int(v['num_attention_heads']), 'inter': int(v['intermediate_size']),
+            'pos': int(v['max_position_embeddings']), 'types': int(v['type_vocab_size']),
+            'eps': float(v['layer_norm_eps']), 'p_hidden': float(v['hidden_dropout_prob']),
+            'p_att': float(v['attention_probs_dropout_prob']),
+            'mask_kind': 1 if str(c.get('bert_mask', 'finfo_min')) == '10000' else 0, 'pad': 0}
 
 
 def param_shapes(cfg):
-    """{official state_dict name: shape} for a configuration (BERT excluded),
-    as listed in spec/state-dict/*.tsv"""
+    """{official state_dict name: shape} for a configuration, as listed in
+    spec/state-dict/*.tsv; bertmodel.* (pooler included) when BERT runs"""
     D, s = cfg.D, {}
+    if cfg.bert:
+        s.update(bert_torch.param_shapes(cfg.bert))
     if cfg.encoder == 'conv':
         for w, d in (('a', cfg.d_a), ('v', cfg.d_v)):
             s[f'conv_{w}.weight'], s[f'conv_{w}.bias'] = (D, d, 3), (D,)
@@ -276,6 +310,30 @@ def head(cfg, p, f):
     return F.linear(f, p['classifier.0.weight'], p['classifier.0.bias'])
 
 
+def bert_masks(cfg, B, L, dtype):
+    """training mode: inverted-dropout masks for bert_torch.bert"""
+    b = cfg.bert
+    H, nh = b['hidden'], b['heads']
+    m = lambda shape, q: F.dropout(torch.ones(shape, dtype=dtype), q, True)
+    d = {'emb': m((B, L, H), b['p_hidden'])}
+    for l in range(b['layers']):
+        d[f'att{l}'] = m((B, nh, L, L), b['p_att'])
+        d[f'h1_{l}'], d[f'h2_{l}'] = m((B, L, H), b['p_hidden']), m((B, L, H), b['p_hidden'])
+    return d
+
+
+def text_input(cfg, p, batch):
+    """the text features: batch member text, or BERT's last_hidden_state"""
+    if 'bert_ids' not in batch:
+        return batch['text']
+    ids = batch['bert_ids']
+    tt = batch.get('bert_type_ids', torch.zeros_like(ids))
+    am = batch.get('bert_att_mask', torch.ones_like(ids))
+    dt = p['W_t.weight'].dtype
+    masks = bert_masks(cfg, ids.shape[0], ids.shape[1], dt) if cfg.train else None
+    return bert_torch.bert(p, cfg.bert, ids, tt, am, masks)
+
+
 def model_forward(cfg, p, text, audio, vision, impl='dense'):
     t = drop(cfg, F.linear(text, p['W_t.weight']), cfg.dropout[0])
     a, alen = encode(cfg, p, audio, 'a', impl)
@@ -450,7 +508,7 @@ def task_loss(name, pred, y):
 def step(cfg, p, batch, impl='dense', want=('stage1', 'stage2')):
     """forward, the 11 estimates, both objectives; returns a dict of tensors
     (graph attached) and the neighbour lists"""
-    out, feats = model_forward(cfg, p, batch['text'], batch['audio'], batch['vision'], impl)
+    out, feats = model_forward(cfg, p, text_input(cfg, p, batch), batch['audio'], batch['vision'], impl)
     y = batch['label'].reshape(-1)
     B, D = y.shape[0], cfg.D
     r = {'output': out, 'F_F': feats['F'], 'T_F': feats['T'], 'A_F': feats['A'], 'V_F': feats['V']}
@@ -477,7 +535,7 @@ def step(cfg, p, batch, impl='dense', want=('stage1', 'stage2')):
     neigh = {}
     for name, (xs, ys, zs) in zip(CMI, CMI_SRC):
         anchors = batch[f'anchors_{name}']
-        nb = knn(bank[zs], anchors, k)
+        nb = batch[f'neighbors_{name}'] if f'neighbors_{name}' in batch else knn(bank[zs], anchors, k)
         neigh[name] = nb
         s = anchors.repeat_interleave(k)
         P = torch.cat([tile(bank[xs][nb.reshape(-1)], D), tile(bank[ys][s], D), tile(bank[zs][s], D)], 1)
@@ -506,6 +564,8 @@ def read_npz(path):
 def load_checkpoint(path, dtype=torch.float64):
     z = read_npz(path)
     cfg = Config(json.loads(bytes(z.pop('config_json')).decode()))
+    if cfg.bert is None and any(k.startswith(bert_torch.PFX) for k in z):
+        raise SystemExit(f'{path}: bertmodel.* tensors but config_json does not switch BERT on')
     shapes = param_shapes(cfg)
     bad = [f'{k}: missing' for k in shapes if k not in z] + \
           [f'{k}: shape {z[k].shape}, expected {shapes[k]}' for k in shapes if k in z and z[k].shape != tuple(shapes[k])]
@@ -520,7 +580,8 @@ def load_batch(path, dtype=torch.float64):
     z = read_npz(path)
     b = {}
     for k, v in z.items():
-        b[k] = torch.tensor(v, dtype=torch.int64) if k.startswith('anchors_') else torch.tensor(v, dtype=dtype)
+        integer = k.startswith(('anchors_', 'neighbors_', 'bert_'))
+        b[k] = torch.tensor(v, dtype=torch.int64) if integer else torch.tensor(v, dtype=dtype)
     return b
 
 
