@@ -32,7 +32,9 @@ amplified by 1/σ — differed by 1.9e-10 between the two PyTorch runs and by
                    outputs, and per gradient tensor either all entries
                    (≤ 64) or 64 evenly spaced entries, its largest
                    magnitude and its projection on generator weights
-                   (write_fixture has the layout).
+                   (write_fixture has the layout); a BERT configuration also
+                   bert_config_json, and its batch has bert_ids,
+                   bert_type_ids, bert_att_mask instead of text.
   --report FILE    per-tensor table (config, tensor, rel, scale)
 
 Parameter generator: for a tensor named n, entry i (row-major):
@@ -104,13 +106,16 @@ SMALL = {
     'loss_mi_coefficient2': '0.11-0.13-0.17-0.19-0.23-0.29-0.31-0.37',
     'k_neighbor': 2, 'cmi_last_acticate': 'sigmoid', 'loss': 'MAE',
 }
-# a 2-layer BERT (hidden 16, 2 heads, vocab 50); the sizes under HF's
-# BertConfig names with the prefix bert_
-BERT_SMALL = {'bert': True, 'bert_vocab_size': 50, 'bert_hidden_size': 16, 'bert_num_hidden_layers': 2,
-              'bert_num_attention_heads': 2, 'bert_intermediate_size': 24, 'bert_max_position_embeddings': 16,
-              'bert_type_vocab_size': 2}
+# BERT configurations carry a Hugging Face config.json (checkpoint member
+# bert_config_json); d_t is its hidden size. A 2-layer BERT (hidden 16, 2 heads, vocab 50):
+BERT_SMALL = {'vocab_size': 50, 'hidden_size': 16, 'num_hidden_layers': 2, 'num_attention_heads': 2,
+              'intermediate_size': 24, 'max_position_embeddings': 16, 'type_vocab_size': 2,
+              'layer_norm_eps': 1e-12, 'hidden_act': 'gelu', 'model_type': 'bert'}
+BERT_BASE = {'vocab_size': 30522, 'hidden_size': 768, 'num_hidden_layers': 12, 'num_attention_heads': 12,
+             'intermediate_size': 3072, 'max_position_embeddings': 512, 'type_vocab_size': 2,
+             'layer_norm_eps': 1e-12, 'hidden_act': 'gelu', 'model_type': 'bert'}
 # (name, config overrides, batch: B, Lt, La, Lv, N, seed, interior-zero frame, banks,
-#  bert: token ids instead of text features, inject: neighbors_<name> given)
+#  bert: a config.json, token ids instead of text features; inject: neighbors_<name> given)
 CONFIGS = [
     ('gru-infonce-separate', {}, dict(B=7, Lt=4, La=6, Lv=9, N=23, seed=1, interior=True)),
     ('lstm-nwj-concat-hardtanh-preln', {'encoders': 'lstm', 'bound_type': 'nwj', 'critic_type': 'concat',
@@ -139,12 +144,12 @@ CONFIGS = [
     # neighbours given in the batch (neighbors_<name>) instead of the k-NN search
     ('gru-neighbors-injected', {'k_neighbor': 3}, dict(B=7, Lt=4, La=5, Lv=6, N=21, seed=15, inject=True)),
     # BERT text branch (bert_ids / bert_type_ids / bert_att_mask; bertmodel.* parameters)
-    ('bert-small', dict(BERT_SMALL, d_t=16), dict(B=6, Lt=7, La=5, Lv=6, N=20, seed=16, bert=True)),
-    ('bert-small-neighbors', dict(BERT_SMALL, d_t=16, bound_type='nwj', critic_type='concat', k_neighbor=3),
-     dict(B=7, Lt=6, La=4, Lv=5, N=19, seed=17, bert=True, inject=True)),
-    ('bert-base-shape', {'bert': True, 'd_t': 768, 'd_a': 5, 'd_v': 20, 'd_common': 128, 'time_len': 100,
+    ('bert-small', {'d_t': 16}, dict(B=6, Lt=7, La=5, Lv=6, N=20, seed=16, bert=BERT_SMALL)),
+    ('bert-small-neighbors', {'d_t': 16, 'bound_type': 'nwj', 'critic_type': 'concat', 'k_neighbor': 3},
+     dict(B=7, Lt=6, La=4, Lv=5, N=19, seed=17, bert=BERT_SMALL, inject=True)),
+    ('bert-base-shape', {'d_t': 768, 'd_a': 5, 'd_v': 20, 'd_common': 128, 'time_len': 100,
                          'd_hiddens': '50-3-128=10-3-128', 'd_outs': '50-3-128=10-3-128', 'bias': True},
-     dict(B=4, Lt=100, La=60, Lv=50, N=16, seed=18, gain=1.0, bert=True)),
+     dict(B=4, Lt=100, La=60, Lv=50, N=16, seed=18, gain=1.0, bert=BERT_BASE)),
     ('readme-shape', {'d_t': 768, 'd_a': 5, 'd_v': 20, 'd_common': 128, 'time_len': 100, 'activate': 'gelu',
                       'd_hiddens': '50-3-128=10-3-128', 'd_outs': '50-3-128=10-3-128', 'bias': True},
      dict(B=12, Lt=50, La=120, Lv=90, N=64, seed=14, gain=1.0)),
@@ -242,7 +247,7 @@ def compare(c, t):
 NSAMPLE = 64
 
 
-def write_fixture(path, js, seed, gain, batch, out, tol):
+def write_fixture(path, js, seed, gain, batch, out, tol, bert=None):
     """config, generator seed and gain, batch, PyTorch's outputs in full, and
     per stage the gradients packed in the sorted order of grad_names: all
     entries of a tensor with ≤ 64, else 64 evenly spaced ones (entry
@@ -250,6 +255,8 @@ def write_fixture(path, js, seed, gain, batch, out, tol):
     generator's values for 'proj:<name>'; tol/<output> per forward output"""
     z = {'config_json': u1(json.dumps(js, sort_keys=True)), 'param_seed': np.array(seed, dtype=np.int64),
          'param_gain': np.array(gain)}
+    if bert:
+        z['bert_config_json'] = u1(json.dumps(bert, sort_keys=True))
     for k, v in batch.items():
         z['batch/' + k] = v
     names = sorted(k.split('/', 1)[1] for k in out if k.startswith('grad_stage1/'))
@@ -287,7 +294,7 @@ def run(args):
         js = dict(SMALL)
         js.update(over)
         js['batch_size'] = spec['B']
-        cfg = mt.Config(js)
+        cfg = mt.Config(js, spec.get('bert'))
         shapes = mt.param_shapes(cfg)
         seed, gain = spec['seed'], spec.get('gain', 1.7)
         params = gen_params(shapes, seed, gain)
@@ -295,7 +302,8 @@ def run(args):
         ck = os.path.join(args.work, name + '.ckpt.npz')
         bp = os.path.join(args.work, name + '.batch.npz')
         op = os.path.join(args.work, name + '.c.npz')
-        np.savez(ck, config_json=u1(json.dumps(js, sort_keys=True)), **params)
+        extra = {'bert_config_json': u1(json.dumps(spec['bert'], sort_keys=True))} if spec.get('bert') else {}
+        np.savez(ck, config_json=u1(json.dumps(js, sort_keys=True)), **extra, **params)
         np.savez(bp, **batch)
         r = subprocess.run([args.bin, 'oracle', '--checkpoint', ck, '--batch', bp, '--out', op],
                            capture_output=True, text=True)
@@ -331,7 +339,7 @@ def run(args):
             print(f'       {gname:12s} worst {rel:.2e}  {k}')
         if args.fixtures and name in FIXTURES:
             os.makedirs(args.fixtures, exist_ok=True)
-            write_fixture(os.path.join(args.fixtures, name + '.npz'), js, seed, gain, batch, tout, tol)
+            write_fixture(os.path.join(args.fixtures, name + '.npz'), js, seed, gain, batch, tout, tol, spec.get('bert'))
     if args.report:
         with open(args.report, 'w') as f:
             f.write(f'# mimrl oracle vs verify/torch (float64, rnn={args.rnn}); rel = max|c - torch| / max(max|torch|, {FLOOR:g} x largest of its group)\n')

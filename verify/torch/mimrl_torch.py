@@ -71,7 +71,9 @@ def as_bool(v):
 
 
 class Config:
-    def __init__(self, js):
+    def __init__(self, js, bert_json=None):
+        """js: config_json; bert_json: the checkpoint's bert_config_json (a
+        Hugging Face config.json object), None without BERT"""
         c = dict(DEFAULTS)
         c.update(js)
         self.d_t, self.d_a, self.d_v = int(c['d_t']), int(c['d_a']), int(c['d_v'])
@@ -99,27 +101,29 @@ class Config:
         self.dropout_mlp = [float(x) for x in str(c['dropout_mlp']).split('-')]
         self.train = False   # dropout on (training-mode forward); the oracle runs with it off
         assert len(self.c1) == 11 and len(self.c2) == 8
-        self.bert = bert_config(c)   # None: text comes as features (batch member text)
+        self.bert = None if bert_json is None else bert_config(bert_json)   # None: text features given
+        if self.bert:
+            self.d_t = self.bert['hidden']
 
 
-# BERT sizes in config_json (HF BertConfig's field names after 'bert_'); a
-# checkpoint with bertmodel.* tensors and no sizes takes bert-base's.
+# HF BertConfig defaults (bert-base-uncased), for keys config.json omits
 BERT_BASE = {'vocab_size': 30522, 'hidden_size': 768, 'num_hidden_layers': 12, 'num_attention_heads': 12,
              'intermediate_size': 3072, 'max_position_embeddings': 512, 'type_vocab_size': 2,
              'layer_norm_eps': 1e-12, 'hidden_dropout_prob': 0.1, 'attention_probs_dropout_prob': 0.1}
 
 
-def bert_config(c):
-    """bert_torch's size dict from config_json, or None when no BERT runs"""
-    if not as_bool(c.get('bert', False)):
-        return None
-    v = {k: c.get('bert_' + k, d) for k, d in BERT_BASE.items()}
+def bert_config(hf):
+    """bert_torch's size dict from a Hugging Face config.json object; the
+    mask term is finfo.min (transformers ≥ 4.2x), as mimrl.c's default"""
+    if hf.get('hidden_act', 'gelu') != 'gelu' or hf.get('position_embedding_type', 'absolute') != 'absolute':
+        raise SystemExit('bert_config_json: only hidden_act gelu and absolute positions (spec §1.2)')
+    v = {k: hf.get(k, d) for k, d in BERT_BASE.items()}
     return {'vocab': int(v['vocab_size']), 'hidden': int(v['hidden_size']), 'layers': int(v['num_hidden_layers']),
             'heads': int(v['num_attention_heads']), 'inter': int(v['intermediate_size']),
             'pos': int(v['max_position_embeddings']), 'types': int(v['type_vocab_size']),
             'eps': float(v['layer_norm_eps']), 'p_hidden': float(v['hidden_dropout_prob']),
             'p_att': float(v['attention_probs_dropout_prob']),
-            'mask_kind': 1 if str(c.get('bert_mask', 'finfo_min')) == '10000' else 0, 'pad': 0}
+            'mask_kind': 0, 'pad': int(hf.get('pad_token_id', 0))}
 
 
 def param_shapes(cfg):
@@ -563,9 +567,8 @@ def read_npz(path):
 
 def load_checkpoint(path, dtype=torch.float64):
     z = read_npz(path)
-    cfg = Config(json.loads(bytes(z.pop('config_json')).decode()))
-    if cfg.bert is None and any(k.startswith(bert_torch.PFX) for k in z):
-        raise SystemExit(f'{path}: bertmodel.* tensors but config_json does not switch BERT on')
+    bj = z.pop('bert_config_json', None)   # present: BERT runs on bert_ids (its config.json)
+    cfg = Config(json.loads(bytes(z.pop('config_json')).decode()), None if bj is None else json.loads(bytes(bj).decode()))
     shapes = param_shapes(cfg)
     bad = [f'{k}: missing' for k in shapes if k not in z] + \
           [f'{k}: shape {z[k].shape}, expected {shapes[k]}' for k in shapes if k in z and z[k].shape != tuple(shapes[k])]
