@@ -50,6 +50,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 import torch
@@ -281,6 +282,7 @@ def write_fixture(path, js, seed, gain, batch, out, tol, bert=None):
 def run(args):
     torch.set_num_threads(1)
     os.makedirs(args.work, exist_ok=True)
+    t_start = time.perf_counter()
     report = []
     worst_all = 0.0
     failed = []
@@ -288,6 +290,7 @@ def run(args):
     for name, over, spec in CONFIGS:
         if args.only and name not in args.only:
             continue
+        t_cfg = time.perf_counter()
         if (spec.get('bert') or spec.get('inject')) and not bert_ok:
             print(f'skip {name}: {args.bin} reads no bert_ids / neighbors_<name> batch members')
             continue
@@ -305,8 +308,10 @@ def run(args):
         extra = {'bert_config_json': u1(json.dumps(spec['bert'], sort_keys=True))} if spec.get('bert') else {}
         np.savez(ck, config_json=u1(json.dumps(js, sort_keys=True)), **extra, **params)
         np.savez(bp, **batch)
+        t_c = time.perf_counter()
         r = subprocess.run([args.bin, 'oracle', '--checkpoint', ck, '--batch', bp, '--out', op],
                            capture_output=True, text=True)
+        t_c = time.perf_counter() - t_c
         if r.returncode:
             print(f'{name}: mimrl oracle failed ({r.returncode}): {r.stderr.strip()}')
             failed.append(name)
@@ -323,20 +328,21 @@ def run(args):
             report.append((name, k, rel, scale, yard.get(k, float('nan'))))
         groups = {}
         for k, rel, _ in rows:
-            gname = group(k)
-            if gname not in groups or rel > groups[gname][1]:
-                groups[gname] = (k, rel)
+            for gname in (group(k),) + ((group(k) + ' bert',) if '/bertmodel.' in k else ()):
+                if gname not in groups or rel > groups[gname][1]:
+                    groups[gname] = (k, rel)
         worst = max(rel for _, rel, _ in rows)
         worst_all = max(worst_all, worst)
         over = [k for k, rel, _ in rows if rel > TARGET]
         ok = all(rel <= tol[k] for k, rel, _ in rows)
         if not ok:
             failed.append(name)
-        print(f'{"ok  " if ok else "FAIL"} {name:40s} {len(rows):4d} tensors, largest rel {worst:.2e}')
+        print(f'{"ok  " if ok else "FAIL"} {name:40s} {len(rows):4d} tensors, largest rel {worst:.2e}, '
+              f'{time.perf_counter() - t_cfg:.0f} s (C {t_c:.0f} s)', flush=True)
         for k in over:
             print(f'       above 1e-10: {k} rel {dict((r[0], r[1]) for r in rows)[k]:.2e}, torch dense vs packed {yard.get(k, 0):.2e}')
         for gname, (k, rel) in sorted(groups.items()):
-            print(f'       {gname:12s} worst {rel:.2e}  {k}')
+            print(f'       {gname:17s} worst {rel:.2e}  {k}')
         if args.fixtures and name in FIXTURES:
             os.makedirs(args.fixtures, exist_ok=True)
             write_fixture(os.path.join(args.fixtures, name + '.npz'), js, seed, gain, batch, tout, tol, spec.get('bert'))
@@ -347,7 +353,7 @@ def run(args):
             for n, k, rel, scale, y in report:
                 f.write(f'{n}\t{k}\t{rel:.3e}\t{scale:.3e}\t{y:.3e}\n')
     print(f'crosscheck: {len(set(r[0] for r in report))} configurations, {len(report)} tensors, largest rel {worst_all:.2e} '
-          f'(target {TARGET:g}, floor {FLOOR:g} of the group scale)' + (f'; FAILED: {" ".join(failed)}' if failed else ''))
+          f'(target {TARGET:g}, floor {FLOOR:g} of the group scale), {time.perf_counter() - t_start:.0f} s' + (f'; FAILED: {" ".join(failed)}' if failed else ''))
     return 1 if failed else 0
 
 
