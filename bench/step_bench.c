@@ -178,7 +178,7 @@ static int time_steps(int argc, char **argv) {
         r.given[j] = anc[j];
     }
     mr_npz_close(&z);
-    mr_inputs in = {at.shape[0], at.shape[1], aa.shape[1], av.shape[1], text, audio, vision, label};
+    mr_inputs in = {at.shape[0], at.shape[1], aa.shape[1], av.shape[1], text, audio, vision, label, NULL, NULL, NULL};
     mr_banks bk = {abl.shape[0], bl, bt, ba, bv};
     double *t[3], *cpu[3];
     unsigned long long fl[3] = {0, 0, 0};

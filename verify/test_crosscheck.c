@@ -100,7 +100,7 @@ static void check_fixture(const char *path, tally *t) {
     double *text = get(&z, "batch/text", &nt), *audio = get(&z, "batch/audio", &na), *vision = get(&z, "batch/vision", &nv);
     double *label = get(&z, "batch/label", &nl);
     B = nl;
-    mr_inputs in = {B, nt / (B * mc.d_t), na / (B * mc.d_a), nv / (B * mc.d_v), text, audio, vision, label};
+    mr_inputs in = {B, nt / (B * mc.d_t), na / (B * mc.d_a), nv / (B * mc.d_v), text, audio, vision, label, NULL, NULL, NULL};
     int banks = has(&z, "batch/bank_label");
     mr_banks bk = {0};
     double *bl = NULL, *bt = NULL, *ba = NULL, *bv = NULL;

@@ -65,7 +65,7 @@ static void small_model(mctx *c, mr_encoder enc, mr_bound bound, mr_critic_kind 
         else t_fill_away(v, c->m.p.t[i].size, 0.1, 0.5, g);
     }
     size_t B = 6, Lt = 4, La = 5, Lv = 7;
-    c->in = (mr_inputs){B, Lt, La, Lv, mk(B * Lt * 6, g, -1, 1), mk(B * La * 3, g, -1, 1), mk(B * Lv * 4, g, -1, 1), mk(B, g, -3, 3)};
+    c->in = (mr_inputs){B, Lt, La, Lv, mk(B * Lt * 6, g, -1, 1), mk(B * La * 3, g, -1, 1), mk(B * Lv * 4, g, -1, 1), mk(B, g, -3, 3), NULL, NULL, NULL};
     /* variable lengths: zero the tail frames */
     int la[6] = {5, 2, 4, 1, 5, 3}, lv[6] = {7, 3, 1, 6, 2, 7};
     for (size_t b = 0; b < B; b++) {

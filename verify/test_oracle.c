@@ -100,7 +100,7 @@ Test(oracle, file_contract_matches_in_process_step) {
     snprintf(args, sizeof args, "oracle --checkpoint %s --batch %s --out %s", ck, bp, op);
     cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     /* the same step in-process */
-    mr_inputs in = {6, 4, 5, 7, b.text, b.audio, b.vision, b.label};
+    mr_inputs in = {6, 4, 5, 7, b.text, b.audio, b.vision, b.label, NULL, NULL, NULL};
     mr_banks bk = {20, b.bl, b.bt, b.ba, b.bv};
     mr_rand r;
     memset(&r, 0, sizeof r);

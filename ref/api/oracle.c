@@ -34,6 +34,19 @@ static int check(const mr_oracle_arr *a, const char *name, int ndim, const uint6
     return MR_OK;
 }
 
+/* an int64 [B, L] member (rows, cols 0 = any), present */
+static int icheck(const mr_oracle_iarr *a, const char *name, uint64_t rows, uint64_t cols, const char *what, mr_error *e) {
+    if (!a->v) return mr_fail(e, MR_ENOTFOUND, "%s: no member '%s'", what, name);
+    if (a->ndim != 2 || (rows && a->shape[0] != rows) || (cols && a->shape[1] != cols) || a->shape[0] == 0 || a->shape[1] == 0) {
+        char got[128], want[128];
+        uint64_t w[2] = {rows, cols};
+        shape_str(got, sizeof got, a->ndim > 3 ? 3 : a->ndim, a->shape);
+        shape_str(want, sizeof want, 2, w);
+        return mr_fail(e, MR_ESHAPE, "%s: member '%s' has shape %s; expected %s integers", what, name, got, want);
+    }
+    return MR_OK;
+}
+
 static mr_oracle_tensor *add(mr_oracle_result *r, const char *name, mr_dtype dt, int ndim, const uint64_t *shape, const void *data,
                              int in_out) {
     mr_oracle_tensor *t = &r->t[r->n++];
@@ -83,12 +96,23 @@ int mr_oracle_run(mr_model *m, const mr_oracle_batch *b, const char *what, gsl_r
     size_t D = mc->d_common;
     uint64_t s_t[3] = {0, 0, mc->d_t}, s_a[3] = {0, 0, mc->d_a}, s_v[3] = {0, 0, mc->d_v};
     int rc;
-    if ((rc = check(&b->text, "text", 3, s_t, what, e)) || (rc = check(&b->audio, "audio", 3, s_a, what, e)) ||
-        (rc = check(&b->vision, "vision", 3, s_v, what, e)))
-        return rc;
-    size_t B = (size_t)b->text.shape[0];
+    const char *tname = mc->bert ? "bert_ids" : "text";
+    if (mc->bert) {
+        if ((rc = icheck(&b->bert_ids, "bert_ids", 0, 0, what, e))) return rc;
+        if (b->text.v) return mr_fail(e, MR_EINVAL, "%s: the checkpoint has a BERT: give 'bert_ids' (and 'bert_type_ids', 'bert_att_mask'), not 'text'", what);
+        uint64_t B0 = b->bert_ids.shape[0], L0 = b->bert_ids.shape[1];
+        if (b->bert_type_ids.v && (rc = icheck(&b->bert_type_ids, "bert_type_ids", B0, L0, what, e))) return rc;
+        if (b->bert_att_mask.v && (rc = icheck(&b->bert_att_mask, "bert_att_mask", B0, L0, what, e))) return rc;
+    } else {
+        if (b->bert_ids.v || b->bert_type_ids.v || b->bert_att_mask.v)
+            return mr_fail(e, MR_EINVAL, "%s: 'bert_ids' given but the checkpoint has no BERT (bertmodel.* and bert_config_json)", what);
+        if ((rc = check(&b->text, "text", 3, s_t, what, e))) return rc;
+    }
+    if ((rc = check(&b->audio, "audio", 3, s_a, what, e)) || (rc = check(&b->vision, "vision", 3, s_v, what, e))) return rc;
+    size_t B = (size_t)(mc->bert ? b->bert_ids.shape[0] : b->text.shape[0]);
+    size_t Lt = (size_t)(mc->bert ? b->bert_ids.shape[1] : b->text.shape[1]);
     if (b->audio.shape[0] != B || b->vision.shape[0] != B)
-        return mr_fail(e, MR_ESHAPE, "%s: 'text', 'audio' and 'vision' disagree on the batch size (%zu, %llu, %llu)", what, B,
+        return mr_fail(e, MR_ESHAPE, "%s: '%s', 'audio' and 'vision' disagree on the batch size (%zu, %llu, %llu)", what, tname, B,
                        (unsigned long long)b->audio.shape[0], (unsigned long long)b->vision.shape[0]);
     uint64_t s_b[2] = {B, 1};
     if ((rc = check(&b->label, "label", b->label.ndim == 2 ? 2 : 1, s_b, what, e))) return rc;
@@ -118,14 +142,27 @@ int mr_oracle_run(mr_model *m, const mr_oracle_batch *b, const char *what, gsl_r
                 if (b->anchors[j][a] < 0 || (uint64_t)b->anchors[j][a] >= N)
                     return mr_fail(e, MR_EINVAL, "%s: member 'anchors_%s' entry %zu is %lld, not a row of the %zu-row banks", what,
                                    mr_cmi_names[j], a, (long long)b->anchors[j][a], N);
+            const mr_oracle_iarr *nb = &b->neighbors[j];
+            if (!nb->v) continue;
+            char nm[64];
+            snprintf(nm, sizeof nm, "neighbors_%s", mr_cmi_names[j]);
+            if ((rc = icheck(nb, nm, mA, mc->k_neighbor, what, e))) return rc;
+            for (size_t a = 0; a < mA * mc->k_neighbor; a++)
+                if (nb->v[a] < 0 || (uint64_t)nb->v[a] >= N)
+                    return mr_fail(e, MR_EINVAL, "%s: member '%s' entry %zu is %lld, not a row of the %zu-row banks", what, nm, a,
+                                   (long long)nb->v[a], N);
         }
     }
-    mr_inputs in = {B, (size_t)b->text.shape[1], (size_t)b->audio.shape[1], (size_t)b->vision.shape[1], b->text.v, b->audio.v, b->vision.v, b->label.v};
+    for (int j = 0; j < MR_NCMI; j++)
+        if (b->neighbors[j].v && (!have_banks || !b->anchors[j]))
+            return mr_fail(e, MR_EINVAL, "%s: member 'neighbors_%s' needs the banks and 'anchors_%s'", what, mr_cmi_names[j], mr_cmi_names[j]);
+    mr_inputs in = {B,         Lt,        (size_t)b->audio.shape[1], (size_t)b->vision.shape[1], b->text.v, b->audio.v, b->vision.v,
+                    b->label.v, b->bert_ids.v, b->bert_type_ids.v, b->bert_att_mask.v};
     mr_banks bk = {N, b->bank_label.v, b->bank_text.v, b->bank_audio.v, b->bank_vision.v};
     mr_rand rnd;
     memset(&rnd, 0, sizeof rnd);
     rnd.anchor = anchor_rng;
-    for (int j = 0; j < MR_NCMI; j++) rnd.given[j] = b->anchors[j];
+    for (int j = 0; j < MR_NCMI; j++) rnd.given[j] = b->anchors[j], rnd.given_nb[j] = b->neighbors[j].v;
     size_t T = m->p.total;
     size_t cap = 11 + MR_NCMI * 2 + 2 * m->p.n;
     res->grad[0] = malloc((T ? T : 1) * sizeof(double));

@@ -28,10 +28,24 @@ typedef struct {
  * bank_label [N, 1], bank_text/audio/vision [N, D] (all absent: no MI terms,
  * epoch 0); anchors[j] [n_anchors[j] = ⌊B/k⌋] bank rows of CMI estimator j
  * (mr_cmi_names order; NULL: drawn from the anchor stream). */
+/* A caller-owned int64 array, C order; v == NULL means absent. */
+typedef struct {
+    int ndim;
+    uint64_t shape[3];
+    const int64_t *v;
+} mr_oracle_iarr;
+
+/* With a BERT model (cfg.bert) the batch carries bert_ids [B, Lt] and
+ * optionally bert_type_ids, bert_att_mask [B, Lt] (absent: all 0 / all 1,
+ * HF's defaults) instead of text. neighbors[j] [⌊B/k⌋, k] (optional, only
+ * with the banks and anchors_<name> given): bank rows the step uses instead
+ * of its own k-NN search. */
 typedef struct {
     mr_oracle_arr text, audio, vision, label, bank_label, bank_text, bank_audio, bank_vision;
     const int64_t *anchors[MR_NCMI];
     size_t n_anchors[MR_NCMI];
+    mr_oracle_iarr bert_ids, bert_type_ids, bert_att_mask;
+    mr_oracle_iarr neighbors[MR_NCMI];
 } mr_oracle_batch;
 
 /* One named result tensor: dtype MR_DT_F8 or MR_DT_I8; in_out = 1 when it

@@ -48,6 +48,33 @@ static void arr_free(arr *x) {
     free(x->v);
 }
 
+/* an integer member (int64 or int32, or whole float64 values) into *out as
+ * int64 (absent: o->v stays NULL) */
+static int load_int(const mr_npz *z, const char *name, int64_t **out, mr_oracle_iarr *o, mr_error *e) {
+    arr x;
+    mr_oracle_arr d;
+    memset(o, 0, sizeof *o);
+    *out = NULL;
+    int rc = load(z, name, &x, &d, e);
+    if (rc || !d.v) return rc;
+    size_t n = 1;
+    for (int k = 0; k < d.ndim; k++) n *= (size_t)d.shape[k];
+    if (!(*out = malloc((n ? n : 1) * sizeof **out))) rc = mr_fail(e, MR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && !rc; i++) {
+        double v = d.v[i];
+        if (!(v >= -9.2e18 && v <= 9.2e18) || v != (double)(int64_t)v)
+            rc = mr_fail(e, MR_EINVAL, "%s: member '%s' entry %zu is %g, not an integer", z->path, name, i, v);
+        else (*out)[i] = (int64_t)v;
+    }
+    if (!rc) {
+        o->ndim = d.ndim;
+        for (int k = 0; k < d.ndim; k++) o->shape[k] = d.shape[k];
+        o->v = *out;
+    }
+    arr_free(&x);
+    return rc;
+}
+
 int mr_cmd_oracle(int argc, char **argv) {
     mr_flag fl[] = {{"--checkpoint", 1, 0, 0}, {"--batch", 1, 0, 0}, {"--out", 1, 0, 0}};
     int rc = mr_parse_flags(argc, argv, 2, fl, 3, "oracle");
@@ -73,7 +100,7 @@ int mr_cmd_oracle(int argc, char **argv) {
     static const char *const members[8] = {"text", "audio", "vision", "label", "bank_label", "bank_text", "bank_audio", "bank_vision"};
     arr x[8 + MR_NCMI];
     memset(x, 0, sizeof x);
-    int64_t *given[MR_NCMI] = {0};
+    int64_t *given[MR_NCMI] = {0}, *ints[3 + MR_NCMI] = {0};
     mr_oracle_batch b;
     memset(&b, 0, sizeof b);
     mr_oracle_arr *slot[8] = {&b.text, &b.audio, &b.vision, &b.label, &b.bank_label, &b.bank_text, &b.bank_audio, &b.bank_vision};
@@ -108,6 +135,15 @@ int mr_cmd_oracle(int argc, char **argv) {
         }
         b.anchors[j] = given[j], b.n_anchors[j] = n;
     }
+    /* BERT token ids, and neighbour lists that replace the k-NN search */
+    static const char *const inames[3] = {"bert_ids", "bert_type_ids", "bert_att_mask"};
+    mr_oracle_iarr *islot[3] = {&b.bert_ids, &b.bert_type_ids, &b.bert_att_mask};
+    for (int i = 0; i < 3 && !rc; i++) rc = load_int(&z, inames[i], &ints[i], islot[i], &e);
+    for (int j = 0; j < MR_NCMI && !rc; j++) {
+        char name[64];
+        snprintf(name, sizeof name, "neighbors_%s", mr_cmi_names[j]);
+        rc = load_int(&z, name, &ints[3 + j], &b.neighbors[j], &e);
+    }
     if (rc) goto fail;
     if ((rc = mr_oracle_run(&m, &b, fl[1].value, NULL, &res, &e))) {
         if (rc == MR_ENOMEM) status = 1;
@@ -122,6 +158,7 @@ fail:
     mr_oracle_result_free(&res);
     for (int i = 0; i < 8 + MR_NCMI; i++) arr_free(&x[i]);
     for (int j = 0; j < MR_NCMI; j++) free(given[j]);
+    for (int j = 0; j < 3 + MR_NCMI; j++) free(ints[j]);
     mr_npz_close(&z);
     mr_model_free(&m);
     return status;

@@ -168,7 +168,7 @@ int mr_params_write(const mr_params *p, mr_npz_writer *wp, const char *config_js
 /* ------------------------------------------------------------------ load */
 
 static int is_reserved(const char *name) {
-    return strcmp(name, "config_json") == 0 || strcmp(name, "mimrl_format_version") == 0 ||
+    return strcmp(name, "config_json") == 0 || strcmp(name, "mimrl_format_version") == 0 || strcmp(name, "bert_config_json") == 0 ||
            strncmp(name, "optim/", 6) == 0 || strncmp(name, "trainer/", 8) == 0;
 }
 

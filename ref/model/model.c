@@ -43,6 +43,7 @@ void mr_model_cfg_default(mr_model_cfg *c) {
     c->baseline = MR_BASE_CONSTANT;
     c->bound = MR_BOUND_INFONCE;
     mr_bound_opts_default(&c->bopt);
+    mr_bert_config_base(&c->bert_cfg);
     for (int k = 0; k < MR_NMI; k++) c->c1[k] = 0.1;
     for (int k = 0; k < MR_NDERIVED; k++) c->c2[k] = 0.1;
     c->k_neighbor = 2;
@@ -69,6 +70,15 @@ int mr_model_build(mr_model *m, const mr_model_cfg *c, mr_error *e) {
     m->br[MR_VISUAL].d_in = c->d_v;
     char name[MR_NAME_MAX];
     int rc = MR_OK;
+    if (c->bert) {
+        if ((rc = mr_bert_config_check(&c->bert_cfg, "BERT config", e))) return rc;
+        m->cfg.d_t = c->bert_cfg.hidden_size;
+        if ((rc = mr_bert_add(&m->bert, &m->p, &c->bert_cfg, "bertmodel.", e))) {
+            mr_params_free(&m->p);
+            return rc;
+        }
+    }
+    c = &m->cfg;
     /* registration order is the official state_dict order: conv_a, conv_v or
      * rnn_v, rnn_a; then ln_a, ln_v */
     if (c->encoder == MR_ENC_CONV) {
@@ -116,6 +126,7 @@ int mr_model_build(mr_model *m, const mr_model_cfg *c, mr_error *e) {
     }
     if (!rc && c->k_neighbor == 0) rc = mr_fail(e, MR_EINVAL, "--k_neighbor must be at least 1");
     if (!rc) rc = mr_params_alloc(&m->p, e);
+    if (!rc && c->bert && !(m->frozen = calloc(m->p.n, 1))) rc = mr_fail(e, MR_ENOMEM, "out of memory");
     if (rc) mr_params_free(&m->p);
     return rc;
 }
@@ -148,13 +159,52 @@ void mr_model_init(mr_model *m, unsigned long seed) {
     mr_head_init(&m->head, p, r);
     for (int i = 0; i < MR_NVMI; i++) mr_critic_init(&m->vmi[i], p, r);
     for (int i = 0; i < MR_NCMI; i++) mr_cmi_init(&m->vcmi[i], p, r);
+    /* BERT (HF init) last, from the same stream: the other tensors' values do
+     * not depend on whether BERT is on */
+    if (c->bert) mr_bert_init(&m->bert, p, r);
     gsl_rng_free(r);
 }
 
-void mr_model_free(mr_model *m) { mr_params_free(&m->p); }
+void mr_model_free(mr_model *m) {
+    mr_params_free(&m->p);
+    free(m->frozen);
+    m->frozen = NULL;
+}
+
+void mr_model_bert_freeze(mr_model *m, mr_bert_freeze_mode mode) {
+    if (!m->cfg.bert || !m->frozen) return;
+    memset(m->frozen, 0, m->p.n);
+    mr_bert_freeze(&m->bert, &m->p, mode, m->frozen);
+}
+
+int mr_model_is_bert(const mr_model *m, size_t i) {
+    return m->cfg.bert && i >= m->bert.t0 && i < m->bert.t0 + m->bert.ntensors;
+}
 
 int mr_model_is_estimator(const mr_model *m, size_t i) { return i >= m->n_main; }
 
+
+int mr_model_write(const mr_model *m, mr_npz_writer *w, const char *config_json, int with_optim, mr_error *e) {
+    int rc = mr_params_write(&m->p, w, config_json, with_optim, e);
+    if (rc || !m->cfg.bert) return rc;
+    char *js = mr_bert_config_to_json(&m->cfg.bert_cfg);
+    if (!js) return mr_fail(e, MR_ENOMEM, "out of memory");
+    uint64_t n = strlen(js);
+    rc = mr_npz_add(w, "bert_config_json", MR_DT_U1, 1, &n, js, e);
+    free(js);
+    return rc;
+}
+
+int mr_model_save(const mr_model *m, const char *path, const char *config_json, int with_optim, mr_error *e) {
+    mr_npz_writer w;
+    int rc = mr_npz_writer_open(&w, path, 0, e);
+    if (rc) return rc;
+    if ((rc = mr_model_write(m, &w, config_json, with_optim, e))) {
+        mr_npz_writer_abort(&w);
+        return rc;
+    }
+    return mr_npz_writer_close(&w, e);
+}
 
 /* -------------------------------------------------------------- workspace */
 
@@ -187,6 +237,10 @@ struct mr_workspace {
     void *knn;                                 /* k-NN sampling scratch */
     /* activation gradients */
     double *dfeat[4], *dout, *head_work, *denc, *dX0, *dt, *dtl, *dS, *dla, *dJ;
+    /* BERT (cfg.bert): its output = the text features, their gradient, its cache */
+    double *bert_out, *bert_dout;
+    mr_bert_ws bws;
+    int has_bws;
 };
 
 /* zeroed, so that a first step sees what calloc gave the old per-step buffers */
@@ -201,6 +255,7 @@ static void *take(mr_workspace *w, size_t n, size_t size) {
 void mr_workspace_free(mr_workspace *w) {
     if (!w) return;
     for (size_t i = 0; i < w->nbuf; i++) free(w->buf[i]);
+    if (w->has_bws) mr_bert_ws_free(&w->bws);
     free(w);
 }
 
@@ -253,6 +308,15 @@ int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace
     uint64_t *knn = NULL; /* 8-byte aligned */
     TAKE(ok, w, knn, (mr_knn_work_bytes(max->N, k) + 7) / 8);
     w->knn = knn;
+    if (ok && c->bert) {
+        size_t H = c->d_t;
+        TAKE(ok, w, w->bert_out, B * Lt * H), TAKE(ok, w, w->bert_dout, B * Lt * H);
+        mr_error be = {0};
+        size_t chunk = c->bert_chunk ? c->bert_chunk : 8;
+        if (chunk > B) chunk = B;
+        if (ok && mr_bert_ws_alloc(&w->bws, &m->bert, B, Lt, chunk, c->bert_keep, &be) == MR_OK) w->has_bws = 1;
+        else ok = 0;
+    }
     if (!ok) {
         mr_workspace_free(w);
         return mr_fail(e, MR_ENOMEM, "out of memory for the step workspace (batch %zu, lengths %zu/%zu/%zu, bank %zu rows)",
@@ -407,7 +471,8 @@ static int cmi_forward(mr_model *m, mr_workspace *w, const mr_banks *banks, cons
         else if (!r || !r->anchor)
             return mr_fail(e, MR_EINVAL, "CMI estimator %s: no anchors given and no anchor stream", mr_cmi_names[j]);
         else rc = mr_knn_draw_anchors_ws(N, mA, r->anchor, w->anchors[j], w->knn, e);
-        if (!rc) rc = mr_knn_neighbors_ws(bank[z], wd[z], N, w->anchors[j], mA, k, w->neighbors[j], w->knn, e);
+        if (!rc && r && r->given_nb[j]) memcpy(w->neighbors[j], r->given_nb[j], mA * k * sizeof(int64_t));
+        else if (!rc) rc = mr_knn_neighbors_ws(bank[z], wd[z], N, w->anchors[j], mA, k, w->neighbors[j], w->knn, e);
         if (!rc)
             rc = mr_knn_product_rows(bank[x], wd[x], bank[y], wd[y], bank[z], wd[z], w->anchors[j], mA, k, w->neighbors[j], D,
                                      w->P[j], e);
@@ -454,8 +519,16 @@ int mr_model_forward(mr_model *m, const mr_inputs *in, const mr_banks *banks, co
     if (rc) return rc;
     w->in = *in;
     gsl_rng *dr = r ? r->drop : NULL;
+    /* ---- text: H = BERT(ids) (its B dropout seeds first from the stream) */
+    if (c->bert) {
+        if (!in->bert_ids) return mr_fail(e, MR_EINVAL, "the model runs BERT: the inputs need bert_ids");
+        if (!w->has_bws) return mr_fail(e, MR_EINVAL, "the workspace has no BERT buffers");
+        if ((rc = mr_bert_forward(&m->bert, p, in->bert_ids, in->bert_type_ids, in->bert_att_mask, B, Lt, w->bert_out, dr, &w->bws, e)))
+            return rc;
+        w->in.text = w->bert_out;
+    } else if (!in->text) return mr_fail(e, MR_EINVAL, "no text features");
     /* ---- text: t = Dropout(W_t H) */
-    mr_linear_forward(w->t_lin, in->text, mr_params_val(p, m->W_t), NULL, B * Lt, c->d_t, D);
+    mr_linear_forward(w->t_lin, w->in.text, mr_params_val(p, m->W_t), NULL, B * Lt, c->d_t, D);
     masks(w->t_mask, B * Lt * D, c->dropout[0], dr);
     mr_dropout_forward(w->t_d, w->t_lin, w->t_mask, B * Lt * D);
     /* ---- audio / visual encoders and tails; the masks first (the stream's
@@ -547,7 +620,7 @@ static void branch_backward(mr_model *m, mr_workspace *w, int v) {
         mr_rnn_backward(&br->rnn, p, x, B, L, b->len, b->dy, NULL, b->rc, b->rw);
 }
 
-static void main_backward(mr_model *m, mr_workspace *w, const double *dout) {
+static int main_backward(mr_model *m, mr_workspace *w, const double *dout, mr_error *e) {
     const mr_model_cfg *c = &m->cfg;
     mr_params *p = &m->p;
     size_t B = w->in.B, Lt = w->in.Lt, D = c->d_common, T = c->time_len;
@@ -568,9 +641,15 @@ static void main_backward(mr_model *m, mr_workspace *w, const double *dout) {
         mr_pool_mean_backward(w->dfeat[FA + v], B, in_len(&w->in, v), D, c->masked_pool ? w->br[v].len : NULL, w->br[v].dpool);
     /* text */
     mr_dropout_backward(w->dtl, w->dt, w->t_mask, B * Lt * D);
-    mr_linear_backward(NULL, mr_params_grad(p, m->W_t), NULL, w->dtl, w->in.text, mr_params_val(p, m->W_t), B * Lt, c->d_t, D);
+    double *dH = NULL;
+    if (c->bert) zero(dH = w->bert_dout, B * Lt * c->d_t);
+    mr_linear_backward(dH, mr_params_grad(p, m->W_t), NULL, w->dtl, w->in.text, mr_params_val(p, m->W_t), B * Lt, c->d_t, D);
     /* audio / visual */
     both_branches(branch_backward, m, w);
+    /* BERT (pooler and frozen tensors get nothing) */
+    if (c->bert)
+        return mr_bert_backward(&m->bert, p, m->frozen, w->in.bert_ids, w->in.bert_type_ids, w->in.bert_att_mask, B, Lt, dH, &w->bws, e);
+    return MR_OK;
 }
 
 int mr_model_backward(mr_model *m, mr_workspace *w, int stage, int full, mr_error *e) {
@@ -583,8 +662,7 @@ int mr_model_backward(mr_model *m, mr_workspace *w, int stage, int full, mr_erro
         if (!w->has_mi) return MR_OK;
         for (int i = 0; i < MR_NVMI; i++) vmi_backward(m, w, i, 0.0, c->c1[i], full);
         for (int j = 0; j < MR_NCMI; j++) cmi_backward(m, w, j, 0.0, c->c1[MR_NVMI + j], full);
-        if (full) main_backward(m, w, NULL);
-        return MR_OK;
+        return full ? main_backward(m, w, NULL, e) : MR_OK;
     }
     zero(w->dout, B);
     task_loss(c->loss, w->output, w->in.label, B, w->dout, 1.0);
@@ -593,6 +671,5 @@ int mr_model_backward(mr_model *m, mr_workspace *w, int stage, int full, mr_erro
         for (int i = 3; i < MR_NVMI; i++) vmi_backward(m, w, i, -c->c2[3], 0.0, 1);
         for (int j = 0; j < MR_NCMI; j++) cmi_backward(m, w, j, cmi_coef(c->c2, j), 0.0, 1);
     }
-    main_backward(m, w, w->dout);
-    return MR_OK;
+    return main_backward(m, w, w->dout, e);
 }

@@ -23,7 +23,9 @@
 #include "estimators/cmine.h"
 #include "estimators/critic.h"
 #include "ref/model/cubemlp.h"
+#include "ref/core/npz.h"
 #include "ref/core/params.h"
+#include "ref/nn/bert.h"
 #include "ref/nn/rnn.h"
 
 typedef enum { MR_ENC_GRU = 0, MR_ENC_LSTM, MR_ENC_CONV } mr_encoder;
@@ -57,6 +59,19 @@ typedef struct {
     mr_cmi_readout cmi_readout; /* mimrl (official) | nwj | dv */
     int masked_pool;            /* 0: official unmasked means (O-8) */
     mr_task_loss loss;
+    /* Text branch (spec §1.2). bert = 0: precomputed token features [B, Lt,
+     * d_t] (mr_inputs.text; the path of every release before BERT, bits
+     * unchanged). bert = 1: a BERT of bert_cfg runs on token ids
+     * (mr_inputs.bert_*), d_t is set to its hidden size, its tensors
+     * `bertmodel.*` are registered first (before conv/rnn: the official
+     * Model assigns self.bertmodel before its encoders — our reading, and
+     * only the listing order depends on it; loaders and the oracle go by
+     * name). bert_chunk: samples per BERT chunk in the workspace (0: 8);
+     * bert_keep: 1 keeps every chunk's activations (no recompute). */
+    int bert;
+    mr_bert_config bert_cfg;
+    size_t bert_chunk;
+    int bert_keep;
 } mr_model_cfg;
 
 /* The official Parameters.py defaults (spec §8.1) with d_t = 768, d_a = 5, d_v = 20. */
@@ -80,7 +95,9 @@ typedef struct {
     mr_head head;
     mr_critic vmi[MR_NVMI];
     mr_cmi vcmi[MR_NCMI];
-    size_t n_main; /* tensors [0, n_main) are the main model; the rest estimators */
+    size_t n_main; /* tensors [0, n_main) are the main model (BERT included); the rest estimators */
+    mr_bert bert;  /* cfg.bert: tensors [bert.t0, bert.t0 + bert.ntensors) */
+    unsigned char *frozen; /* cfg.bert: [p.n], 1 = frozen (no gradient); all 0 after build */
 } mr_model;
 
 extern const char *const mr_vmi_names[MR_NVMI];   /* f_t f_a f_v t_a t_v */
@@ -93,6 +110,15 @@ int mr_model_build(mr_model *m, const mr_model_cfg *c, mr_error *e);
  * zero critic biases, LayerNorm 1/0). */
 void mr_model_init(mr_model *m, unsigned long seed);
 void mr_model_free(mr_model *m);
+/* bert_freeze (spec §1.8) as the model's frozen mask (no-op without BERT). */
+void mr_model_bert_freeze(mr_model *m, mr_bert_freeze_mode mode);
+/* 1 if tensor i is BERT's (name starts with "bertmodel."). */
+int mr_model_is_bert(const mr_model *m, size_t i);
+/* A checkpoint of the model: its parameters (mr_params_write) and, with
+ * BERT, the member bert_config_json (|u1, the HF config.json text of its
+ * sizes: mr_model_from_checkpoint turns BERT on when it is present). */
+int mr_model_write(const mr_model *m, mr_npz_writer *w, const char *config_json, int with_optim, mr_error *e);
+int mr_model_save(const mr_model *m, const char *path, const char *config_json, int with_optim, mr_error *e);
 /* 1 if tensor i belongs to an estimator (name contains "vmi" or "vcmi"). */
 int mr_model_is_estimator(const mr_model *m, size_t i);
 
@@ -102,6 +128,9 @@ typedef struct {
     const double *audio;  /* [B, La, d_a], zero-padded at the end */
     const double *vision; /* [B, Lv, d_v] */
     const double *label;  /* [B] */
+    /* cfg.bert only (text unused): [B, Lt] int64; type ids NULL = all 0,
+     * attention mask NULL = all 1 (HF's defaults) */
+    const int64_t *bert_ids, *bert_type_ids, *bert_att_mask;
 } mr_inputs;
 
 typedef struct {
@@ -114,6 +143,8 @@ typedef struct {
     gsl_rng *drop;                   /* NULL: no dropout (eval, or the oracle) */
     gsl_rng *anchor;                 /* draws the anchors when given is NULL */
     const int64_t *given[MR_NCMI];   /* supplied anchors, m = ⌊B/k⌋ each */
+    const int64_t *given_nb[MR_NCMI]; /* supplied neighbour lists [m, k] (bank rows) instead of
+                                         the k-NN search; the caller checks their range */
 } mr_rand;
 
 /* The step's workspace (llm.c style): every activation, cache, mask,
@@ -143,7 +174,10 @@ typedef struct {
     const int64_t *anchors[MR_NCMI], *neighbors[MR_NCMI]; /* inside the workspace */
 } mr_step;
 
-/* Forward pass and both objectives into ws (valid until its next forward).
+/* Dropout draws, in order, from r->drop: with BERT first its B per-sample
+ * seeds (one gsl_rng_get each, ref/nn/bert.h), then the text mask, audio,
+ * visual, CubeMLP, head masks.
+ * Forward pass and both objectives into ws (valid until its next forward).
  * banks NULL: no MI terms (epoch 0, O-22). */
 int mr_model_forward(mr_model *m, const mr_inputs *in, const mr_banks *banks, const mr_rand *r,
                      mr_step *out, mr_workspace *ws, mr_error *e);

@@ -505,8 +505,23 @@ int mr_model_from_checkpoint(mr_model *m, mr_model_cfg *mc, mr_train_cfg *tc, co
         return mr_fail(e, MR_ENOTFOUND, "%s: member 'config_json' is missing (a checkpoint carries its configuration)", path);
     }
     rc = mr_npz_read(&z, "config_json", &a, e);
+    /* a BERT text branch: its HF config.json as the member bert_config_json */
+    mr_array ba;
+    int has_bert = !rc && mr_npz_find(&z, "bert_config_json") >= 0;
+    if (has_bert && (rc = mr_npz_read(&z, "bert_config_json", &ba, e))) mr_array_free(&a);
     mr_npz_close(&z);
     if (rc) return rc;
+    if (has_bert) {
+        char bw[4200];
+        snprintf(bw, sizeof bw, "%s: bert_config_json", path);
+        if (ba.dtype != MR_DT_U1 || ba.ndim != 1) rc = mr_fail(e, MR_EFORMAT, "%s must be 1-d |u1 UTF-8 bytes", bw);
+        else rc = mr_bert_config_parse_json((const char *)ba.data, (size_t)ba.count, bw, &mc->bert_cfg, e);
+        mr_array_free(&ba);
+        if (rc) {
+            mr_array_free(&a);
+            return rc;
+        }
+    }
     if (a.dtype != MR_DT_U1 || a.ndim != 1) {
         mr_array_free(&a);
         return mr_fail(e, MR_EFORMAT, "%s: member 'config_json' must be 1-d |u1 UTF-8 bytes", path);
@@ -524,6 +539,7 @@ int mr_model_from_checkpoint(mr_model *m, mr_model_cfg *mc, mr_train_cfg *tc, co
     rc = mr_cfg_from_json(mc, tc, json, what, NULL, e);
     free(json);
     if (rc) return rc;
+    if (has_bert) mc->bert = 1, mc->d_t = mc->bert_cfg.hidden_size;
     if ((rc = mr_model_build(m, mc, e))) return rc;
     if ((rc = mr_params_load(&m->p, path, NULL, 0, e))) mr_model_free(m);
     return rc;

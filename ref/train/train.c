@@ -208,7 +208,7 @@ int mr_evaluate(mr_trainer *t, const mr_dataset *d, mr_split_stats *st, double *
     memset(&b, 0, sizeof b);
     double *lab = malloc(t->tc.batch_size * sizeof *lab);
     mr_banks bk = {t->N, t->bank_label, t->bank_T, t->bank_A, t->bank_V};
-    mr_rand r = {NULL, t->r_anchor, {0}};
+    mr_rand r = {NULL, t->r_anchor, {0}, {0}};
     size_t nb = 0, nbt = mr_batcher_count(&bt);
     for (size_t i = 0; i < d->N; i++) pred[i] = 0.0;
     mr_workspace *ws = NULL;
@@ -242,7 +242,7 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
     t->prog_t0 = t->prog_shown = mr_seconds();
     t->prog_units = 0, t->prog_samples = 0;
     mr_banks old = {t->N, t->bank_label, t->bank_T, t->bank_A, t->bank_V};
-    mr_rand r = {t->r_drop, t->r_anchor, {0}};
+    mr_rand r = {t->r_drop, t->r_anchor, {0}, {0}};
     mr_workspace *ws = NULL;
     rc = step_workspace(t, d, &ws, e);
     /* ---- stage 1: the estimators (not at epoch 0) */
