@@ -26,13 +26,14 @@ CubeMLP LayerNorm over the K axis — 3 entries, small spread, so rounding is
 amplified by 1/σ — differed by 1.9e-10 between the two PyTorch runs and by
 1.25e-10 between mimrl.c and PyTorch.)
 
-  --fixtures DIR   also write DIR/<config>.npz for the Criterion test
+  --fixtures DIR   write DIR/<config>.npz for the Criterion test
                    verify/test_crosscheck.c (no Python at test time): the
                    config, the generator seed and gain, the batch, the torch
                    outputs, and per gradient tensor either all entries
                    (≤ 64) or 64 evenly spaced entries, its largest
                    magnitude and its projection on generator weights
-                   (write_fixture has the layout); a BERT configuration also
+                   (write_fixture has the layout); without --only, runs
+                   just the fixture configurations. A BERT configuration also
                    bert_config_json, and its batch has bert_ids,
                    bert_type_ids, bert_att_mask instead of text.
   --report FILE    per-tensor table (config, tensor, rel, scale)
@@ -288,7 +289,7 @@ def run(args):
     failed = []
     bert_ok = c_supports_bert(args.bin)
     for name, over, spec in CONFIGS:
-        if args.only and name not in args.only:
+        if (args.only and name not in args.only) or (args.fixtures and not args.only and name not in FIXTURES):
             continue
         t_cfg = time.perf_counter()
         if (spec.get('bert') or spec.get('inject')) and not bert_ok:
