@@ -91,7 +91,7 @@ TORCH_PKGS = python3-torch
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev libsleef-dev zlib1g-dev libutf8proc-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
-.PHONY: all shared install uninstall run test test-run debug verify bitcheck fixtures bert-fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est bench-bert fuzz fuzz-safetensors deps deps-fuzz clean banner
+.PHONY: run-bert all shared install uninstall run test test-run debug verify bitcheck fixtures bert-fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est bench-bert fuzz fuzz-safetensors deps deps-fuzz clean banner
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
@@ -127,6 +127,15 @@ $(LIB): $(LIB_OBJ)
 $(PIC_OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+# the same per-file flags as the static objects above
+$(PIC_OBJ)/ref/nn/vmath_avx2.o: ref/nn/vmath_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -fPIC -fvisibility=hidden -mavx2 -mfma -c $< -o $@
+
+$(PIC_OBJ)/ref/nn/rnn.o: ref/nn/rnn.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -fPIC -fvisibility=hidden -fvect-cost-model=dynamic -c $< -o $@
 
 $(SO): $(LIB_PIC)
 	@mkdir -p $(dir $@)
@@ -188,6 +197,16 @@ RUN_EPOCHS ?= 4
 run: deps
 	$(MAKE) all
 	./build/mimrl train --out runs/default --overwrite --preset readme --epochs_num $(RUN_EPOCHS)
+
+# The whole pipeline with BERT fine-tuned on the transcripts: a small random
+# BERT (mimrl bert-init, 2 layers, hidden 64; its vocabulary covers mimrl
+# synth's transcripts) in build/bert-tiny, the synthetic MOSI-like data, the
+# README configuration (README "Training" → "With BERT").
+RUN_BERT_EPOCHS ?= 3
+run-bert: deps
+	$(MAKE) all
+	test -f build/bert-tiny/model.safetensors || ./build/mimrl bert-init --layers 2 --hidden 64 --out build/bert-tiny
+	./build/mimrl train --out runs/bert --overwrite --preset readme --bert build/bert-tiny --epochs_num $(RUN_BERT_EPOCHS)
 
 # ------------------------------------------------------------------- tests
 # Tests run with one OpenBLAS thread and two Criterion workers (2 cores).

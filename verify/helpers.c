@@ -192,3 +192,18 @@ const char *t_python(void) {
     const char *p = getenv("MIMRL_PYTHON");
     return (p && *p) ? p : NULL;
 }
+
+void t_npz_get(mr_npz *z, const char *name, double *out, size_t n) {
+    mr_array a;
+    mr_error e;
+    if (mr_npz_read(z, name, &a, &e) != MR_OK) {
+        fprintf(stderr, "t_npz_get: %s\n", e.msg);
+        abort();
+    }
+    if (a.count != n) {
+        fprintf(stderr, "t_npz_get: %s: %llu values, want %zu\n", name, (unsigned long long)a.count, n);
+        abort();
+    }
+    mr_array_to_f64(&a, out);
+    mr_array_free(&a);
+}

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ref/core/npz.h"
 #include "ref/core/params.h"
 
 gsl_rng *t_rng(unsigned long seed);
@@ -55,5 +56,8 @@ void t_gen_uniform(const char *name, size_t n, uint64_t seed, double *out);
 void t_gen_params(mr_params *p, uint64_t seed, double gain);
 
 #define T_STATE_DICT_MISSING "%s not found (committed copy of spec/state-dict; MIMRL_STATE_DICT overrides)"
+
+/* Member `name` of an open npz as n doubles into out (asserts it exists and has n values). */
+void t_npz_get(mr_npz *z, const char *name, double *out, size_t n);
 
 #endif

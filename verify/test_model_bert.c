@@ -15,6 +15,7 @@
 #include "ref/core/npz.h"
 #include "ref/model/model.h"
 #include "ref/train/config.h"
+#include "verify/alloc_count.h"
 #include "verify/helpers.h"
 
 static const char *CFG =
@@ -166,6 +167,19 @@ Test(model_bert, stage_gradients_match_finite_differences) {
     mr_params_zero_grad(&m.p);
     cr_assert(mr_model_backward(&m, w, 1, 0, &e) == MR_OK, "%s", e.msg);
     for (size_t q = 0; q < tb; q++) cr_assert(m.p.grad[q] == 0.0);
+    /* a training step (BERT's dropouts on, two chunks recomputed) allocates nothing */
+    gsl_rng *drop = t_rng(9);
+    mr_rand rd = r;
+    rd.drop = drop;
+    for (int rep = 0; rep < 2; rep++) {
+        if (rep == 1) t_alloc_count_start();
+        int rc = mr_model_forward(&m, &in, &bk, &rd, &st, w, &e);
+        for (int stage = 1; stage <= 2 && !rc; stage++) rc = mr_model_backward(&m, w, stage, 1, &e);
+        long n = rep == 1 ? t_alloc_count_stop() : 0;
+        cr_assert(rc == MR_OK, "%s", e.msg);
+        cr_assert(n == 0, "%ld allocations in a step with BERT", n);
+    }
+    gsl_rng_free(drop);
     /* frozen (all): no BERT gradient, the rest unchanged */
     mr_model_bert_freeze(&m, MR_BERT_FREEZE_ALL);
     mr_params_zero_grad(&m.p);
@@ -202,15 +216,6 @@ static void write_batch(const char *path, const bbatch *b, const int64_t *nbr /*
         }
     }
     cr_assert(mr_npz_writer_close(&w, &e) == MR_OK);
-}
-
-static void get(mr_npz *z, const char *name, double *out, size_t n) {
-    mr_array a;
-    mr_error e;
-    cr_assert(mr_npz_read(z, name, &a, &e) == MR_OK, "%s", e.msg);
-    cr_assert(a.count == n, "%s: %llu values, want %zu", name, (unsigned long long)a.count, n);
-    mr_array_to_f64(&a, out);
-    mr_array_free(&a);
 }
 
 Test(model_bert, oracle_file_contract_and_injected_neighbors) {
@@ -262,14 +267,14 @@ Test(model_bert, oracle_file_contract_and_injected_neighbors) {
     for (size_t i = 0; i < res.n; i++) {
         const mr_oracle_tensor *t = &res.t[i];
         if (!t->in_out || t->dtype != MR_DT_F8) continue;
-        get(&z, t->name, buf, t->count);
+        t_npz_get(&z, t->name, buf, t->count);
         cr_assert(memcmp(buf, t->data, t->count * sizeof(double)) == 0, "%s", t->name);
         if (strncmp(t->name, "grad_stage2/bertmodel.", 22) == 0)
             for (size_t q = 0; q < t->count; q++) nonzero += buf[q] != 0.0;
     }
     cr_assert(nonzero > 0);
     cr_assert(mr_oracle_find(&res, "grad_stage1/bertmodel.encoder.layer.1.output.dense.weight") != NULL);
-    get(&z, "grad_stage2/bertmodel.pooler.dense.weight", buf, 36);
+    t_npz_get(&z, "grad_stage2/bertmodel.pooler.dense.weight", buf, 36);
     for (int q = 0; q < 36; q++) cr_assert(buf[q] == 0.0);
     mr_npz_close(&z);
     /* injected neighbour lists: the step's own, fed back, give the same bits;
@@ -281,7 +286,7 @@ Test(model_bert, oracle_file_contract_and_injected_neighbors) {
     snprintf(args, sizeof args, "oracle --checkpoint %s --batch %s --out %s", ck, bp2, op2);
     cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     cr_assert(mr_npz_open(&z, op2, &e) == MR_OK);
-    get(&z, "loss_stage2", buf, 1);
+    t_npz_get(&z, "loss_stage2", buf, 1);
     cr_assert(buf[0] == loss2);
     mr_npz_close(&z);
     for (int q = 0; q < MR_NCMI * MA * K; q++) nbr[q] = (5 * q + 1) % N;

@@ -68,15 +68,6 @@ static void write_batch(const char *path, const batch *b, size_t da) {
     cr_assert(mr_npz_writer_close(&w, &e) == MR_OK);
 }
 
-static void get(mr_npz *z, const char *name, double *out, size_t n) {
-    mr_array a;
-    mr_error e;
-    cr_assert(mr_npz_read(z, name, &a, &e) == MR_OK, "%s", e.msg);
-    cr_assert(a.count == n, "%s: %llu values, want %zu", name, (unsigned long long)a.count, n);
-    mr_array_to_f64(&a, out);
-    mr_array_free(&a);
-}
-
 Test(oracle, file_contract_matches_in_process_step) {
     mr_model_cfg mc;
     mr_train_cfg tc;
@@ -113,20 +104,20 @@ Test(oracle, file_contract_matches_in_process_step) {
     mr_npz z;
     cr_assert(mr_npz_open(&z, op, &e) == MR_OK);
     double v[64];
-    get(&z, "output", v, 6);
+    t_npz_get(&z, "output", v, 6);
     cr_assert(memcmp(v, st.output, 6 * sizeof(double)) == 0);
-    get(&z, "mi", v, MR_NMI);
+    t_npz_get(&z, "mi", v, MR_NMI);
     cr_assert(memcmp(v, st.mi, MR_NMI * sizeof(double)) == 0);
-    get(&z, "mi_derived", v, MR_NDERIVED);
+    t_npz_get(&z, "mi_derived", v, MR_NDERIVED);
     cr_assert(memcmp(v, st.derived, MR_NDERIVED * sizeof(double)) == 0);
-    get(&z, "loss_stage2", v, 1);
+    t_npz_get(&z, "loss_stage2", v, 1);
     cr_assert(v[0] == st.loss_stage2);
-    get(&z, "loss_stage1", v, 1);
+    t_npz_get(&z, "loss_stage1", v, 1);
     cr_assert(v[0] == st.loss_stage1);
     double *F = t_alloc(48);
-    get(&z, "F_F", F, 48);
+    t_npz_get(&z, "F_F", F, 48);
     cr_assert(memcmp(F, st.F_F, 48 * sizeof(double)) == 0);
-    get(&z, "neighbors_ta_c", v, 6);
+    t_npz_get(&z, "neighbors_ta_c", v, 6);
     for (int q = 0; q < 6; q++) cr_assert(v[q] == (double)st.neighbors[1][q]);
     /* gradients of each stage, under every parameter's state_dict name */
     double *buf = t_alloc(m.p.total);
@@ -136,12 +127,12 @@ Test(oracle, file_contract_matches_in_process_step) {
         for (size_t i = 0; i < m.p.n; i++) {
             char name[256];
             snprintf(name, sizeof name, "grad_stage%d/%s", stage, m.p.t[i].name);
-            get(&z, name, buf, m.p.t[i].size);
+            t_npz_get(&z, name, buf, m.p.t[i].size);
             cr_assert(memcmp(buf, mr_params_grad(&m.p, i), m.p.t[i].size * sizeof(double)) == 0, "%s", name);
         }
     }
     /* the stages really differ: the head gets no stage-1 gradient, the critics do */
-    get(&z, "grad_stage1/classifier.0.weight", buf, 8);
+    t_npz_get(&z, "grad_stage1/classifier.0.weight", buf, 8);
     for (int i = 0; i < 8; i++) cr_assert(buf[i] == 0.0);
     mr_workspace_free(f);
     mr_npz_close(&z);

@@ -17,6 +17,7 @@
 
 #include "datasets/dataset.h"
 #include "ref/core/npz.h"
+#include "ref/core/hfdir.h"
 #include "verify/helpers.h"
 #include "verify/tolerance.h"
 
@@ -418,4 +419,92 @@ Test(train, progress_line_on_a_terminal_only, .timeout = 300) {
     const char *want[] = {"\r  epoch 0/2 stage 2 batch 10/10 ", "\r  epoch 1/2 stage 1 batch 10/10 ", "\r  epoch 1/2 valid   batch 2/2 ",
                           "samples/s", "epoch left ", "run left "};
     for (int k = 0; k < 6; k++) cr_assert(strstr(out, want[k]), "missing '%s' in\n%s", want[k], out);
+}
+
+/* BERT text branch (issue 12 item 4): a bert-init BERT fine-tuned on the
+ * transcripts; --resume bit-exact with BERT's dropouts on (0.1 in its
+ * config.json) drawn from the dropout stream; BERT tensors move, the pooler
+ * does not (no gradient, in no optimizer group); bert_freeze all keeps BERT
+ * exactly at its weights. */
+static void bert_tensor(const char *ckpt, const char *name, double *out, size_t n) {
+    mr_npz z;
+    mr_error e;
+    mr_array a;
+    cr_assert(mr_npz_open(&z, ckpt, &e) == MR_OK, "%s", e.msg);
+    cr_assert(mr_npz_read(&z, name, &a, &e) == MR_OK, "%s: %s", ckpt, e.msg);
+    cr_assert(a.count == n, "%s: %llu values", name, (unsigned long long)a.count);
+    mr_array_to_f64(&a, out);
+    mr_array_free(&a);
+    mr_npz_close(&z);
+}
+
+/* run a: `epochs` epochs straight; run b: one fewer, then --resume to `epochs` */
+static void straight_and_resumed(const char *prefix, const char *flags, const char *a, const char *b, int epochs) {
+    char args[4096], out[65536];
+    snprintf(args, sizeof args, "train --data %s %s --out %s --epochs_num %d " SMALL, prefix, flags, a, epochs);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(args, sizeof args, "train --data %s %s --out %s --epochs_num %d " SMALL, prefix, flags, b, epochs - 1);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(args, sizeof args, "train --resume %s --epochs_num %d", b, epochs);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    same_run(a, b, (size_t)epochs);
+}
+
+Test(train, bert_fine_tuning_and_resume_are_bit_exact, .timeout = 900) {
+    char prefix[512], bdir[512], a[512], b[512], f[512], args[4096], out[65536];
+    make_data(prefix);
+    t_path(bdir, sizeof bdir, "bert");
+    snprintf(args, sizeof args, "bert-init --layers 2 --hidden 16 --heads 2 --intermediate 32 --out %s", bdir);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    t_path(a, sizeof a, "bert_straight");
+    t_path(b, sizeof b, "bert_resumed");
+    t_path(f, sizeof f, "bert_frozen");
+    char flags[700];
+    snprintf(flags, sizeof flags, "--bert %s --bert_pad longest", bdir);
+    straight_and_resumed(prefix, flags, a, b, 3);
+    /* the weights moved; the pooler did not */
+    char la[700], lf[700];
+    snprintf(la, sizeof la, "%s/last.npz", a);
+    snprintf(lf, sizeof lf, "%s/last.npz", f);
+    mr_bert_config c;
+    char cj[700];
+    snprintf(cj, sizeof cj, "%s/config.json", bdir);
+    mr_error e;
+    cr_assert(mr_bert_config_read_json(cj, &c, &e) == MR_OK, "%s", e.msg);
+    mr_params p0;
+    mr_params_init(&p0);
+    cr_assert(mr_bert_load_dir(bdir, &c, &p0, NULL, &e) == MR_OK, "%s", e.msg);
+    double *x = t_alloc(p0.total);
+    size_t moved = 0;
+    for (size_t i = 0; i < p0.n; i++) {
+        bert_tensor(la, p0.t[i].name, x, p0.t[i].size);
+        int same = memcmp(x, mr_params_val(&p0, i), p0.t[i].size * sizeof(double)) == 0;
+        if (strstr(p0.t[i].name, ".pooler.")) cr_assert(same, "%s changed", p0.t[i].name);
+        else moved += !same;
+    }
+    cr_assert(moved > p0.n / 2, "only %zu BERT tensors changed", moved);
+    /* bert_freeze all: BERT stays exactly at its weights (best.npz holds it
+     * in full); last.npz holds a reference instead of the tensors, and the
+     * run resumes bit-exactly from it */
+    char g[512];
+    t_path(g, sizeof g, "bert_frozen_resumed");
+    snprintf(flags, sizeof flags, "--bert %s --bert_freeze all", bdir);
+    straight_and_resumed(prefix, flags, f, g, 2);
+    {
+        mr_npz z;
+        cr_assert(mr_npz_open(&z, lf, &e) == MR_OK, "%s", e.msg);
+        cr_assert(mr_npz_find(&z, "bertmodel.embeddings.word_embeddings.weight") < 0 && mr_npz_find(&z, "trainer/bert_frozen_crc32") >= 0);
+        mr_npz_close(&z);
+    }
+    snprintf(lf, sizeof lf, "%s/best.npz", f);
+    for (size_t i = 0; i < p0.n; i++) {
+        bert_tensor(lf, p0.t[i].name, x, p0.t[i].size);
+        cr_assert(memcmp(x, mr_params_val(&p0, i), p0.t[i].size * sizeof(double)) == 0, "%s changed while frozen", p0.t[i].name);
+    }
+    mr_params_free(&p0);
+    /* the BERT directory changed under a frozen run: --resume refuses (exit 2) */
+    snprintf(args, sizeof args, "bert-init --layers 2 --hidden 16 --heads 2 --intermediate 32 --seed 1 --out %s", bdir);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(args, sizeof args, "train --resume %s --epochs_num 3", g);
+    cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "not the one the run started from"), "%s", out);
 }

@@ -16,6 +16,8 @@
 #include "ref/train/config.h"
 #include "ref/core/json.h"
 #include "ref/train/train.h"
+#include "ref/core/hfdir.h"
+#include "datasets/tokenizer.h"
 
 static const char *TRAIN_HELP =
     "usage: mimrl train [--data PREFIX] [--out RUNDIR] [--overwrite] [--preset NAME] [official flags…]\n"
@@ -29,6 +31,11 @@ static const char *TRAIN_HELP =
     "  --resume RUNDIR            continue a run from its last.npz (bit-exact); --epochs_num N extends it\n"
     "  --overwrite                replace the run already in RUNDIR (refused without it)\n"
     "  --preset NAME              apply a named flag set first (later flags override it)\n"
+    "  --bert DIR                 run BERT on the transcripts (text_bytes): a Hugging Face directory\n"
+    "                             (config.json, vocab.txt, model.safetensors); mimrl bert-init makes one\n"
+    "  --text_input bert|features the text branch [default bert with --bert, else features = text_emb]\n"
+    "  --bert_pad dec|longest     Dec rule (truncate + pad to time_len) or SDK/AVEC rule (pad to the longest\n"
+    "                             of the batch, cropped at time_len by the model) [default dec for MulT data]\n"
     "\n"
     "Run directory: config.json, metrics.csv, best.npz, last.npz, predictions_valid.npz,\n"
     "predictions_test.npz, summary.json (written last: the run is finished), train.lock (held while running;\n"
@@ -126,7 +133,7 @@ static int save_predictions(const mr_trainer *t, const char *dir, mr_error *e) {
 static int load_split(mr_dataset *d, const char *prefix, const char *split, const mr_model_cfg *mc, mr_error *e) {
     char p[4200];
     snprintf(p, sizeof p, "%s_%s.npz", prefix, split);
-    mr_dataset_expect x = {mc->d_a, mc->d_v, mc->d_t, 1};
+    mr_dataset_expect x = {mc->d_a, mc->d_v, mc->bert ? 0 : mc->d_t, !mc->bert};
     return mr_dataset_open(d, p, &x, e);
 }
 
@@ -141,9 +148,9 @@ static const char *CSV_HEAD =
 typedef struct {
     mr_model_cfg mc;
     mr_train_cfg tc;
-    const char *data, *out, *resume;
+    const char *data, *out, *resume, *bert, *bert_pad, *text_input;
     int overwrite, explicit_dims, have_epochs;
-    char data_buf[4096], rundir[4096], blas[512];
+    char data_buf[4096], rundir[4096], blas[512], bert_buf[4096], pad_buf[16], ti_buf[16];
 } train_args;
 
 /* Exit status of a failed step: 0 = go on. */
@@ -184,6 +191,9 @@ static int parse_args(int argc, char **argv, train_args *a) {
         if (!strcmp(name, "data")) a->data = val;
         else if (!strcmp(name, "out")) a->out = val;
         else if (!strcmp(name, "resume")) a->resume = val;
+        else if (!strcmp(name, "bert")) a->bert = val;
+        else if (!strcmp(name, "bert_pad")) a->bert_pad = val;
+        else if (!strcmp(name, "text_input")) a->text_input = val;
         else if (!strcmp(name, "preset")) {
             if (mr_cfg_apply_preset(&a->mc, &a->tc, val, stdout, &e)) return fail(2, &e);
             a->have_epochs |= strstr(mr_cfg_preset_find(val)->flags, "--epochs_num ") != NULL;
@@ -227,6 +237,15 @@ static int resume_config(train_args *a) {
         if (!strcmp(l.kv[k].key, "data")) {
             snprintf(a->data_buf, sizeof a->data_buf, "%s", l.kv[k].value);
             a->data = a->data_buf;
+        } else if (!strcmp(l.kv[k].key, "bert")) {
+            snprintf(a->bert_buf, sizeof a->bert_buf, "%s", l.kv[k].value);
+            a->bert = a->bert_buf;
+        } else if (!strcmp(l.kv[k].key, "bert_pad")) {
+            snprintf(a->pad_buf, sizeof a->pad_buf, "%s", l.kv[k].value);
+            a->bert_pad = a->pad_buf;
+        } else if (!strcmp(l.kv[k].key, "text_input")) {
+            snprintf(a->ti_buf, sizeof a->ti_buf, "%s", l.kv[k].value);
+            a->text_input = a->ti_buf;
         } else if (strcmp(l.kv[k].key, "blas") && strcmp(l.kv[k].key, "run_dir")) {
             if ((rc = mr_cfg_apply(&a->mc, &a->tc, l.kv[k].key, l.kv[k].value, NULL, &e))) fprintf(stderr, "mimrl train: %s: %s\n", path, e.msg);
         }
@@ -254,7 +273,7 @@ static int load_data(train_args *a, mr_dataset *tr, mr_dataset *va, mr_dataset *
         snprintf(path, sizeof path, "%s_test.npz", a->data);
         if (mr_dataset_open(&probe, path, NULL, &e)) return fail(2, &e);
         a->mc.d_a = probe.audio.dim, a->mc.d_v = probe.vision.dim;
-        if (probe.text_emb.x) a->mc.d_t = probe.text_emb.dim;
+        if (probe.text_emb.x && !a->mc.bert) a->mc.d_t = probe.text_emb.dim;
         mr_dataset_free(&probe);
     }
     if (load_split(tr, a->data, "train", &a->mc, &e)) return fail(2, &e);
@@ -395,10 +414,16 @@ static int write_config(const train_args *a, const char *cfgjson) {
     mr_json_quote(data, sizeof data, a->data);
     mr_json_quote(rundir, sizeof rundir, a->rundir);
     mr_json_quote(blas, sizeof blas, a->blas);
-    size_t cl = strlen(cfgjson), n = cl + strlen(data) + strlen(rundir) + strlen(blas) + 64;
+    char bert[8300] = "";
+    if (a->mc.bert) {
+        char q[8200];
+        mr_json_quote(q, sizeof q, a->bert);
+        snprintf(bert, sizeof bert, ", \"bert\": %s, \"text_input\": \"bert\", \"bert_pad\": \"%s\"", q, a->bert_pad);
+    }
+    size_t cl = strlen(cfgjson), n = cl + strlen(data) + strlen(rundir) + strlen(blas) + strlen(bert) + 64;
     char *full = malloc(n);
     if (!full) return 1;
-    snprintf(full, n, "%.*s, \"data\": %s, \"run_dir\": %s, \"blas\": %s}\n", (int)(cl - 1), cfgjson, data, rundir, blas);
+    snprintf(full, n, "%.*s, \"data\": %s, \"run_dir\": %s, \"blas\": %s%s}\n", (int)(cl - 1), cfgjson, data, rundir, blas, bert);
     snprintf(path, sizeof path, "%s/config.json", a->rundir);
     int rc = write_text(path, full, &e);
     free(full);
@@ -437,9 +462,9 @@ static int log_epoch(mr_trainer *t, const train_args *a, csv_rows *rows, const c
     free(csv);
     if (!rc && t->best_epoch == (long)ep) {
         snprintf(path, sizeof path, "%s/best.npz", a->rundir);
-        mr_params bp = t->m.p;
-        bp.data = t->best_params;
-        rc = mr_params_save(&bp, path, cfgjson, 0, &e);
+        mr_model bm = t->m;
+        bm.p.data = t->best_params;
+        rc = mr_model_save(&bm, path, cfgjson, 0, &e);
     }
     if (!rc) rc = save_predictions(t, a->rundir, &e);
     snprintf(path, sizeof path, "%s/last.npz", a->rundir);
@@ -515,15 +540,54 @@ int mr_cmd_train(int argc, char **argv) {
     if (rc < 0 && a.resume) rc = resume_config(&a);
     if (rc < 0 && mr_cfg_check(&a.mc, &a.tc, &e)) rc = fail(2, &e);
     if (rc >= 0) return rc;
+    /* the text branch: BERT on the transcripts, or precomputed features */
+    mr_params bw;
+    mr_params_init(&bw);
+    mr_tokenizer tok;
+    memset(&tok, 0, sizeof tok);
+    int have_tok = 0;
+    if (!a.text_input) a.text_input = a.bert ? "bert" : "features";
+    if (strcmp(a.text_input, "bert") && strcmp(a.text_input, "features")) {
+        fprintf(stderr, "mimrl train: --text_input '%s': expected bert or features\n", a.text_input);
+        return 2;
+    }
+    if (a.bert_pad && strcmp(a.bert_pad, "dec") && strcmp(a.bert_pad, "longest")) {
+        fprintf(stderr, "mimrl train: --bert_pad '%s': expected dec or longest\n", a.bert_pad);
+        return 2;
+    }
+    if (!strcmp(a.text_input, "bert")) {
+        if (!a.bert) {
+            fprintf(stderr, "mimrl train: --text_input bert needs --bert DIR (mimrl bert-init --out DIR makes a small one)\n");
+            return 2;
+        }
+        char vp[4200];
+        snprintf(vp, sizeof vp, "%s/vocab.txt", a.bert);
+        if (mr_bert_load_dir(a.bert, &a.mc.bert_cfg, &bw, NULL, &e) || mr_tokenizer_load(&tok, vp, &e)) {
+            mr_params_free(&bw);
+            return fail(2, &e);
+        }
+        have_tok = 1;
+        a.mc.bert = 1, a.mc.d_t = a.mc.bert_cfg.hidden_size;
+    }
     mr_dataset tr, va, te;
     int avec = 0, lockfd = -1;
-    if ((rc = load_data(&a, &tr, &va, &te, &avec)) >= 0) return rc;
+    if ((rc = load_data(&a, &tr, &va, &te, &avec)) >= 0) {
+        mr_params_free(&bw);
+        if (have_tok) mr_tokenizer_free(&tok);
+        return rc;
+    }
+    mr_trainer_bert tb = {&tok, MR_PAD_MAX_LENGTH, &bw};
+    if (a.mc.bert) {
+        int dec = strstr(tr.meta_json ? tr.meta_json : "", "MulT") != NULL;
+        if (!a.bert_pad) a.bert_pad = dec ? "dec" : "longest";
+        tb.pad = strcmp(a.bert_pad, "dec") ? MR_PAD_LONGEST : MR_PAD_MAX_LENGTH;
+    }
     mr_trainer t;
     memset(&t, 0, sizeof t);
     csv_rows rows = {0};
     char *cfgjson = NULL;
     rc = open_rundir(&a, &lockfd);
-    if (rc < 0 && mr_trainer_init(&t, &a.mc, &a.tc, &tr, &va, &te, avec, stdout, &e)) rc = fail(2, &e);
+    if (rc < 0 && mr_trainer_init_bert(&t, &a.mc, &a.tc, &tr, &va, &te, avec, a.mc.bert ? &tb : NULL, stdout, &e)) rc = fail(2, &e);
     if (rc < 0 && !(cfgjson = mr_cfg_to_json(&t.mc, &t.tc))) rc = 1;
     mr_blas_describe(a.blas, sizeof a.blas);
     if (rc < 0 && !a.resume) rc = write_config(&a, cfgjson);
@@ -539,16 +603,20 @@ int mr_cmd_train(int argc, char **argv) {
     free(rows.rows);
     mr_trainer_free(&t); /* safe on the zeroed struct */
     mr_dataset_free(&tr), mr_dataset_free(&va), mr_dataset_free(&te);
+    mr_params_free(&bw);
+    if (have_tok) mr_tokenizer_free(&tok);
     if (lockfd >= 0) close(lockfd);
     return rc;
 }
 
 int mr_cmd_eval(int argc, char **argv) {
-    mr_flag fl[] = {{"--checkpoint", 1, 0, 0}, {"--data", 1, 0, 0}, {"--split", 1, 0, 0}, {"--json", 0, 0, 0}};
-    int rc = mr_parse_flags(argc, argv, 2, fl, 4, "eval");
+    mr_flag fl[] = {{"--checkpoint", 1, 0, 0}, {"--data", 1, 0, 0}, {"--split", 1, 0, 0}, {"--json", 0, 0, 0}, {"--bert", 1, 0, 0},
+                    {"--bert_pad", 1, 0, 0}};
+    int rc = mr_parse_flags(argc, argv, 2, fl, 6, "eval");
     if (rc) return rc;
     if (!fl[0].value || !fl[1].value) {
-        fprintf(stderr, "usage: mimrl eval --checkpoint FILE.npz --data PREFIX [--split test|valid|train] [--json]\n");
+        fprintf(stderr, "usage: mimrl eval --checkpoint FILE.npz --data PREFIX [--split test|valid|train] [--json] [--bert DIR "
+                        "[--bert_pad dec|longest]]\n(a checkpoint with BERT needs --bert DIR for its vocab.txt)\n");
         return 2;
     }
     const char *split = fl[2].value ? fl[2].value : "test";
@@ -570,6 +638,23 @@ int mr_cmd_eval(int argc, char **argv) {
         return 2;
     }
     t.avec = strstr(d.meta_json ? d.meta_json : "", "\"avec2019\"") != NULL;
+    mr_tokenizer tok;
+    int have_tok = 0;
+    if (t.mc.bert) {
+        const char *pad = fl[5].value ? fl[5].value : strstr(d.meta_json ? d.meta_json : "", "MulT") ? "dec" : "longest";
+        char vp[4200];
+        snprintf(vp, sizeof vp, "%s/vocab.txt", fl[4].value ? fl[4].value : "");
+        if (!fl[4].value || (strcmp(pad, "dec") && strcmp(pad, "longest")) || mr_tokenizer_load(&tok, vp, &e)) {
+            fprintf(stderr, "mimrl eval: %s\n", !fl[4].value ? "the checkpoint has a BERT: --bert DIR gives its vocab.txt"
+                                                  : strcmp(pad, "dec") && strcmp(pad, "longest") ? "--bert_pad: expected dec or longest"
+                                                                                                   : e.msg);
+            mr_dataset_free(&d);
+            mr_model_free(&t.m);
+            return 2;
+        }
+        have_tok = 1;
+        t.tok = &tok, t.pad = strcmp(pad, "dec") ? MR_PAD_LONGEST : MR_PAD_MAX_LENGTH;
+    }
     t.r_anchor = gsl_rng_alloc(gsl_rng_mt19937);
     double *pred = malloc(d.N * sizeof *pred);
     mr_split_stats st;
@@ -590,5 +675,7 @@ int mr_cmd_eval(int argc, char **argv) {
     gsl_rng_free(t.r_anchor);
     mr_dataset_free(&d);
     mr_model_free(&t.m);
+    mr_encoding_free(&t.enc);
+    if (have_tok) mr_tokenizer_free(&tok);
     return rc ? 2 : 0;
 }

@@ -180,10 +180,9 @@ static void show_iter(const mr_model_cfg *m, const mr_train_cfg *t, char *b, siz
 }
 
 static int set_bert_freeze(mr_model_cfg *m, mr_train_cfg *t, const mr_flag_def *f, const char *v, FILE *notes, mr_error *e) {
-    (void)m;
+    (void)m, (void)notes;
     if (strcmp(v, "no") && strcmp(v, "part") && strcmp(v, "all")) return bad(e, f->name, v, f->want);
     snprintf(t->bert_freeze, sizeof t->bert_freeze, "%s", v);
-    if (notes && strcmp(v, "no")) fprintf(notes, "note: --bert_freeze %s has no effect until BERT runs in C (text comes from precomputed features)\n", v);
     return MR_OK;
 }
 
@@ -260,8 +259,8 @@ const mr_flag_def mr_flag_defs[] = {
     REAL("mi_lr_rate", T_(mi_lr_rate), 0, "estimators' learning rate = learning_rate × mi_lr_rate"),
     {"cmi_lr_rate", MR_FK_REAL, T_(cmi_lr_rate), 0, 0, NULL, NULL, NULL, NULL, NULL, NULL,
      "is unused, as in the official code: CMI classifiers train at lr × mi_lr_rate (O-21)", "unused, as in the official code (O-21)"},
-    REAL("bert_lr_rate", T_(bert_lr_rate), -1e300, "BERT learning-rate factor (stored; BERT does not run in C yet)"),
-    TEXT("bert_freeze", T_(bert_freeze), 16, set_bert_freeze, "no, part or all (no effect until BERT runs in C)"),
+    REAL("bert_lr_rate", T_(bert_lr_rate), -1e300, "BERT learning-rate factor (lr·bert_lr_rate for BERT when > 0; with --bert)"),
+    TEXT("bert_freeze", T_(bert_freeze), 16, set_bert_freeze, "no, part or all: BERT tensors frozen (spec §1.8; with --bert)"),
     REAL("weight_decay", T_(weight_decay), 0, "weight decay of both optimizers"),
     REAL("gradient_clip", T_(gradient_clip), -1e300, "clip gradients by value; ≤ 0: no clipping"),
     CUSTOM("optm", set_optm, show_optm, "expected Adam or SGD", "optimizer: Adam or SGD (momentum 0.9)"),

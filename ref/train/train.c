@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "ref/core/npz.h"
+#include <zlib.h>
 
 static int setup_sched(mr_lr_sched *s, const mr_train_cfg *tc) {
     mr_sched_init(s, tc->lr_decrease, tc->lr_decrease_rate);
@@ -21,6 +22,12 @@ static int setup_sched(mr_lr_sched *s, const mr_train_cfg *tc) {
 
 int mr_trainer_init(mr_trainer *t, const mr_model_cfg *mc, const mr_train_cfg *tc, const mr_dataset *train,
                     const mr_dataset *valid, const mr_dataset *test, int avec, FILE *log, mr_error *e) {
+    return mr_trainer_init_bert(t, mc, tc, train, valid, test, avec, NULL, log, e);
+}
+
+int mr_trainer_init_bert(mr_trainer *t, const mr_model_cfg *mc, const mr_train_cfg *tc, const mr_dataset *train,
+                         const mr_dataset *valid, const mr_dataset *test, int avec, const mr_trainer_bert *tb, FILE *log,
+                         mr_error *e) {
     memset(t, 0, sizeof *t);
     t->mc = *mc;
     t->tc = *tc;
@@ -29,14 +36,42 @@ int mr_trainer_init(mr_trainer *t, const mr_model_cfg *mc, const mr_train_cfg *t
     t->log = log;
     const char *pe = getenv("MIMRL_PROGRESS");
     t->progress = log && (pe && *pe ? *pe == '1' : isatty(fileno(log)));
-    if (!train->text_emb.x || !valid->text_emb.x || !test->text_emb.x)
-        return mr_fail(e, MR_EINVAL, "every split needs text_emb (token features) until BERT runs in C");
+    if (mc->bert) {
+        if (!tb || !tb->tok) return mr_fail(e, MR_EINVAL, "the BERT text branch needs a tokenizer (vocab.txt)");
+        t->tok = tb->tok, t->pad = tb->pad;
+        const mr_dataset *sp[3] = {train, valid, test};
+        for (int k = 0; k < 3; k++)
+            if (!sp[k]->text_bytes || !sp[k]->text_off)
+                return mr_fail(e, MR_EINVAL, "%s: no transcripts (text_bytes) for the BERT text branch", sp[k]->path);
+    } else if (!train->text_emb.x || !valid->text_emb.x || !test->text_emb.x)
+        return mr_fail(e, MR_EINVAL, "every split needs text_emb (token features) without a BERT (--bert DIR)");
     int rc = mr_model_build(&t->m, mc, e);
     if (rc) return rc;
     mr_model_init(&t->m, tc->seed);
     size_t n = t->m.p.n, nm = t->m.n_main;
-    size_t *idx = malloc(n * sizeof *idx);
-    for (size_t i = 0; i < n; i++) idx[i] = i;
+    if (mc->bert) {
+        /* pretrained weights by name */
+        for (size_t i = t->m.bert.t0; tb->weights && i < t->m.bert.t0 + t->m.bert.ntensors; i++) {
+            const double *src = mr_params_get(tb->weights, t->m.p.t[i].name);
+            long j = mr_params_find(tb->weights, t->m.p.t[i].name);
+            if (!src || tb->weights->t[j].size != t->m.p.t[i].size)
+                return mr_fail(e, MR_ESHAPE, "BERT weights: '%s' missing or of another size", t->m.p.t[i].name);
+            memcpy(mr_params_val(&t->m.p, i), src, t->m.p.t[i].size * sizeof(double));
+        }
+        int fm = mr_bert_freeze_parse(tc->bert_freeze);
+        if (fm < 0) return mr_fail(e, MR_EINVAL, "--bert_freeze '%s': expected no, part or all", tc->bert_freeze);
+        mr_model_bert_freeze(&t->m, (mr_bert_freeze_mode)fm);
+    }
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx), *bidx = malloc((n ? n : 1) * sizeof *bidx), nmain = 0, nbert = 0;
+    if (!idx || !bidx) {
+        free(idx), free(bidx);
+        return mr_fail(e, MR_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < nm; i++) {
+        if (!mr_model_is_bert(&t->m, i)) idx[nmain++] = i;
+        else if (!t->m.frozen[i] && !strstr(t->m.p.t[i].name, ".pooler.")) bidx[nbert++] = i;
+    }
+    for (size_t i = nm; i < n; i++) idx[i] = i;
     if (tc->sgd) {
         mr_optim_sgd(&t->opt_main, &t->m.p, 0.9, tc->weight_decay);
         mr_optim_sgd(&t->opt_vmi, &t->m.p, 0.9, tc->weight_decay);
@@ -46,9 +81,12 @@ int mr_trainer_init(mr_trainer *t, const mr_model_cfg *mc, const mr_train_cfg *t
     }
     /* main: one group at lr (the BERT group at lr·bert_lr_rate joins when BERT does);
      * estimators: one group at lr·mi_lr_rate */
-    rc = mr_optim_add_group(&t->opt_main, idx, nm, tc->learning_rate, e);
+    rc = mr_optim_add_group(&t->opt_main, idx, nmain, tc->learning_rate, e);
+    if (!rc && nbert)
+        rc = mr_optim_add_group(&t->opt_main, bidx, nbert, tc->learning_rate * (tc->bert_lr_rate > 0 ? tc->bert_lr_rate : 1.0), e);
     if (!rc) rc = mr_optim_add_group(&t->opt_vmi, idx + nm, n - nm, tc->learning_rate * tc->mi_lr_rate, e);
     free(idx);
+    free(bidx);
     if (rc) return rc;
     setup_sched(&t->sch_main, tc);
     setup_sched(&t->sch_vmi, tc);
@@ -82,14 +120,39 @@ void mr_trainer_free(mr_trainer *t) {
     free(t->best_params), free(t->pred_valid), free(t->pred_test), free(t->pred_valid_best), free(t->pred_test_at_best),
         free(t->pred_test_best);
     mr_model_free(&t->m);
+    mr_encoding_free(&t->enc);
     memset(t, 0, sizeof *t);
 }
 
-static void to_inputs(const mr_trainer *t, const mr_batch *b, mr_inputs *in, double *label_buf) {
+/* the batch's transcripts through the tokenizer (spec §7.6) */
+static int encode(mr_trainer *t, const mr_dataset *d, const size_t *index, size_t B, mr_error *e) {
+    const char *txt[B ? B : 1];
+    size_t len[B ? B : 1];
+    for (size_t k = 0; k < B; k++) {
+        txt[k] = d->text_bytes + d->text_off[index[k]];
+        len[k] = (size_t)(d->text_off[index[k] + 1] - d->text_off[index[k]]);
+    }
+    mr_encoding_free(&t->enc);
+    memset(&t->enc, 0, sizeof t->enc);
+    int rc = mr_tokenizer_encode_batch(t->tok, txt, len, B, t->pad == MR_PAD_MAX_LENGTH ? t->mc.time_len : 0, t->pad, &t->enc, e);
+    if (rc) return rc;
+    return MR_OK;
+}
+
+static int to_inputs(mr_trainer *t, const mr_dataset *d, const mr_batch *b, mr_inputs *in, double *label_buf, mr_error *e) {
+    memset(in, 0, sizeof *in);
     in->B = b->B, in->Lt = b->Lt, in->La = b->La, in->Lv = b->Lv;
     in->text = b->text, in->audio = b->audio, in->vision = b->vision;
     for (size_t k = 0; k < b->B; k++) label_buf[k] = t->avec ? b->label[k] / 25.0 : b->label[k]; /* AVEC: PHQ-8/25 (§6.2) */
     in->label = label_buf;
+    if (t->mc.bert) {
+        if (!t->tok) return mr_fail(e, MR_EINVAL, "the model has a BERT but no tokenizer was given");
+        int rc = encode(t, d, b->index, b->B, e);
+        if (rc) return rc;
+        in->text = NULL, in->Lt = t->enc.L;
+        in->bert_ids = t->enc.ids, in->bert_type_ids = t->enc.type_ids, in->bert_att_mask = t->enc.att_mask;
+    }
+    return MR_OK;
 }
 
 /* The step workspace for batches of d (lengths as the batcher pads them)
@@ -101,10 +164,20 @@ static size_t max_len(const mr_ragged *r, size_t N) {
     return L;
 }
 
-static int step_workspace(const mr_trainer *t, const mr_dataset *d, mr_workspace **ws, mr_error *e) {
+static int step_workspace(mr_trainer *t, const mr_dataset *d, mr_workspace **ws, mr_error *e) {
     size_t B = t->tc.batch_size < d->N ? t->tc.batch_size : d->N;
     mr_step_dims x = {B ? B : 1, d->text_emb.x ? max_len(&d->text_emb, d->N) : 1, max_len(&d->audio, d->N),
                       max_len(&d->vision, d->N), t->N};
+    if (t->mc.bert && !t->tok) return mr_fail(e, MR_EINVAL, "the model has a BERT but no tokenizer was given");
+    if (t->mc.bert) { /* the longest encoded transcript of the split */
+        size_t Lt = t->pad == MR_PAD_MAX_LENGTH ? t->mc.time_len : 1;
+        for (size_t i = 0; i < d->N && t->pad == MR_PAD_LONGEST; i++) {
+            int rc = encode((mr_trainer *)t, d, &i, 1, e);
+            if (rc) return rc;
+            if (t->enc.L > Lt) Lt = t->enc.L;
+        }
+        x.Lt = Lt;
+    }
     return mr_workspace_create(&t->m, &x, ws, e);
 }
 
@@ -215,7 +288,7 @@ int mr_evaluate(mr_trainer *t, const mr_dataset *d, mr_split_stats *st, double *
     rc = step_workspace(t, d, &ws, e);
     while (!rc && mr_batcher_next(&bt, &b, e)) {
         mr_inputs in;
-        to_inputs(t, &b, &in, lab);
+        if ((rc = to_inputs(t, d, &b, &in, lab, e))) break;
         mr_step s;
         if ((rc = mr_model_forward(&t->m, &in, t->N ? &bk : NULL, &r, &s, ws, e))) break;
         st->loss += s.loss_stage2;
@@ -253,7 +326,7 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
             size_t i = 0;
             while (!rc && mr_batcher_next(&t->bt_train, &b, e)) {
                 mr_inputs in;
-                to_inputs(t, &b, &in, lab);
+                if ((rc = to_inputs(t, d, &b, &in, lab, e))) break;
                 mr_step s;
                 if ((rc = mr_model_forward(&t->m, &in, &old, &r, &s, ws, e))) break;
                 if ((rc = check_loss(t, "stage 1", i, nbat, &s, 1, e))) break;
@@ -282,7 +355,7 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
     mr_batcher_epoch(&t->bt_train);
     while (!rc && mr_batcher_next(&t->bt_train, &b, e)) {
         mr_inputs in;
-        to_inputs(t, &b, &in, lab);
+        if ((rc = to_inputs(t, d, &b, &in, lab, e))) break;
         mr_step s;
         if ((rc = mr_model_forward(&t->m, &in, t->N ? &old : NULL, &r, &s, ws, e))) break;
         if ((rc = check_loss(t, "stage 2", nb2, nbat, &s, 2, e))) break;
@@ -417,6 +490,40 @@ static int add_state(mr_npz_writer *w, const mr_trainer *t, mr_error *e) {
     return rc;
 }
 
+/* A BERT frozen whole (bert_freeze all) is not rewritten per epoch:
+ * last.npz then holds every other tensor and, for BERT, a reference — its
+ * size in doubles and the CRC-32 of its values' bytes (trainer/bert_frozen_n,
+ * trainer/bert_frozen_crc32); the run's config.json names the directory it
+ * came from, and --resume reloads it from there and checks the two.
+ * BERT's tensors are [0, nb) of the store, values [0, off) (registered first). */
+static size_t frozen_bert(const mr_trainer *t, size_t *nb) {
+    if (!t->mc.bert || !t->m.frozen || t->m.bert.t0 != 0) return 0;
+    for (size_t i = 0; i < t->m.bert.ntensors; i++)
+        if (!t->m.frozen[i]) return 0;
+    *nb = t->m.bert.ntensors;
+    return t->m.p.t[*nb].offset;
+}
+
+static uint64_t bert_crc(const mr_trainer *t, size_t off) {
+    uLong c = crc32(0L, Z_NULL, 0);
+    const unsigned char *b = (const unsigned char *)t->m.p.data;
+    size_t n = off * sizeof(double);
+    while (n) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, b, k);
+        b += k, n -= k;
+    }
+    return (uint64_t)c;
+}
+
+/* the store without BERT's tensors (tensor records copied into buf, offsets rebased) */
+static void store_view(const mr_params *p, size_t nb, size_t off, mr_params *v, mr_tensor *buf) {
+    *v = *p;
+    v->n = p->n - nb, v->cap = v->n, v->t = buf, v->total = p->total - off;
+    for (size_t i = 0; i < v->n; i++) buf[i] = p->t[nb + i], buf[i].offset -= off;
+    v->data = p->data + off, v->grad = p->grad + off, v->m = p->m + off, v->v = p->v + off, v->step = p->step + nb;
+}
+
 int mr_trainer_save(const mr_trainer *t, const char *path, mr_error *e) {
     char *cfg = mr_cfg_to_json(&t->mc, &t->tc);
     if (!cfg) return mr_fail(e, MR_ENOMEM, "%s: out of memory for config_json", path);
@@ -426,7 +533,29 @@ int mr_trainer_save(const mr_trainer *t, const char *path, mr_error *e) {
         free(cfg);
         return rc;
     }
-    rc = mr_params_write(&t->m.p, &w, cfg, 1, e);
+    size_t nb = 0, off = frozen_bert(t, &nb);
+    if (off) {
+        mr_tensor *buf = malloc((t->m.p.n - nb) * sizeof *buf);
+        mr_params v;
+        if (!buf) rc = mr_fail(e, MR_ENOMEM, "out of memory");
+        else {
+            store_view(&t->m.p, nb, off, &v, buf);
+            rc = mr_params_write(&v, &w, cfg, 1, e);
+            free(buf);
+        }
+        uint64_t one = 1;
+        int64_t n = (int64_t)off, crc = (int64_t)bert_crc(t, off);
+        if (!rc) rc = mr_npz_add(&w, "trainer/bert_frozen_n", MR_DT_I8, 1, &one, &n, e);
+        if (!rc) rc = mr_npz_add(&w, "trainer/bert_frozen_crc32", MR_DT_I8, 1, &one, &crc, e);
+        if (!rc && t->mc.bert) {
+            char *js = mr_bert_config_to_json(&t->mc.bert_cfg);
+            uint64_t len = js ? strlen(js) : 0;
+            rc = js ? mr_npz_add(&w, "bert_config_json", MR_DT_U1, 1, &len, js, e) : mr_fail(e, MR_ENOMEM, "out of memory");
+            free(js);
+        }
+    } else {
+        rc = mr_model_write(&t->m, &w, cfg, 1, e);
+    }
     free(cfg);
     if (!rc) rc = add_state(&w, t, e);
     if (!rc) rc = add_rng(&w, "trainer/rng_drop", t->r_drop, e);
@@ -439,7 +568,7 @@ int mr_trainer_save(const mr_trainer *t, const char *path, mr_error *e) {
         if (!rc) rc = add_f8(&w, "trainer/bank_A", t->bank_A, t->N * D, e);
         if (!rc) rc = add_f8(&w, "trainer/bank_V", t->bank_V, t->N * D, e);
     }
-    if (!rc) rc = add_f8(&w, "trainer/best_params", t->best_params, t->m.p.total, e);
+    if (!rc) rc = add_f8(&w, "trainer/best_params", t->best_params + off, t->m.p.total - off, e); /* frozen BERT: as now */
     if (!rc) rc = add_f8(&w, "trainer/pred_valid_best", t->pred_valid_best, t->valid->N, e);
     if (!rc) rc = add_f8(&w, "trainer/pred_test_at_best", t->pred_test_at_best, t->test->N, e);
     if (!rc) rc = add_f8(&w, "trainer/pred_test_best", t->pred_test_best, t->test->N, e);
@@ -502,10 +631,49 @@ static int read_state(const mr_npz *z, mr_trainer *t, mr_error *e) {
 }
 
 int mr_trainer_restore(mr_trainer *t, const char *path, mr_error *e) {
-    int rc = mr_params_load(&t->m.p, path, NULL, 1, e);
-    if (rc) return rc;
+    size_t nb = 0, off = frozen_bert(t, &nb);
     mr_npz z;
-    if ((rc = mr_npz_open(&z, path, e))) return rc;
+    int rc = mr_npz_open(&z, path, e);
+    if (rc) return rc;
+    int ref = mr_npz_find(&z, "trainer/bert_frozen_n") >= 0;
+    if (ref != (off != 0)) {
+        mr_npz_close(&z);
+        return mr_fail(e, MR_EINVAL, "%s: %s", path,
+                       ref ? "holds a reference to a frozen BERT, but this run's BERT is not frozen whole"
+                           : "this run's BERT is frozen whole but the checkpoint holds no reference to it");
+    }
+    if (off) { /* the BERT the run loaded must be the one it started from */
+        mr_array a, b;
+        mr_error ie = {0};
+        int ok = mr_npz_read(&z, "trainer/bert_frozen_n", &a, &ie) == MR_OK;
+        int ok2 = ok && mr_npz_read(&z, "trainer/bert_frozen_crc32", &b, &ie) == MR_OK;
+        int64_t n = -1, crc = -1;
+        if (ok && a.dtype == MR_DT_I8 && a.count == 1) memcpy(&n, a.data, 8);
+        if (ok2 && b.dtype == MR_DT_I8 && b.count == 1) memcpy(&crc, b.data, 8);
+        if (ok) mr_array_free(&a);
+        if (ok2) mr_array_free(&b);
+        if (n != (int64_t)off || crc != (int64_t)bert_crc(t, off)) {
+            mr_npz_close(&z);
+            return mr_fail(e, MR_EINVAL,
+                           "%s: the frozen BERT is not the one the run started from (%lld doubles, CRC-32 %lld recorded; %zu, %llu "
+                           "loaded): give the run's --bert directory unchanged",
+                           path, (long long)n, (long long)crc, off, (unsigned long long)bert_crc(t, off));
+        }
+        mr_tensor *buf = malloc((t->m.p.n - nb) * sizeof *buf);
+        mr_params v;
+        if (!buf) rc = mr_fail(e, MR_ENOMEM, "out of memory");
+        else {
+            store_view(&t->m.p, nb, off, &v, buf);
+            rc = mr_params_load(&v, path, NULL, 1, e);
+            free(buf);
+        }
+    } else {
+        rc = mr_params_load(&t->m.p, path, NULL, 1, e);
+    }
+    if (rc) {
+        mr_npz_close(&z);
+        return rc;
+    }
     size_t D = t->mc.d_common;
     rc = read_state(&z, t, e);
     if (!rc) rc = rd_rng(&z, "trainer/rng_drop", t->r_drop, e);
@@ -522,7 +690,8 @@ int mr_trainer_restore(mr_trainer *t, const char *path, mr_error *e) {
         if (!rc) rc = rd_f8(&z, "trainer/bank_A", t->bank_A, t->N * D, e);
         if (!rc) rc = rd_f8(&z, "trainer/bank_V", t->bank_V, t->N * D, e);
     }
-    if (!rc) rc = rd_f8(&z, "trainer/best_params", t->best_params, t->m.p.total, e);
+    if (!rc) rc = rd_f8(&z, "trainer/best_params", t->best_params + off, t->m.p.total - off, e);
+    if (!rc && off) memcpy(t->best_params, t->m.p.data, off * sizeof(double)); /* the frozen BERT */
     if (!rc) rc = rd_f8(&z, "trainer/pred_valid_best", t->pred_valid_best, t->valid->N, e);
     if (!rc) rc = rd_f8(&z, "trainer/pred_test_at_best", t->pred_test_at_best, t->test->N, e);
     if (!rc) rc = rd_f8(&z, "trainer/pred_test_best", t->pred_test_best, t->test->N, e);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "datasets/dataset.h"
+#include "datasets/tokenizer.h"
 #include "ref/train/config.h"
 #include "ref/nn/metrics.h"
 #include "ref/model/model.h"
@@ -56,10 +57,32 @@ typedef struct {
     double prog_t0, prog_shown, prog_units;
     size_t prog_samples;
     int diverged;                        /* the last error was a non-finite loss or gradient */
+    /* BERT text branch (mc.bert): transcripts (text_bytes) tokenized per batch */
+    const mr_tokenizer *tok;             /* borrowed */
+    mr_pad_mode pad;                     /* MR_PAD_MAX_LENGTH (Dec: truncate + pad to time_len) or
+                                            MR_PAD_LONGEST (SDK/AVEC: longest of the batch, cropped by the model) */
+    mr_encoding enc;                     /* the current batch's ids */
 } mr_trainer;
+
+/* The BERT side of a trainer (mc->bert): the tokenizer (vocab.txt), the
+ * padding rule, and the pretrained weights (a store holding every
+ * bertmodel.* tensor by name; NULL keeps HF's random init from the seed). */
+typedef struct {
+    const mr_tokenizer *tok;
+    mr_pad_mode pad;
+    const mr_params *weights;
+} mr_trainer_bert;
 
 int mr_trainer_init(mr_trainer *t, const mr_model_cfg *mc, const mr_train_cfg *tc, const mr_dataset *train,
                     const mr_dataset *valid, const mr_dataset *test, int avec, FILE *log, mr_error *e);
+/* The same with BERT (tb required when mc->bert): bert_freeze (spec §1.8)
+ * from tc as the model's frozen mask; the optimizer_main groups are main
+ * (lr) and BERT (lr·bert_lr_rate when bert_lr_rate > 0, else lr), frozen
+ * tensors and the never-used pooler in no group (PyTorch skips parameters
+ * whose grad is None: no step count, no weight decay). */
+int mr_trainer_init_bert(mr_trainer *t, const mr_model_cfg *mc, const mr_train_cfg *tc, const mr_dataset *train,
+                         const mr_dataset *valid, const mr_dataset *test, int avec, const mr_trainer_bert *tb, FILE *log,
+                         mr_error *e);
 void mr_trainer_free(mr_trainer *t);
 /* One epoch; fills the statistics of train (stage 2), valid and test.
  * A non-finite loss (stage 1 or 2) or gradient stops it before any
