@@ -307,7 +307,7 @@ bert-fixtures:
 # ---------------------------------------------------------------- crosscheck
 # The whole step (every output, estimate, loss and gradient of both stages)
 # of `mimrl oracle` against the independent PyTorch implementation in
-# verify/torch/ on 14 configurations; per-tensor table in
+# verify/torch/ on 18 configurations (three with BERT); per-tensor table in
 # verify/results/crosscheck.tsv. crosscheck-fixtures rewrites the committed
 # fixtures that `make test` checks without Python (test_crosscheck.c).
 crosscheck: deps $(BIN)

@@ -11,6 +11,10 @@
  * entries, with the tensor's largest magnitude and its projection on
  * generator weights r (Σ g·r) — the projection covers the entries the sample
  * skips.
+ * A BERT fixture also holds bert_config_json (the HF config.json of its
+ * sizes, as a checkpoint does), and its batch has bert_ids, bert_type_ids
+ * and bert_att_mask instead of text; batch/neighbors_<name>, when present,
+ * replace the k-NN search (mr_rand.given_nb).
  *
  * Tolerance (the crosscheck's, written down in crosscheck.py): per tensor
  *   rel = max|c − t| / max(max|t|, 1e-4 · largest magnitude of its group)
@@ -46,6 +50,19 @@ static double *get(const mr_npz *z, const char *name, size_t *n) {
 }
 
 static int has(const mr_npz *z, const char *name) { return mr_npz_find(z, name) >= 0; }
+
+/* an integer member as int64 (NULL when absent) */
+static int64_t *geti(const mr_npz *z, const char *name, size_t *n) {
+    if (!has(z, name)) return NULL;
+    size_t c;
+    double *v = get(z, name, &c);
+    int64_t *x = malloc((c ? c : 1) * sizeof *x);
+    cr_assert(x);
+    for (size_t q = 0; q < c; q++) x[q] = (int64_t)v[q];
+    free(v);
+    if (n) *n = c;
+    return x;
+}
 
 static double scalar(const mr_npz *z, const char *name) {
     double *v = get(z, name, NULL), x = v[0];
@@ -92,19 +109,33 @@ static void check_fixture(const char *path, tally *t) {
     mr_train_cfg_default(&tc);
     cr_assert(mr_cfg_from_json(&mc, &tc, json, path, NULL, &e) == MR_OK, "%s", e.msg);
     free(json);
+    if (has(&z, "bert_config_json")) { /* a BERT text branch of these sizes, as mr_model_from_checkpoint */
+        mr_array bj;
+        cr_assert(mr_npz_read(&z, "bert_config_json", &bj, &e) == MR_OK, "%s", e.msg);
+        cr_assert(mr_bert_config_parse_json((const char *)bj.data, (size_t)bj.count, path, &mc.bert_cfg, &e) == MR_OK, "%s",
+                  e.msg);
+        mr_array_free(&bj);
+        mc.bert = 1, mc.d_t = mc.bert_cfg.hidden_size;
+    }
     mr_model m;
     cr_assert(mr_model_build(&m, &mc, &e) == MR_OK, "%s: %s", path, e.msg);
     t_gen_params(&m.p, (uint64_t)scalar(&z, "param_seed"), scalar(&z, "param_gain"));
     /* batch */
+    /* batch: text features, or with BERT token ids, types and attention mask [B, Lt] */
     size_t nt, na, nv, nl, B;
-    double *text = get(&z, "batch/text", &nt), *audio = get(&z, "batch/audio", &na), *vision = get(&z, "batch/vision", &nv);
+    double *text = mc.bert ? NULL : get(&z, "batch/text", &nt), *audio = get(&z, "batch/audio", &na),
+           *vision = get(&z, "batch/vision", &nv);
+    int64_t *ids = mc.bert ? geti(&z, "batch/bert_ids", &nt) : NULL, *types = geti(&z, "batch/bert_type_ids", NULL),
+            *att = geti(&z, "batch/bert_att_mask", NULL);
+    cr_assert(!mc.bert || ids, "%s: a BERT fixture without batch/bert_ids", path);
     double *label = get(&z, "batch/label", &nl);
     B = nl;
-    mr_inputs in = {B, nt / (B * mc.d_t), na / (B * mc.d_a), nv / (B * mc.d_v), text, audio, vision, label, NULL, NULL, NULL};
+    mr_inputs in = {B,     nt / (B * (mc.bert ? 1 : mc.d_t)), na / (B * mc.d_a), nv / (B * mc.d_v), text, audio, vision, label, ids,
+                    types, att};
     int banks = has(&z, "batch/bank_label");
     mr_banks bk = {0};
     double *bl = NULL, *bt = NULL, *ba = NULL, *bv = NULL;
-    int64_t *anchors[MR_NCMI] = {0};
+    int64_t *anchors[MR_NCMI] = {0}, *given_nb[MR_NCMI] = {0};
     mr_rand r;
     memset(&r, 0, sizeof r);
     if (banks) {
@@ -121,6 +152,8 @@ static void check_fixture(const char *path, tally *t) {
             for (size_t q = 0; q < na_c; q++) anchors[j][q] = (int64_t)a[q];
             free(a);
             r.given[j] = anchors[j];
+            snprintf(n, sizeof n, "batch/neighbors_%s", mr_cmi_names[j]); /* injected instead of the k-NN search */
+            r.given_nb[j] = given_nb[j] = geti(&z, n, NULL);
         }
     }
     mr_step st;
@@ -234,7 +267,8 @@ static void check_fixture(const char *path, tally *t) {
     mr_workspace_free(f);
     free(g[1]), free(g[2]);
     free(text), free(audio), free(vision), free(label), free(bl), free(bt), free(ba), free(bv);
-    for (int j = 0; j < MR_NCMI; j++) free(anchors[j]);
+    for (int j = 0; j < MR_NCMI; j++) free(anchors[j]), free(given_nb[j]);
+    free(ids), free(types), free(att);
     mr_model_free(&m);
     mr_npz_close(&z);
 }
@@ -253,8 +287,9 @@ Test(crosscheck, oracle_equals_pytorch_on_committed_fixtures, .timeout = 300) {
     }
     closedir(d);
     qsort(names, n, sizeof *names, by_name);
-    /* the configurations the crosscheck lists: every encoder, critic, bound, CMI head and read-out */
-    cr_assert(n >= 13, "%zu fixtures in " FX_DIR ", expected the 13 of crosscheck.py", n);
+    /* the configurations the crosscheck lists: every encoder, critic, bound, CMI head and read-out,
+     * injected neighbours, and BERT (2 layers) as the text branch */
+    cr_assert(n >= 16, "%zu fixtures in " FX_DIR ", expected the 16 of crosscheck.py", n);
     int fails = 0;
     for (size_t i = 0; i < n; i++) {
         char path[600];

@@ -26,13 +26,16 @@ CubeMLP LayerNorm over the K axis — 3 entries, small spread, so rounding is
 amplified by 1/σ — differed by 1.9e-10 between the two PyTorch runs and by
 1.25e-10 between mimrl.c and PyTorch.)
 
-  --fixtures DIR   also write DIR/<config>.npz for the Criterion test
+  --fixtures DIR   write DIR/<config>.npz for the Criterion test
                    verify/test_crosscheck.c (no Python at test time): the
                    config, the generator seed and gain, the batch, the torch
                    outputs, and per gradient tensor either all entries
                    (≤ 64) or 64 evenly spaced entries, its largest
                    magnitude and its projection on generator weights
-                   (write_fixture has the layout).
+                   (write_fixture has the layout); without --only, runs
+                   just the fixture configurations. A BERT configuration also
+                   bert_config_json, and its batch has bert_ids,
+                   bert_type_ids, bert_att_mask instead of text.
   --report FILE    per-tensor table (config, tensor, rel, scale)
 
 Parameter generator: for a tensor named n, entry i (row-major):
@@ -48,6 +51,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 import torch
@@ -104,7 +108,16 @@ SMALL = {
     'loss_mi_coefficient2': '0.11-0.13-0.17-0.19-0.23-0.29-0.31-0.37',
     'k_neighbor': 2, 'cmi_last_acticate': 'sigmoid', 'loss': 'MAE',
 }
-# (name, config overrides, batch: B, Lt, La, Lv, N, seed, interior-zero frame, banks)
+# BERT configurations carry a Hugging Face config.json (checkpoint member
+# bert_config_json); d_t is its hidden size. A 2-layer BERT (hidden 16, 2 heads, vocab 50):
+BERT_SMALL = {'vocab_size': 50, 'hidden_size': 16, 'num_hidden_layers': 2, 'num_attention_heads': 2,
+              'intermediate_size': 24, 'max_position_embeddings': 16, 'type_vocab_size': 2,
+              'layer_norm_eps': 1e-12, 'hidden_act': 'gelu', 'model_type': 'bert'}
+BERT_BASE = {'vocab_size': 30522, 'hidden_size': 768, 'num_hidden_layers': 12, 'num_attention_heads': 12,
+             'intermediate_size': 3072, 'max_position_embeddings': 512, 'type_vocab_size': 2,
+             'layer_norm_eps': 1e-12, 'hidden_act': 'gelu', 'model_type': 'bert'}
+# (name, config overrides, batch: B, Lt, La, Lv, N, seed, interior-zero frame, banks,
+#  bert: a config.json, token ids instead of text features; inject: neighbors_<name> given)
 CONFIGS = [
     ('gru-infonce-separate', {}, dict(B=7, Lt=4, La=6, Lv=9, N=23, seed=1, interior=True)),
     ('lstm-nwj-concat-hardtanh-preln', {'encoders': 'lstm', 'bound_type': 'nwj', 'critic_type': 'concat',
@@ -130,18 +143,52 @@ CONFIGS = [
                                              'res_project': '0-0', 'd_hiddens': '3-2-6=4-5-3',
                                              'd_outs': '5-3-8=5-3-8'}, dict(B=6, Lt=4, La=5, Lv=4, N=18, seed=11)),
     ('gru-epoch0-nobanks', {}, dict(B=5, Lt=4, La=5, Lv=6, N=0, seed=12)),
+    # neighbours given in the batch (neighbors_<name>) instead of the k-NN search
+    ('gru-neighbors-injected', {'k_neighbor': 3}, dict(B=7, Lt=4, La=5, Lv=6, N=21, seed=15, inject=True)),
+    # BERT text branch (bert_ids / bert_type_ids / bert_att_mask; bertmodel.* parameters)
+    ('bert-small', {'d_t': 16}, dict(B=6, Lt=7, La=5, Lv=6, N=20, seed=16, bert=BERT_SMALL)),
+    ('bert-small-neighbors', {'d_t': 16, 'bound_type': 'nwj', 'critic_type': 'concat', 'k_neighbor': 3},
+     dict(B=7, Lt=6, La=4, Lv=5, N=19, seed=17, bert=BERT_SMALL, inject=True)),
+    ('bert-base-shape', {'d_t': 768, 'd_a': 5, 'd_v': 20, 'd_common': 128, 'time_len': 100,
+                         'd_hiddens': '50-3-128=10-3-128', 'd_outs': '50-3-128=10-3-128', 'bias': True},
+     dict(B=4, Lt=100, La=60, Lv=50, N=16, seed=18, gain=1.0, bert=BERT_BASE)),
     ('readme-shape', {'d_t': 768, 'd_a': 5, 'd_v': 20, 'd_common': 128, 'time_len': 100, 'activate': 'gelu',
                       'd_hiddens': '50-3-128=10-3-128', 'd_outs': '50-3-128=10-3-128', 'bias': True},
      dict(B=12, Lt=50, La=120, Lv=90, N=64, seed=14, gain=1.0)),
 ]
 # committed as fixtures for `make test` (small ones; all bounds, encoders, critics, heads, readouts)
-FIXTURES = [c[0] for c in CONFIGS if c[0] != 'readme-shape']
+FIXTURES = [c[0] for c in CONFIGS if c[0] not in ('readme-shape', 'bert-base-shape')]
+
+
+def c_supports_bert(binary):
+    """the C binary reads bert_ids and neighbors_<name> (older ones do not)"""
+    try:
+        with open(binary, 'rb') as f:
+            return b'bert_ids' in f.read()
+    except OSError:
+        return False
 
 
 def make_batch(cfg, spec):
     g = np.random.default_rng(1000 + spec['seed'])
     B, Lt, La, Lv, N = spec['B'], spec['Lt'], spec['La'], spec['Lv'], spec['N']
-    b = {'text': g.uniform(-1, 1, (B, Lt, cfg.d_t))}
+    if spec.get('bert'):
+        V = cfg.bert['vocab']
+        ids = g.integers(1, V, (B, Lt))
+        ids[:, 0] = min(101, V - 1)                    # [CLS]
+        att = np.zeros((B, Lt), dtype=np.int64)
+        types = np.zeros((B, Lt), dtype=np.int64)
+        lens = g.integers(2, Lt + 1, B)
+        lens[0] = Lt                                   # one full-length sample; the others ragged
+        for s in range(B):
+            att[s, :lens[s]] = 1
+            ids[s, lens[s] - 1] = min(102, V - 1)      # [SEP]
+            ids[s, lens[s]:] = 0                       # [PAD] (padding_idx: no gradient)
+            if s % 2:
+                types[s, lens[s] // 2:lens[s]] = 1     # a second segment on odd samples
+        b = {'bert_ids': ids.astype(np.int64), 'bert_type_ids': types, 'bert_att_mask': att}
+    else:
+        b = {'text': g.uniform(-1, 1, (B, Lt, cfg.d_t))}
     for key, L, d in (('audio', La, cfg.d_a), ('vision', Lv, cfg.d_v)):
         x = np.zeros((B, L, d))
         lens = g.integers(1, L + 1, B)
@@ -161,6 +208,9 @@ def make_batch(cfg, spec):
         m = B // cfg.k
         for n in mt.CMI:
             b['anchors_' + n] = g.choice(N, m, replace=False).astype(np.int64)
+            if spec.get('inject'):   # any rows outside the anchors, not nearest first
+                rest = np.setdiff1d(np.arange(N), b['anchors_' + n])
+                b['neighbors_' + n] = g.choice(rest, (m, cfg.k), replace=False).astype(np.int64)
     return b
 
 
@@ -199,7 +249,7 @@ def compare(c, t):
 NSAMPLE = 64
 
 
-def write_fixture(path, js, seed, gain, batch, out, tol):
+def write_fixture(path, js, seed, gain, batch, out, tol, bert=None):
     """config, generator seed and gain, batch, PyTorch's outputs in full, and
     per stage the gradients packed in the sorted order of grad_names: all
     entries of a tensor with ≤ 64, else 64 evenly spaced ones (entry
@@ -207,6 +257,8 @@ def write_fixture(path, js, seed, gain, batch, out, tol):
     generator's values for 'proj:<name>'; tol/<output> per forward output"""
     z = {'config_json': u1(json.dumps(js, sort_keys=True)), 'param_seed': np.array(seed, dtype=np.int64),
          'param_gain': np.array(gain)}
+    if bert:
+        z['bert_config_json'] = u1(json.dumps(bert, sort_keys=True))
     for k, v in batch.items():
         z['batch/' + k] = v
     names = sorted(k.split('/', 1)[1] for k in out if k.startswith('grad_stage1/'))
@@ -231,16 +283,22 @@ def write_fixture(path, js, seed, gain, batch, out, tol):
 def run(args):
     torch.set_num_threads(1)
     os.makedirs(args.work, exist_ok=True)
+    t_start = time.perf_counter()
     report = []
     worst_all = 0.0
     failed = []
+    bert_ok = c_supports_bert(args.bin)
     for name, over, spec in CONFIGS:
-        if args.only and name not in args.only:
+        if (args.only and name not in args.only) or (args.fixtures and not args.only and name not in FIXTURES):
+            continue
+        t_cfg = time.perf_counter()
+        if (spec.get('bert') or spec.get('inject')) and not bert_ok:
+            print(f'skip {name}: {args.bin} reads no bert_ids / neighbors_<name> batch members')
             continue
         js = dict(SMALL)
         js.update(over)
         js['batch_size'] = spec['B']
-        cfg = mt.Config(js)
+        cfg = mt.Config(js, spec.get('bert'))
         shapes = mt.param_shapes(cfg)
         seed, gain = spec['seed'], spec.get('gain', 1.7)
         params = gen_params(shapes, seed, gain)
@@ -248,10 +306,13 @@ def run(args):
         ck = os.path.join(args.work, name + '.ckpt.npz')
         bp = os.path.join(args.work, name + '.batch.npz')
         op = os.path.join(args.work, name + '.c.npz')
-        np.savez(ck, config_json=u1(json.dumps(js, sort_keys=True)), **params)
+        extra = {'bert_config_json': u1(json.dumps(spec['bert'], sort_keys=True))} if spec.get('bert') else {}
+        np.savez(ck, config_json=u1(json.dumps(js, sort_keys=True)), **extra, **params)
         np.savez(bp, **batch)
+        t_c = time.perf_counter()
         r = subprocess.run([args.bin, 'oracle', '--checkpoint', ck, '--batch', bp, '--out', op],
                            capture_output=True, text=True)
+        t_c = time.perf_counter() - t_c
         if r.returncode:
             print(f'{name}: mimrl oracle failed ({r.returncode}): {r.stderr.strip()}')
             failed.append(name)
@@ -268,23 +329,24 @@ def run(args):
             report.append((name, k, rel, scale, yard.get(k, float('nan'))))
         groups = {}
         for k, rel, _ in rows:
-            gname = group(k)
-            if gname not in groups or rel > groups[gname][1]:
-                groups[gname] = (k, rel)
+            for gname in (group(k),) + ((group(k) + ' bert',) if '/bertmodel.' in k else ()):
+                if gname not in groups or rel > groups[gname][1]:
+                    groups[gname] = (k, rel)
         worst = max(rel for _, rel, _ in rows)
         worst_all = max(worst_all, worst)
         over = [k for k, rel, _ in rows if rel > TARGET]
         ok = all(rel <= tol[k] for k, rel, _ in rows)
         if not ok:
             failed.append(name)
-        print(f'{"ok  " if ok else "FAIL"} {name:40s} {len(rows):4d} tensors, largest rel {worst:.2e}')
+        print(f'{"ok  " if ok else "FAIL"} {name:40s} {len(rows):4d} tensors, largest rel {worst:.2e}, '
+              f'{time.perf_counter() - t_cfg:.0f} s (C {t_c:.0f} s)', flush=True)
         for k in over:
             print(f'       above 1e-10: {k} rel {dict((r[0], r[1]) for r in rows)[k]:.2e}, torch dense vs packed {yard.get(k, 0):.2e}')
         for gname, (k, rel) in sorted(groups.items()):
-            print(f'       {gname:12s} worst {rel:.2e}  {k}')
+            print(f'       {gname:17s} worst {rel:.2e}  {k}')
         if args.fixtures and name in FIXTURES:
             os.makedirs(args.fixtures, exist_ok=True)
-            write_fixture(os.path.join(args.fixtures, name + '.npz'), js, seed, gain, batch, tout, tol)
+            write_fixture(os.path.join(args.fixtures, name + '.npz'), js, seed, gain, batch, tout, tol, spec.get('bert'))
     if args.report:
         with open(args.report, 'w') as f:
             f.write(f'# mimrl oracle vs verify/torch (float64, rnn={args.rnn}); rel = max|c - torch| / max(max|torch|, {FLOOR:g} x largest of its group)\n')
@@ -292,7 +354,7 @@ def run(args):
             for n, k, rel, scale, y in report:
                 f.write(f'{n}\t{k}\t{rel:.3e}\t{scale:.3e}\t{y:.3e}\n')
     print(f'crosscheck: {len(set(r[0] for r in report))} configurations, {len(report)} tensors, largest rel {worst_all:.2e} '
-          f'(target {TARGET:g}, floor {FLOOR:g} of the group scale)' + (f'; FAILED: {" ".join(failed)}' if failed else ''))
+          f'(target {TARGET:g}, floor {FLOOR:g} of the group scale), {time.perf_counter() - t_start:.0f} s' + (f'; FAILED: {" ".join(failed)}' if failed else ''))
     return 1 if failed else 0
 
 

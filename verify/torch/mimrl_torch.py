@@ -18,7 +18,13 @@ Independence from the C code, where it matters:
     logsumexp are torch.nn.functional, with PyTorch's gradient conventions;
   * the leave-one-out log-sum-exp of the interpolated bound is a masked
     B×B×B logsumexp, not the row-max/expm1 formula;
-  * k-NN: squared distances and a stable sort (ties by bank row).
+  * k-NN: squared distances and a stable sort (ties by bank row); batch
+    members neighbors_<name> [⌊B/k⌋, k] replace the search when given;
+  * BERT (text from bert_ids / bert_type_ids / bert_att_mask): torch
+    operations from spec §1.2 in bert_torch.bert (shared with the layer
+    fixtures), not a library model class: embeddings → LayerNorm, post-LN
+    layers with the (1 − mask)·finfo.min term, exact GELU; no dropout in the
+    oracle (training mode: masks from F.dropout).
 
 Usage (the oracle contract of the README, same files as `mimrl oracle`):
   python3 verify/torch/mimrl_torch.py --checkpoint CKPT.npz --batch BATCH.npz --out OUT.npz
@@ -29,11 +35,16 @@ import json
 import math
 import sys
 
+import os
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import _VF
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bert_torch  # noqa: E402
 
 VMI = ['f_t', 'f_a', 'f_v', 't_a', 't_v']
 CMI = ['ac_t', 'ta_c', 'vc_t', 'tv_c', 'tc_a', 'tc_v']
@@ -60,7 +71,9 @@ def as_bool(v):
 
 
 class Config:
-    def __init__(self, js):
+    def __init__(self, js, bert_json=None):
+        """js: config_json; bert_json: the checkpoint's bert_config_json (a
+        Hugging Face config.json object), None without BERT"""
         c = dict(DEFAULTS)
         c.update(js)
         self.d_t, self.d_a, self.d_v = int(c['d_t']), int(c['d_a']), int(c['d_v'])
@@ -88,12 +101,37 @@ class Config:
         self.dropout_mlp = [float(x) for x in str(c['dropout_mlp']).split('-')]
         self.train = False   # dropout on (training-mode forward); the oracle runs with it off
         assert len(self.c1) == 11 and len(self.c2) == 8
+        self.bert = None if bert_json is None else bert_config(bert_json)   # None: text features given
+        if self.bert:
+            self.d_t = self.bert['hidden']
+
+
+# HF BertConfig defaults (bert-base-uncased), for keys config.json omits
+BERT_BASE = {'vocab_size': 30522, 'hidden_size': 768, 'num_hidden_layers': 12, 'num_attention_heads': 12,
+             'intermediate_size': 3072, 'max_position_embeddings': 512, 'type_vocab_size': 2,
+             'layer_norm_eps': 1e-12, 'hidden_dropout_prob': 0.1, 'attention_probs_dropout_prob': 0.1}
+
+
+def bert_config(hf):
+    """bert_torch's size dict from a Hugging Face config.json object; the
+    mask term is finfo.min (transformers ≥ 4.2x), as mimrl.c's default"""
+    if hf.get('hidden_act', 'gelu') != 'gelu' or hf.get('position_embedding_type', 'absolute') != 'absolute':
+        raise SystemExit('bert_config_json: only hidden_act gelu and absolute positions (spec §1.2)')
+    v = {k: hf.get(k, d) for k, d in BERT_BASE.items()}
+    return {'vocab': int(v['vocab_size']), 'hidden': int(v['hidden_size']), 'layers': int(v['num_hidden_layers']),
+            'heads': int(v['num_attention_heads']), 'inter': int(v['intermediate_size']),
+            'pos': int(v['max_position_embeddings']), 'types': int(v['type_vocab_size']),
+            'eps': float(v['layer_norm_eps']), 'p_hidden': float(v['hidden_dropout_prob']),
+            'p_att': float(v['attention_probs_dropout_prob']),
+            'mask_kind': 0, 'pad': int(hf.get('pad_token_id', 0))}
 
 
 def param_shapes(cfg):
-    """{official state_dict name: shape} for a configuration (BERT excluded),
-    as listed in spec/state-dict/*.tsv"""
+    """{official state_dict name: shape} for a configuration, as listed in
+    spec/state-dict/*.tsv; bertmodel.* (pooler included) when BERT runs"""
     D, s = cfg.D, {}
+    if cfg.bert:
+        s.update(bert_torch.param_shapes(cfg.bert))
     if cfg.encoder == 'conv':
         for w, d in (('a', cfg.d_a), ('v', cfg.d_v)):
             s[f'conv_{w}.weight'], s[f'conv_{w}.bias'] = (D, d, 3), (D,)
@@ -276,6 +314,30 @@ def head(cfg, p, f):
     return F.linear(f, p['classifier.0.weight'], p['classifier.0.bias'])
 
 
+def bert_masks(cfg, B, L, dtype):
+    """training mode: inverted-dropout masks for bert_torch.bert"""
+    b = cfg.bert
+    H, nh = b['hidden'], b['heads']
+    m = lambda shape, q: F.dropout(torch.ones(shape, dtype=dtype), q, True)
+    d = {'emb': m((B, L, H), b['p_hidden'])}
+    for l in range(b['layers']):
+        d[f'att{l}'] = m((B, nh, L, L), b['p_att'])
+        d[f'h1_{l}'], d[f'h2_{l}'] = m((B, L, H), b['p_hidden']), m((B, L, H), b['p_hidden'])
+    return d
+
+
+def text_input(cfg, p, batch):
+    """the text features: batch member text, or BERT's last_hidden_state"""
+    if 'bert_ids' not in batch:
+        return batch['text']
+    ids = batch['bert_ids']
+    tt = batch.get('bert_type_ids', torch.zeros_like(ids))
+    am = batch.get('bert_att_mask', torch.ones_like(ids))
+    dt = p['W_t.weight'].dtype
+    masks = bert_masks(cfg, ids.shape[0], ids.shape[1], dt) if cfg.train else None
+    return bert_torch.bert(p, cfg.bert, ids, tt, am, masks)
+
+
 def model_forward(cfg, p, text, audio, vision, impl='dense'):
     t = drop(cfg, F.linear(text, p['W_t.weight']), cfg.dropout[0])
     a, alen = encode(cfg, p, audio, 'a', impl)
@@ -450,7 +512,7 @@ def task_loss(name, pred, y):
 def step(cfg, p, batch, impl='dense', want=('stage1', 'stage2')):
     """forward, the 11 estimates, both objectives; returns a dict of tensors
     (graph attached) and the neighbour lists"""
-    out, feats = model_forward(cfg, p, batch['text'], batch['audio'], batch['vision'], impl)
+    out, feats = model_forward(cfg, p, text_input(cfg, p, batch), batch['audio'], batch['vision'], impl)
     y = batch['label'].reshape(-1)
     B, D = y.shape[0], cfg.D
     r = {'output': out, 'F_F': feats['F'], 'T_F': feats['T'], 'A_F': feats['A'], 'V_F': feats['V']}
@@ -477,7 +539,7 @@ def step(cfg, p, batch, impl='dense', want=('stage1', 'stage2')):
     neigh = {}
     for name, (xs, ys, zs) in zip(CMI, CMI_SRC):
         anchors = batch[f'anchors_{name}']
-        nb = knn(bank[zs], anchors, k)
+        nb = batch[f'neighbors_{name}'] if f'neighbors_{name}' in batch else knn(bank[zs], anchors, k)
         neigh[name] = nb
         s = anchors.repeat_interleave(k)
         P = torch.cat([tile(bank[xs][nb.reshape(-1)], D), tile(bank[ys][s], D), tile(bank[zs][s], D)], 1)
@@ -505,7 +567,8 @@ def read_npz(path):
 
 def load_checkpoint(path, dtype=torch.float64):
     z = read_npz(path)
-    cfg = Config(json.loads(bytes(z.pop('config_json')).decode()))
+    bj = z.pop('bert_config_json', None)   # present: BERT runs on bert_ids (its config.json)
+    cfg = Config(json.loads(bytes(z.pop('config_json')).decode()), None if bj is None else json.loads(bytes(bj).decode()))
     shapes = param_shapes(cfg)
     bad = [f'{k}: missing' for k in shapes if k not in z] + \
           [f'{k}: shape {z[k].shape}, expected {shapes[k]}' for k in shapes if k in z and z[k].shape != tuple(shapes[k])]
@@ -520,7 +583,8 @@ def load_batch(path, dtype=torch.float64):
     z = read_npz(path)
     b = {}
     for k, v in z.items():
-        b[k] = torch.tensor(v, dtype=torch.int64) if k.startswith('anchors_') else torch.tensor(v, dtype=dtype)
+        integer = k.startswith(('anchors_', 'neighbors_', 'bert_'))
+        b[k] = torch.tensor(v, dtype=torch.int64) if integer else torch.tensor(v, dtype=dtype)
     return b
 
 
