@@ -199,14 +199,17 @@ double *t_npz_get(const mr_npz *z, const char *name, size_t want) {
     mr_error e;
     cr_assert(mr_npz_read(z, name, &a, &e) == MR_OK, "%s", e.msg);
     cr_assert(want == 0 || a.count == want, "%s: %llu values, want %zu", name, (unsigned long long)a.count, want);
-    double *v = t_alloc(a.count);
+    double *v = t_alloc(a.count); /* freed with every t_alloc at exit */
     mr_array_to_f64(&a, v);
     mr_array_free(&a);
     return v;
 }
 
 void t_npz_copy(const mr_npz *z, const char *name, double *out, size_t n) {
-    double *v = t_npz_get(z, name, n);
-    memcpy(out, v, n * sizeof *v);
-    free(v);
+    mr_array a;
+    mr_error e;
+    cr_assert(mr_npz_read(z, name, &a, &e) == MR_OK, "%s", e.msg);
+    cr_assert(a.count == n, "%s: %llu values, want %zu", name, (unsigned long long)a.count, n);
+    mr_array_to_f64(&a, out);
+    mr_array_free(&a);
 }
