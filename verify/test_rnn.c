@@ -2,7 +2,9 @@
  * invariance, zeros past the length, the backward direction starting at the
  * last valid frame), the official length rule, orthogonal init, and
  * finite-difference gradients with variable lengths, a length-1 sample, an
- * all-padding sample, odd sizes and B = 1. */
+ * all-padding sample, odd sizes and B = 1; the gates' vector math
+ * (ref/nn/vmath.c, and the SLEEF AVX2 kernels of ref/nn/vmath_avx2.c against
+ * libm within a derived ulp bound). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>

@@ -1,6 +1,7 @@
 /* test_safetensors.c — ref/core/safetensors (reader/writer), the strict JSON
  * reader under it (ref/core/json), config.json (ref/core/bert_config), the
- * BERT weight loaders (ref/core/hfdir) and `mimrl bert-init` / `bert-info`.
+ * BERT weight loaders (ref/core/hfdir) and `mimrl bert-init` / `bert-info`
+ * (ref/cli/cli_bert.c).
  *
  * Files are hand-built byte by byte, so the expected values are known
  * without any other implementation. The malformed corpus doubles as the seed

@@ -1,5 +1,5 @@
 /* test_tokenizer.c — datasets/tokenizer (bert-base-uncased WordPiece, spec
- * §7.6) and `mimrl tokenize`.
+ * §7.6) and `mimrl tokenize` (ref/cli/cli_tokenize.c).
  *
  * The vocabulary is written by the test: line 0 [PAD], lines 1–99
  * [unused0..98], 100 [UNK], 101 [CLS], 102 [SEP], 103 [MASK] (the
