@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "verify/helpers.h"
 
+#include "ref/model/model.h"
+
 #include <criterion/criterion.h>
 #include <fenv.h>
 #include <math.h>
@@ -212,4 +214,19 @@ void t_npz_copy(const mr_npz *z, const char *name, double *out, size_t n) {
     cr_assert(a.count == n, "%s: %llu values, want %zu", name, (unsigned long long)a.count, n);
     mr_array_to_f64(&a, out);
     mr_array_free(&a);
+}
+
+void t_npz_add_banks(mr_npz_writer *w, size_t N, size_t D, const double *label, const double *T, const double *A,
+                     const double *V, const int64_t *anchors, size_t m) {
+    mr_error e;
+    uint64_t sl[2] = {N, 1}, sb[2] = {N, D}, sm[1] = {m};
+    cr_assert(mr_npz_add(w, "bank_label", MR_DT_F8, 2, sl, label, &e) == MR_OK, "%s", e.msg);
+    cr_assert(mr_npz_add(w, "bank_text", MR_DT_F8, 2, sb, T, &e) == MR_OK, "%s", e.msg);
+    cr_assert(mr_npz_add(w, "bank_audio", MR_DT_F8, 2, sb, A, &e) == MR_OK, "%s", e.msg);
+    cr_assert(mr_npz_add(w, "bank_vision", MR_DT_F8, 2, sb, V, &e) == MR_OK, "%s", e.msg);
+    for (int j = 0; j < MR_NCMI; j++) {
+        char n[64];
+        snprintf(n, sizeof n, "anchors_%s", mr_cmi_names[j]);
+        cr_assert(mr_npz_add(w, n, MR_DT_I8, 1, sm, anchors + (size_t)j * m, &e) == MR_OK, "%s", e.msg);
+    }
 }

@@ -45,6 +45,12 @@ const char *t_python(void);
  * accessor. */
 double *t_npz_get(const mr_npz *z, const char *name, size_t want);
 
+/* The feature banks and anchors of an oracle batch (README, Oracle):
+ * bank_label [N, 1], bank_text / bank_audio / bank_vision [N, D] and, for each
+ * CMI estimator j, anchors_<name> [m] from anchors[j·m …]. */
+void t_npz_add_banks(mr_npz_writer *w, size_t N, size_t D, const double *label, const double *T, const double *A,
+                     const double *V, const int64_t *anchors, size_t m);
+
 /* Folder of the official state-dict listings (the spec/state-dict TSV files):
  * MIMRL_STATE_DICT, else the copy committed in verify/fixtures/state-dict/
  * (so the name checks run on a clean clone without ../shared). */

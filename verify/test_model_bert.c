@@ -194,26 +194,18 @@ static void write_batch(const char *path, const bbatch *b, const int64_t *nbr /*
     mr_npz_writer w;
     mr_error e;
     cr_assert(mr_npz_writer_open(&w, path, 0, &e) == MR_OK);
-    uint64_t si[2] = {B, LT}, sa[3] = {B, LA, 3}, sv[3] = {B, LV, 4}, sl[1] = {B}, sbl[2] = {N, 1}, sb[2] = {N, 8}, sm[1] = {MA},
-             sn[2] = {MA, K};
+    uint64_t si[2] = {B, LT}, sa[3] = {B, LA, 3}, sv[3] = {B, LV, 4}, sl[1] = {B}, sn[2] = {MA, K};
     mr_npz_add(&w, "bert_ids", MR_DT_I8, 2, si, b->ids, &e);
     mr_npz_add(&w, "bert_type_ids", MR_DT_I8, 2, si, b->type, &e);
     mr_npz_add(&w, "bert_att_mask", MR_DT_I8, 2, si, b->mask, &e);
     mr_npz_add(&w, "audio", MR_DT_F8, 3, sa, b->audio, &e);
     mr_npz_add(&w, "vision", MR_DT_F8, 3, sv, b->vision, &e);
     mr_npz_add(&w, "label", MR_DT_F8, 1, sl, b->label, &e);
-    mr_npz_add(&w, "bank_label", MR_DT_F8, 2, sbl, b->bl, &e);
-    mr_npz_add(&w, "bank_text", MR_DT_F8, 2, sb, b->bt, &e);
-    mr_npz_add(&w, "bank_audio", MR_DT_F8, 2, sb, b->ba, &e);
-    mr_npz_add(&w, "bank_vision", MR_DT_F8, 2, sb, b->bv, &e);
-    for (int j = 0; j < MR_NCMI; j++) {
+    t_npz_add_banks(&w, N, 8, b->bl, b->bt, b->ba, b->bv, &b->anchors[0][0], MA);
+    for (int j = 0; nbr && j < MR_NCMI; j++) {
         char n[64];
-        snprintf(n, sizeof n, "anchors_%s", mr_cmi_names[j]);
-        mr_npz_add(&w, n, MR_DT_I8, 1, sm, b->anchors[j], &e);
-        if (nbr) {
-            snprintf(n, sizeof n, "neighbors_%s", mr_cmi_names[j]);
-            mr_npz_add(&w, n, MR_DT_I8, 2, sn, nbr + j * MA * K, &e);
-        }
+        snprintf(n, sizeof n, "neighbors_%s", mr_cmi_names[j]);
+        mr_npz_add(&w, n, MR_DT_I8, 2, sn, nbr + j * MA * K, &e);
     }
     cr_assert(mr_npz_writer_close(&w, &e) == MR_OK);
 }

@@ -51,20 +51,12 @@ static void write_batch(const char *path, const batch *b, size_t da) {
     mr_npz_writer w;
     mr_error e;
     cr_assert(mr_npz_writer_open(&w, path, 0, &e) == MR_OK);
-    uint64_t st[3] = {6, 4, 6}, sa[3] = {6, 5, da}, sv[3] = {6, 7, 4}, sl[1] = {6}, sbl[2] = {20, 1}, sb[2] = {20, 8}, sm[1] = {3};
+    uint64_t st[3] = {6, 4, 6}, sa[3] = {6, 5, da}, sv[3] = {6, 7, 4}, sl[1] = {6};
     mr_npz_add(&w, "text", MR_DT_F8, 3, st, b->text, &e);
     mr_npz_add(&w, "audio", MR_DT_F8, 3, sa, b->audio, &e);
     mr_npz_add(&w, "vision", MR_DT_F8, 3, sv, b->vision, &e);
     mr_npz_add(&w, "label", MR_DT_F8, 1, sl, b->label, &e);
-    mr_npz_add(&w, "bank_label", MR_DT_F8, 2, sbl, b->bl, &e);
-    mr_npz_add(&w, "bank_text", MR_DT_F8, 2, sb, b->bt, &e);
-    mr_npz_add(&w, "bank_audio", MR_DT_F8, 2, sb, b->ba, &e);
-    mr_npz_add(&w, "bank_vision", MR_DT_F8, 2, sb, b->bv, &e);
-    for (int j = 0; j < 6; j++) {
-        char n[64];
-        snprintf(n, sizeof n, "anchors_%s", mr_cmi_names[j]);
-        mr_npz_add(&w, n, MR_DT_I8, 1, sm, b->anchors[j], &e);
-    }
+    t_npz_add_banks(&w, 20, 8, b->bl, b->bt, b->ba, b->bv, &b->anchors[0][0], 3);
     cr_assert(mr_npz_writer_close(&w, &e) == MR_OK);
 }
 
