@@ -244,17 +244,20 @@ $(OUT)/est_bench: bench/est_bench.c $(LIB)
 $(OUT)/step_bench: bench/step_bench.c $(LIB)
 	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-# BERT-base forward+backward (bench/bert_bench.c): `make bench-bert`, then the
-# PyTorch twin (verify/torch/bert_torch.py bench) at float64 and float32 on
-# the same shape. BENCH_BERT_ARGS="--B 128 --L 100 --chunk 8".
-BENCH_BERT_ARGS ?= --B 128 --L 100 --chunk 8
+# BERT-base in the benchmark (bench/run_bert.sh): forward+backward at
+# B = 128 x 100 tokens (bench/bert_bench.c) and the MOSI training step with
+# BERT-base (step_bench --bert base), mimrl.c against the PyTorch twin in
+# float64 and float32, one run (~35 min on 2 cores); rows in
+# bench/results/bert.csv and bert_step.csv, with the projected 70-epoch MOSI
+# run. BENCH_BERT_B, BENCH_BERT_L, BENCH_BERT_CHUNK, BENCH_BERT_PARTS="bert step".
 $(OUT)/bert_bench: bench/bert_bench.c $(LIB)
 	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-bench-bert: all $(OUT)/bert_bench
-	./$(OUT)/bert_bench $(BENCH_BERT_ARGS)
-	$(PYTORCH) verify/torch/bert_torch.py bench $(BENCH_BERT_ARGS:--chunk%=) --dtype float64
-	$(PYTORCH) verify/torch/bert_torch.py bench $(BENCH_BERT_ARGS:--chunk%=) --dtype float32
+bench-bert: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
+	$(MAKE) all $(OUT)/bert_bench $(OUT)/step_bench
+	bash bench/run_bert.sh "$(OUT)" "$(PYTORCH)"
+	$(PYTHON) bench/report.py
 
 # Estimator throughput (critic steps/s, k-NN sampling time against bank size),
 # 1 and 2 BLAS threads; rows appended to bench/results/estimators.csv.

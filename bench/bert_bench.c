@@ -1,17 +1,20 @@
 /* bert_bench.c — BERT forward + backward throughput (ref/nn/bert.h).
  *
- *   bert_bench [--B 128] [--L 100] [--chunk 8] [--keep 0] [--layers 12] [--reps 1]
+ *   bert_bench [--B 128] [--L 100] [--chunk 8] [--keep 0] [--layers 12] [--reps 1] [--threads 1]
  *
  * BERT-base sizes (hidden 768, 12 heads, FFN 3072, vocab 30522) with HF's
  * random init (seed 0), random ids, full attention masks, dropout on
- * (training mode), loss Σ out·R. Before timing, a 2-sample batch is run at
- * chunk 1 and chunk 2: outputs and gradients must agree within 1e-10 of
+ * (training mode), loss Σ out·R. --threads T: chunk forwards on T threads
+ * (bert.h "Threads"; OpenBLAS's own thread count is OPENBLAS_NUM_THREADS).
+ * Before timing, a 2-sample batch is run at chunk 1 on one thread and at
+ * chunk 2 on T threads: outputs and gradients must agree within 1e-10 of
  * their largest magnitude (bit-identical with BLAS=none and with OpenBLAS on
  * one thread; on two, OpenBLAS's threaded and serial paths, chosen by
  * product size, block the K sums differently). Prints one line per
  * phase: seconds (best of reps), GFLOP in mr_gemm, GFLOP/s, and the
  * machine's FP64 GEMM rate through mr_gemm (n = 2048, median of 3, measured
- * in the same run) with the fraction reached; peak RSS. The backward with
+ * in the same run before and after the timed runs; the higher is used) with
+ * the fraction reached; peak RSS. The backward with
  * keep = 0 and more than one chunk includes the recomputed forward.
  */
 #include <gsl/gsl_rng.h>
@@ -52,11 +55,11 @@ static int die(const char *m) {
 
 /* forward + backward of batch (ids, R) with chunk c into out/grad of p */
 static int run(const mr_bert *m, mr_params *p, const int64_t *ids, const int64_t *am, size_t B, size_t L, size_t chunk,
-               int keep, const double *R, double *out, double *tf, double *tb, unsigned long long *ff,
+               int keep, int threads, const double *R, double *out, double *tf, double *tb, unsigned long long *ff,
                unsigned long long *fb) {
     mr_bert_ws w;
     mr_error e;
-    if (mr_bert_ws_alloc(&w, m, B, L, chunk, keep, &e) != MR_OK) return die(e.msg);
+    if (mr_bert_ws_alloc_threads(&w, m, B, L, chunk, keep, threads, &e) != MR_OK) return die(e.msg);
     gsl_rng *drop = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(drop, 1);
     unsigned long long f0 = mr_gemm_flops();
@@ -77,7 +80,7 @@ static int run(const mr_bert *m, mr_params *p, const int64_t *ids, const int64_t
 
 int main(int argc, char **argv) {
     size_t B = 128, L = 100, chunk = 8, layers = 12;
-    int keep = 0, reps = 1;
+    int keep = 0, reps = 1, threads = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--B")) B = strtoul(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--L")) L = strtoul(argv[i + 1], NULL, 10);
@@ -85,7 +88,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--keep")) keep = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--layers")) layers = strtoul(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
-        else return die("usage: bert_bench [--B N] [--L N] [--chunk N] [--keep 0|1] [--layers N] [--reps N]");
+        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else return die("usage: bert_bench [--B N] [--L N] [--chunk N] [--keep 0|1] [--layers N] [--reps N] [--threads N]");
     }
     mr_bert_config c;
     mr_bert_config_base(&c);
@@ -112,18 +116,18 @@ int main(int argc, char **argv) {
         unsigned long long ff, fb;
         if (!o1 || !g1) return die("out of memory");
         mr_params_zero_grad(&p);
-        if (run(&m, &p, ids, am, Bv, L, 1, 0, R, o1, &tf, &tb, &ff, &fb)) return 1;
+        if (run(&m, &p, ids, am, Bv, L, 1, 0, 1, R, o1, &tf, &tb, &ff, &fb)) return 1;
         memcpy(g1, p.grad, p.total * sizeof *g1);
         mr_params_zero_grad(&p);
-        if (run(&m, &p, ids, am, Bv, L, Bv, 0, R, out, &tf, &tb, &ff, &fb)) return 1;
+        if (run(&m, &p, ids, am, Bv, L, Bv == 2 && threads > 1 ? 1 : Bv, 0, threads, R, out, &tf, &tb, &ff, &fb)) return 1;
         int same = !memcmp(o1, out, n * sizeof *o1) && !memcmp(g1, p.grad, p.total * sizeof *g1);
         double so = 0, do_ = 0, sg = 0, dg = 0;
         for (size_t i = 0; i < n; i++) so = fmax(so, fabs(o1[i])), do_ = fmax(do_, fabs(o1[i] - out[i]));
         for (size_t i = 0; i < p.total; i++) sg = fmax(sg, fabs(g1[i])), dg = fmax(dg, fabs(g1[i] - p.grad[i]));
         fprintf(stderr,
-                "[bert_bench] validation: chunk 1 vs %zu on %zu samples: %s (max |Δ| / max: output %.2e, gradients "
-                "%.2e)\n",
-                Bv, Bv, same ? "bit-identical" : "differ", do_ / so, dg / sg);
+                "[bert_bench] validation: chunk 1 on 1 thread vs chunk %zu on %d threads, %zu samples: %s (max |Δ| / max: "
+                "output %.2e, gradients %.2e)\n",
+                Bv == 2 && threads > 1 ? (size_t)1 : Bv, threads, Bv, same ? "bit-identical" : "differ", do_ / so, dg / sg);
         free(o1), free(g1);
         /* OpenBLAS on more than one thread picks its threaded or serial path
          * by product size, and they block K differently: bits may differ
@@ -131,23 +135,30 @@ int main(int argc, char **argv) {
         if (!(do_ <= 1e-10 * so && dg <= 1e-10 * sg)) return die("validation failed");
     }
 
+    /* the machine's GEMM rate drifts on a shared host: measured before and
+     * after the timed runs, and the fraction taken against the higher */
+    double pk0 = gemm_peak();
     double best_f = 1e300, best_b = 1e300;
     unsigned long long ff = 0, fb = 0;
     for (int rep = 0; rep < reps; rep++) {
         double tf, tb;
         mr_params_zero_grad(&p);
-        if (run(&m, &p, ids, am, B, L, chunk, keep, R, out, &tf, &tb, &ff, &fb)) return 1;
+        if (run(&m, &p, ids, am, B, L, chunk, keep, threads, R, out, &tf, &tb, &ff, &fb)) return 1;
         if (tf + tb < best_f + best_b) best_f = tf, best_b = tb;
     }
-    double pk = gemm_peak();
+    double pk1 = gemm_peak(), pk = pk0 > pk1 ? pk0 : pk1;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     char blas[256];
     mr_blas_describe(blas, sizeof blas);
-    printf("# %s; B=%zu L=%zu layers=%zu chunk=%zu keep=%d reps=%d; cache %.2f GB, work %.2f GB; peak RSS %.2f GB\n",
-           blas, B, L, layers, chunk < B ? chunk : B, keep, reps,
-           mr_bert_cache_size(&m, B, L, chunk, keep) * 8e-9, mr_bert_work_size(&m, chunk < B ? chunk : B, L) * 8e-9,
-           ru.ru_maxrss / 1048576.0);
+    printf("# %s; B=%zu L=%zu layers=%zu chunk=%zu keep=%d reps=%d threads=%d; cache %.2f GB, work %.2f GB; peak RSS "
+           "%.2f GB\n",
+           blas, B, L, layers, chunk < B ? chunk : B, keep, reps, threads,
+           mr_bert_cache_size_threads(&m, B, L, chunk, keep, threads) * 8e-9,
+           threads * mr_bert_work_size(&m, chunk < B ? chunk : B, L) * 8e-9, ru.ru_maxrss / 1048576.0);
+    printf("# FP64 GEMM rate (n = 2048, median of 3): %.1f GFLOP/s before, %.1f after the timed runs; fractions "
+           "against the higher\n",
+           pk0, pk1);
     printf("phase,seconds,gflop,gflops,gemm_peak_gflops,fraction\n");
     printf("forward,%.3f,%.1f,%.1f,%.1f,%.2f\n", best_f, ff * 1e-9, ff * 1e-9 / best_f, pk, ff * 1e-9 / best_f / pk);
     printf("backward,%.3f,%.1f,%.1f,%.1f,%.2f\n", best_b, fb * 1e-9, fb * 1e-9 / best_b, pk, fb * 1e-9 / best_b / pk);

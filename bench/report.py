@@ -146,6 +146,68 @@ def train_section(out):
     out.append('')
 
 
+BERT_PROSE = ('BERT-base (hidden 768, 12 layers, FFN 3072, vocab 30,522; random weights, HF init) at B × L tokens, '
+              'training mode (dropout 0.1), loss Σ out·R, forward then backward, best of the repetitions. mimrl.c runs the '
+              'batch in chunks of samples, keeps one chunk of activations per thread and recomputes the rest in the '
+              'backward (`ref/nn/bert.h`); *chunk threads* 2 runs the chunk forwards (the forward and the recompute) on '
+              'two threads with one OpenBLAS thread each, the chunk backwards sequentially with OpenBLAS\'s threads. '
+              'The PyTorch twin (`verify/torch/bert_torch.py bench`, torch operations, 2 threads) runs each chunk\'s '
+              'forward then backward (gradient accumulation, no recompute: one chunk forward fewer than mimrl.c). '
+              '*fraction*: GEMM work (mr_gemm\'s counter) per second over the FP64 GEMM rate (n = 2048) measured in the '
+              'same process at the same OpenBLAS thread count. mimrl.c validates first: chunk 1 on one thread against '
+              'the timed configuration on 2 samples, within 1e-10.')
+
+BERT_STEP_PROSE = ('The whole MIMRL training step at the README configuration with a BERT-base text branch fine-tuned '
+                   'in full (`bert_freeze no`, the official default), B = 128, Lt = 100 tokens (the Dec loaders pad to '
+                   'exactly time_len = 100), MOSI-like audio/visual lengths; `step_bench prepare --bert base` and '
+                   '`bench/step_torch.py` (BERT in chunks of 8 under torch.utils.checkpoint) on the same files, one '
+                   'repetition without warm-up. *peak RSS*: of the whole process (for PyTorch: after both dtypes). '
+                   'The projection: 10.03 batches of 128 per epoch (1,284 training samples), each a stage-1 step '
+                   '(forward + estimator backward) and a stage-2 step (forward + full backward), plus evaluation '
+                   'forwards of the 229 + 686 valid/test samples (7.15 batches); optimizer updates and data '
+                   'loading not counted.')
+
+
+def bert_section(out):
+    rows = heading(out, 'bert.csv', 'BERT-base forward + backward', 'bench/run_bert.sh', 'make bench-bert', None, BERT_PROSE)
+    if rows:
+        out.append('| implementation | OpenBLAS threads | chunk threads | B | L | chunk | phase | seconds | GEMM GFLOP | GEMM rate (GFLOP/s) | fraction | peak RSS (GB) |')
+        out.append('| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |')
+        for r in rows:
+            out.append(f'| {r["impl"]} | {r["blas_threads"]} | {r["chunk_threads"] or "–"} | {r["B"]} | {r["L"]} | {r["chunk"]} | '
+                       f'{r["phase"]} | {f(r["seconds"], 2)} | {f(r["gemm_gflop"])} | {f(r["gemm_peak_gflops"])} | '
+                       f'{f(r["fraction"], 2)} | {f(r["peak_rss_gb"], 2)} |')
+        tot = {(r['impl'], r['blas_threads'], r['chunk_threads']): float(r['seconds']) for r in rows if r['phase'] == 'total'}
+        c = tot.get(('c_openblas', '2', '2'))
+        if c:
+            out.append('')
+            out.append(f'Total time, PyTorch ÷ mimrl.c (2 cores, chunk threads 2): float64 '
+                       f'**{tot.get(("torch_f64", "2", ""), float("nan")) / c:.2f}×**, float32 '
+                       f'{tot.get(("torch_f32", "2", ""), float("nan")) / c:.2f}×.')
+        out.append('')
+    rows = heading(out, 'bert_step.csv', 'MOSI training step with BERT-base, and the 70-epoch projection',
+                   'bench/run_bert.sh', 'make bench-bert', None, BERT_STEP_PROSE)
+    if not rows:
+        return
+    t = {}
+    for r in rows:
+        t.setdefault(r['impl'], {})[r['phase']] = float(r['ms'])
+        t[r['impl']]['rss'] = r['peak_rss_gb']
+    r0 = rows[0]
+    out.append(f'Shape: B = {r0["B"]}, Lt = {r0["Lt"]}, La = {r0["La"]}, Lv = {r0["Lv"]}; 2 threads.\n')
+    out.append('| implementation | forward (s) | stage-1 backward (s) | stage-2 backward (s) | stage-1 step (s) | stage-2 step (s) | peak RSS (GB) | epoch (s) | projected 70 epochs (h) |')
+    out.append('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+    for impl in ('c_openblas', 'torch_f64', 'torch_f32'):
+        if impl not in t or 'forward' not in t[impl]:
+            continue
+        x = t[impl]
+        fw, b1, b2 = x['forward'] / 1e3, x.get('backward1', 0) / 1e3, x.get('backward2', 0) / 1e3
+        ep = 10.03 * (2 * fw + b1 + b2) + 7.15 * fw
+        out.append(f'| {impl} | {fw:,.1f} | {b1:,.1f} | {b2:,.1f} | {fw + b1:,.1f} | {fw + b2:,.1f} | {f(x["rss"], 2)} | '
+                   f'{ep:,.0f} | **{70 * ep / 3600:,.1f}** |')
+    out.append('')
+
+
 def plain_section(out, name, title, script, cols):
     """the latest run of results/<name> as a table; cols: (header, key, right-aligned)"""
     rows = heading(out, name, title, script, 'make bench')
@@ -165,6 +227,7 @@ def main():
     step_section(out)
     gemm_section(out)
     train_section(out)
+    bert_section(out)
     # prose measured by hand, copied in verbatim (the step profile; the paper
     # sweep's measured smoke times and projected profile durations)
     for prose in (os.path.join(HERE, 'profile.md'), os.path.join(HERE, '..', 'paper', 'out', 'TIMES.md')):

@@ -1,7 +1,8 @@
 /* step_bench.c — training-step throughput of the whole MIMRL model (issue 7).
  *
  *   step_bench prepare --data PREFIX --out DIR [--B 128] [--bank-N N] [--seed S]
- *   step_bench time --dir DIR [--reps R]
+ *                      [--bert base --Lt 100]
+ *   step_bench time --dir DIR [--reps R] [--warmup 1]
  *   step_bench peak
  *
  * prepare: the official README configuration (README "Training") with the
@@ -15,7 +16,7 @@
  * timing is theirs: bench/run_step.sh compares the oracle output of this
  * build and of BLAS=none with PyTorch float64).
  *
- * time: R repetitions after one warm-up of, each timed separately,
+ * time: R repetitions after one warm-up (--warmup 0: none) of, each timed separately,
  *   forward      (the whole forward: encoders, CubeMLP, 5 critics, 6 CMI
  *                 classifiers with their k-NN sampling, both objectives)
  *   backward 1   stage-1 backward as training runs it (estimator gradients,
@@ -26,6 +27,15 @@
  * (mr_gemm_flops; stderr). Dropout is on (training mode); anchors come from
  * the batch file.
  *
+ * --bert base: the text branch is a BERT-base (hidden 768, 12 layers, vocab
+ * 30522; HF random init from the seed) fine-tuned in full (bert_freeze no,
+ * the official default): the checkpoint carries bertmodel.* and
+ * bert_config_json, the batch bert_ids [B, Lt] and bert_att_mask instead of
+ * text. Lt = --Lt (default 100 = time_len: the Dec loaders pad to exactly
+ * time_len, spec §7.6). Sample b: [CLS], n_b random word pieces (ids 1000 …
+ * 30521, n_b uniform in 8 … Lt − 2), [SEP], then [PAD] with mask 0. The
+ * compute does not depend on n_b: padded positions run like the others.
+ *
  * peak: the machine's FP64 GEMM rate through mr_gemm (n = 2048 square
  * products, median of 5) at the current OPENBLAS_NUM_THREADS: "n,gflops".
  */
@@ -34,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "datasets/dataset.h"
@@ -70,14 +81,19 @@ static int prepare(int argc, char **argv) {
     mr_model_cfg_default(&mc);
     mr_train_cfg_default(&tc);
     mr_model m;
+    const char *bert = arg(argc, argv, "--bert", "none");
+    size_t Ltb = strtoul(arg(argc, argv, "--Lt", "100"), NULL, 10);
+    if (strcmp(bert, "none") && strcmp(bert, "base")) return die("--bert takes none or base");
+    if (!strcmp(bert, "base") && (Ltb < 10 || Ltb > 512)) return die("--Lt must be in 10 … 512");
     /* the README configuration (mimrl train --preset readme) at this data's widths and batch size B */
     if (mr_cfg_apply_preset(&mc, &tc, "readme", NULL, &e)) return die(e.msg);
     mc.d_t = d.text_emb.dim, mc.d_a = d.audio.dim, mc.d_v = d.vision.dim, tc.batch_size = B;
+    if (!strcmp(bert, "base")) mc.bert = 1, mr_bert_config_base(&mc.bert_cfg), mc.d_t = mc.bert_cfg.hidden_size;
     char *json = mr_cfg_check(&mc, &tc, &e) ? NULL : mr_cfg_to_json(&mc, &tc);
     if (!json || mr_model_build(&m, &mc, &e)) return die(e.msg);
     mr_model_init(&m, seed);
     snprintf(path, sizeof path, "%s/ckpt.npz", dir);
-    int saved = mr_params_save(&m.p, path, json, 0, &e);
+    int saved = mr_model_save(&m, path, json, 0, &e);
     free(json);
     if (saved) return die(e.msg);
     mr_batcher bt;
@@ -100,7 +116,22 @@ static int prepare(int argc, char **argv) {
     if (mr_npz_writer_open(&w, path, 0, &e)) return die(e.msg);
     uint64_t st[3] = {b.B, b.Lt, b.dt}, sa[3] = {b.B, b.La, b.da}, sv[3] = {b.B, b.Lv, b.dv}, sl[1] = {b.B}, sN1[2] = {N, 1},
              sND[2] = {N, D}, sm[1] = {mA};
-    int rc = mr_npz_add(&w, "text", MR_DT_F8, 3, st, b.text, &e) || mr_npz_add(&w, "audio", MR_DT_F8, 3, sa, b.audio, &e) ||
+    int64_t *ids = NULL, *am = NULL;
+    int rc = 0;
+    if (mc.bert) {
+        uint64_t si[2] = {b.B, Ltb};
+        ids = calloc(b.B * Ltb, sizeof *ids), am = calloc(b.B * Ltb, sizeof *am);
+        if (!ids || !am) return die("out of memory");
+        for (size_t i = 0; i < b.B; i++) {
+            size_t n = 8 + gsl_rng_uniform_int(g, Ltb - 9);
+            ids[i * Ltb] = 101, ids[i * Ltb + n + 1] = 102;
+            for (size_t t = 1; t <= n; t++) ids[i * Ltb + t] = 1000 + (int64_t)gsl_rng_uniform_int(g, 30522 - 1000);
+            for (size_t t = 0; t < n + 2; t++) am[i * Ltb + t] = 1;
+        }
+        rc = mr_npz_add(&w, "bert_ids", MR_DT_I8, 2, si, ids, &e) || mr_npz_add(&w, "bert_att_mask", MR_DT_I8, 2, si, am, &e);
+    } else
+        rc = mr_npz_add(&w, "text", MR_DT_F8, 3, st, b.text, &e);
+    rc = rc || mr_npz_add(&w, "audio", MR_DT_F8, 3, sa, b.audio, &e) ||
              mr_npz_add(&w, "vision", MR_DT_F8, 3, sv, b.vision, &e) || mr_npz_add(&w, "label", MR_DT_F8, 1, sl, b.label, &e) ||
              mr_npz_add(&w, "bank_label", MR_DT_F8, 2, sN1, bl, &e) || mr_npz_add(&w, "bank_text", MR_DT_F8, 2, sND, bk[0], &e) ||
              mr_npz_add(&w, "bank_audio", MR_DT_F8, 2, sND, bk[1], &e) || mr_npz_add(&w, "bank_vision", MR_DT_F8, 2, sND, bk[2], &e);
@@ -112,9 +143,9 @@ static int prepare(int argc, char **argv) {
         rc = mr_npz_add(&w, name, MR_DT_I8, 1, sm, anc, &e);
     }
     if (rc || mr_npz_writer_close(&w, &e)) return die(e.msg);
-    printf("prepared %s: B=%zu, Lt=%zu, La=%zu, Lv=%zu, d_t=%zu d_a=%zu d_v=%zu, banks N=%zu, %zu parameters\n", dir, b.B, b.Lt,
-           b.La, b.Lv, b.dt, b.da, b.dv, N, m.p.total);
-    free(anc), free(bl), free(bk[0]), free(bk[1]), free(bk[2]);
+    printf("prepared %s: B=%zu, Lt=%zu, La=%zu, Lv=%zu, d_t=%zu d_a=%zu d_v=%zu, banks N=%zu, %zu parameters%s\n", dir, b.B,
+           mc.bert ? Ltb : b.Lt, b.La, b.Lv, mc.bert ? mc.d_t : b.dt, b.da, b.dv, N, m.p.total, mc.bert ? ", BERT-base" : "");
+    free(ids), free(am), free(anc), free(bl), free(bk[0]), free(bk[1]), free(bk[2]);
     gsl_rng_free(g);
     mr_batch_free(&b);
     mr_batcher_free(&bt);
@@ -148,7 +179,7 @@ static double cpu_seconds(void) {
 static int time_steps(int argc, char **argv) {
     const char *dir = arg(argc, argv, "--dir", NULL);
     if (!dir) return die("time needs --dir DIR");
-    int reps = atoi(arg(argc, argv, "--reps", "3"));
+    int reps = atoi(arg(argc, argv, "--reps", "3")), warmup = atoi(arg(argc, argv, "--warmup", "1")) ? 1 : 0;
     char ck[1024], bp[1024];
     snprintf(ck, sizeof ck, "%s/ckpt.npz", dir);
     snprintf(bp, sizeof bp, "%s/batch.npz", dir);
@@ -159,8 +190,17 @@ static int time_steps(int argc, char **argv) {
     if (mr_model_from_checkpoint(&m, &mc, &tc, ck, &e)) return die(e.msg);
     mr_npz z;
     if (mr_npz_open(&z, bp, &e)) return die(e.msg);
-    mr_array at, aa, av, al, abl, abt, aba, abv, an[MR_NCMI];
-    double *text = member(&z, "text", &at), *audio = member(&z, "audio", &aa), *vision = member(&z, "vision", &av);
+    mr_array at, aa, av, al, abl, abt, aba, abv, an[MR_NCMI], ai, am;
+    memset(&at, 0, sizeof at), memset(&ai, 0, sizeof ai), memset(&am, 0, sizeof am);
+    double *text = NULL;
+    if (mc.bert) {
+        if (mr_npz_read(&z, "bert_ids", &ai, &e) || mr_npz_read(&z, "bert_att_mask", &am, &e)) return die(e.msg);
+        if (ai.dtype != MR_DT_I8 || am.dtype != MR_DT_I8 || ai.ndim != 2 || am.count != ai.count)
+            return die("batch.npz: bert_ids and bert_att_mask must be int64 [B, Lt]");
+        at.shape[0] = ai.shape[0], at.shape[1] = ai.shape[1];
+    } else
+        text = member(&z, "text", &at);
+    double *audio = member(&z, "audio", &aa), *vision = member(&z, "vision", &av);
     double *label = member(&z, "label", &al), *bl = member(&z, "bank_label", &abl), *bt = member(&z, "bank_text", &abt);
     double *ba = member(&z, "bank_audio", &aba), *bv = member(&z, "bank_vision", &abv);
     mr_rand r;
@@ -178,7 +218,8 @@ static int time_steps(int argc, char **argv) {
         r.given[j] = anc[j];
     }
     mr_npz_close(&z);
-    mr_inputs in = {at.shape[0], at.shape[1], aa.shape[1], av.shape[1], text, audio, vision, label, NULL, NULL, NULL};
+    mr_inputs in = {at.shape[0], at.shape[1], aa.shape[1], av.shape[1], text, audio, vision, label,
+                    mc.bert ? (const int64_t *)ai.data : NULL, NULL, mc.bert ? (const int64_t *)am.data : NULL};
     mr_banks bk = {abl.shape[0], bl, bt, ba, bv};
     double *t[3], *cpu[3];
     unsigned long long fl[3] = {0, 0, 0};
@@ -186,7 +227,7 @@ static int time_steps(int argc, char **argv) {
     mr_step_dims dims = {in.B, in.Lt, in.La, in.Lv, bk.N};
     mr_workspace *ws;
     if (mr_workspace_create(&m, &dims, &ws, &e)) return die(e.msg);
-    for (int rep = -1; rep < reps; rep++) {
+    for (int rep = -warmup; rep < reps; rep++) {
         mr_step st;
         for (int stage = 1; stage <= 2; stage++) {
             unsigned long long f0 = mr_gemm_flops();
@@ -227,7 +268,10 @@ static int time_steps(int argc, char **argv) {
             1e-9 * (double)fl[1], 1e-9 * (double)fl[2]);
     char blas[256];
     mr_blas_describe(blas, sizeof blas);
-    fprintf(stderr, "[step_bench] %s; B=%zu La=%zu Lv=%zu Lt=%zu N=%zu; %d reps\n", blas, in.B, in.La, in.Lv, in.Lt, bk.N, reps);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr, "[step_bench] %s; B=%zu La=%zu Lv=%zu Lt=%zu N=%zu%s; %d reps; peak RSS %.2f GB\n", blas, in.B, in.La, in.Lv,
+            in.Lt, bk.N, mc.bert ? "; BERT text branch" : "", reps, ru.ru_maxrss / 1048576.0);
     gsl_rng_free(drop);
     mr_workspace_free(ws);
     mr_model_free(&m);

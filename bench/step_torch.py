@@ -12,15 +12,19 @@ Loads DIR/ckpt.npz and DIR/batch.npz (written by step_bench prepare), and
    the small crosscheck shapes, and this check is a guard that the timed code
    computes the same step, not the precision claim (that is make crosscheck);
 2. times, in float64 and float32, with torch.set_num_threads(THREADS),
-   REPS repetitions after one warm-up of: the forward (training mode: the
+   REPS repetitions after one warm-up ($STEP_TORCH_WARMUP=0: none) of: the forward (training mode: the
    dropouts of the configuration on, as in mimrl.c's timed step), the stage-1 backward (gradients of L1 for
    the estimator parameters only — autograd then stops at the pooled features,
    as mimrl.c's training step does) and the stage-2 backward (every
-   parameter). Recurrences: the 'dense' path (PyTorch's own GRU kernel, the
+   parameter). With a BERT text branch it runs in chunks of
+   $STEP_TORCH_BERT_CHUNK (default 8) samples under torch.utils.checkpoint,
+   as mimrl.c runs it (float64 BERT-base at B = 128 x 100 tokens does not
+   fit 24 GB otherwise). Recurrences: the 'dense' path (PyTorch's own GRU kernel, the
    backward direction reversed within each length), the faster of the two.
 Prints CSV rows: impl,threads,phase,median_ms,min_ms,max_ms.
 """
 import os
+import resource
 import statistics
 import sys
 import time
@@ -53,11 +57,13 @@ def main():
     for dt in (torch.float64, torch.float32):
         cfg, p = mt.load_checkpoint(ck, dt)
         cfg.train = True
+        if cfg.bert:   # BERT in chunks of samples with recompute, as mimrl.c (verify/torch/mimrl_torch.py text_input)
+            cfg.bert_chunk = int(os.environ.get('STEP_TORCH_BERT_CHUNK', '8'))
         batch = mt.load_batch(bp, dt)
         est = [v for k, v in p.items() if k.startswith('vmi_') or k.startswith('vcmi_')]
         allp = list(p.values())
         t = {'forward': [], 'backward1': [], 'backward2': []}
-        for rep in range(-1, reps):
+        for rep in range(-int(os.environ.get('STEP_TORCH_WARMUP', '1')), reps):
             for stage in (1, 2):
                 t0 = time.perf_counter()
                 r, _ = mt.step(cfg, p, batch, 'dense')
@@ -74,6 +80,8 @@ def main():
         name = 'torch_f64' if dt == torch.float64 else 'torch_f32'
         for ph, v in t.items():
             print(f'{name},{threads},{ph},{1e3 * statistics.median(v):.1f},{1e3 * min(v):.1f},{1e3 * max(v):.1f}', flush=True)
+        print(f'# {name}: peak RSS of the process so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1048576:.2f} GB',
+              file=sys.stderr)
     return 0
 
 

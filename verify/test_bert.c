@@ -302,20 +302,37 @@ Test(bert, accumulation_and_padding_row) {
 
 /* ------------------------------------------------ chunk-size invariance */
 
-Test(bert, chunk_size_invariance) {
+/* chunk size, keep and threads (bert.h "Threads": 1, 2 or 3 chunk-forward
+ * threads; 2 chunks on 2 threads leave both in their slots, so the backward
+ * recomputes nothing) change no bit; nor does a second backward after the
+ * first (it recomputes what the slots no longer hold). */
+Test(bert, chunk_size_and_thread_invariance) {
     size_t B = 5, L = 6;
     double *out0 = NULL, *g0 = NULL;
     size_t total = 0, H = 8;
     const size_t chunks[] = {5, 1, 2, 3, 4};
+    for (int threads = 1; threads <= 3; threads++)
     for (int keep = 0; keep < 2; keep++)
         for (size_t ci = 0; ci < sizeof chunks / sizeof chunks[0]; ci++) {
             tb t;
             tb_init(&t, 2, B, L, chunks[ci], keep, 24);
-            gsl_rng *r = t_rng(99);
             mr_error e;
+            mr_bert_ws_free(&t.w);
+            cr_assert(mr_bert_ws_alloc_threads(&t.w, &t.m, B, L, chunks[ci], keep, threads, &e) == MR_OK, "%s", e.msg);
+            gsl_rng *r = t_rng(99);
             cr_assert(mr_bert_forward(&t.m, &t.p, t.ids, t.tt, t.am, B, L, t.out, r, &t.w, &e) == MR_OK);
             mr_params_zero_grad(&t.p);
             tb_backward(&t, NULL);
+            if (out0) { /* a second backward: the same gradient again */
+                double *g1 = malloc(total * sizeof *g1);
+                cr_assert(g1);
+                memcpy(g1, t.p.grad, total * sizeof(double));
+                mr_params_zero_grad(&t.p);
+                tb_backward(&t, NULL);
+                cr_assert(memcmp(g1, t.p.grad, total * sizeof(double)) == 0, "second backward differs at chunk %zu keep %d threads %d",
+                          chunks[ci], keep, threads);
+                free(g1);
+            }
             if (!out0) {
                 total = t.p.total;
                 out0 = t_alloc(B * L * H);
@@ -323,10 +340,10 @@ Test(bert, chunk_size_invariance) {
                 memcpy(out0, t.out, B * L * H * sizeof(double));
                 memcpy(g0, t.p.grad, total * sizeof(double));
             } else {
-                cr_assert(memcmp(out0, t.out, B * L * H * sizeof(double)) == 0, "output differs at chunk %zu keep %d",
-                          chunks[ci], keep);
-                cr_assert(memcmp(g0, t.p.grad, total * sizeof(double)) == 0, "gradient differs at chunk %zu keep %d",
-                          chunks[ci], keep);
+                cr_assert(memcmp(out0, t.out, B * L * H * sizeof(double)) == 0, "output differs at chunk %zu keep %d threads %d",
+                          chunks[ci], keep, threads);
+                cr_assert(memcmp(g0, t.p.grad, total * sizeof(double)) == 0, "gradient differs at chunk %zu keep %d threads %d",
+                          chunks[ci], keep, threads);
             }
             gsl_rng_free(r);
             tb_free(&t);
@@ -430,6 +447,11 @@ Test(bert, sizes) {
     cr_assert(mr_bert_sample_cache_size(&m, 100) == 19781100, "%zu", mr_bert_sample_cache_size(&m, 100));
     cr_assert(mr_bert_cache_size(&m, 128, 100, 8, 0) == 8 * 19781100UL);
     cr_assert(mr_bert_cache_size(&m, 128, 100, 8, 1) == 128 * 19781100UL);
+    /* one chunk of activations per thread (keep 0), never more than the chunks */
+    cr_assert(mr_bert_cache_size_threads(&m, 128, 100, 8, 0, 2) == 2 * 8 * 19781100UL);
+    cr_assert(mr_bert_cache_size_threads(&m, 128, 100, 8, 1, 2) == 128 * 19781100UL);
+    cr_assert(mr_bert_cache_size_threads(&m, 6, 100, 8, 0, 2) == 6 * 19781100UL);
+    cr_assert(mr_bert_cache_size_threads(&m, 128, 100, 8, 0, 1) == mr_bert_cache_size(&m, 128, 100, 8, 0));
     mr_params_free(&p);
 }
 

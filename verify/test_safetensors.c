@@ -729,7 +729,7 @@ Test(safetensors, hf_directory_and_its_errors) {
     const char *huge = "{\"vocab_size\": 1099511627776, \"hidden_size\": 4, \"num_attention_heads\": 2}";
     t_write_file(path, huge, strlen(huge));
     cr_expect(mr_bert_load_dir(dir, &got, &dst, NULL, &e) == MR_EFORMAT);
-    cr_expect(strstr(e.msg, "more than model.safetensors") && dst.data == NULL, "%s", e.msg);
+    cr_expect(strstr(e.msg, "more than ") && strstr(e.msg, "/model.safetensors (") && dst.data == NULL, "%s", e.msg);
     /* a failed load leaves a fresh store as the caller had it */
     snprintf(path, sizeof path, "%s/config.json", dir);
     c.hidden_size = 8; /* the file holds hidden 4: every tensor mis-shaped */
@@ -958,4 +958,43 @@ Test(safetensors, numpy_reads_bert_init_output_bit_exact) {
     }
     mr_npz_close(&z);
     mr_params_free(&p);
+}
+
+/* mr_bert_load_dir_weights (mimrl train --bert_weights): config.json from
+ * the directory, the weights from a given safetensors file or npz state_dict
+ * (by first bytes, whatever the name); the directory's own
+ * model.safetensors is not read. */
+Test(safetensors, directory_with_weights_from_another_file) {
+    mr_bert_config c, got;
+    tiny(&c);
+    mr_params src, a, b, z;
+    store(&src, &c);
+    t_gen_params(&src, 17, 1.0);
+    char dir[512], path[600], st[600], np[600];
+    t_path(dir, sizeof dir, "hfdir_w");
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    char *js = mr_bert_config_to_json(&c);
+    t_write_file(path, js, strlen(js));
+    free(js);
+    mr_error e = {0};
+    t_path(st, sizeof st, "weights_elsewhere.bin");
+    cr_assert(mr_bert_save_safetensors(&src, &c, MR_BERT_PREFIX, st, 0, &e) == MR_OK, "%s", e.msg);
+    /* the directory has no model.safetensors: only the explicit file works */
+    mr_params_init(&z);
+    cr_expect(mr_bert_load_dir(dir, &got, &z, NULL, &e) == MR_EIO && strstr(e.msg, "model.safetensors"), "%s", e.msg);
+    mr_params_init(&a), mr_params_init(&b);
+    cr_assert(mr_bert_load_dir_weights(dir, st, &got, &a, NULL, &e) == MR_OK, "%s", e.msg);
+    cr_assert(got.hidden_size == c.hidden_size && got.num_hidden_layers == c.num_hidden_layers);
+    check_equal(&src, &a);
+    /* a's store holds the bertmodel.* tensors only: its npz is a state_dict */
+    t_path(np, sizeof np, "weights_elsewhere.safetensors"); /* an npz, misnamed on purpose */
+    cr_assert(mr_params_save(&a, np, NULL, 0, &e) == MR_OK, "%s", e.msg);
+    cr_assert(mr_bert_load_dir_weights(dir, np, &got, &b, NULL, &e) == MR_OK, "%s", e.msg);
+    check_equal(&src, &b);
+    /* a missing weights file is named */
+    cr_expect(mr_bert_load_dir_weights(dir, "/nonexistent/w.npz", &got, &z, NULL, &e) == MR_EIO &&
+                  strstr(e.msg, "/nonexistent/w.npz"), "%s", e.msg);
+    cr_expect(z.data == NULL && z.n == 0, "the store is returned unallocated on error");
+    mr_params_free(&src), mr_params_free(&a), mr_params_free(&b), mr_params_free(&z);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -507,4 +508,72 @@ Test(train, bert_fine_tuning_and_resume_are_bit_exact, .timeout = 900) {
     cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
     snprintf(args, sizeof args, "train --resume %s --epochs_num 3", g);
     cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "not the one the run started from"), "%s", out);
+}
+
+/* --bert_weights FILE (issue 12 item 3: "a state_dict saved as npz loads
+ * too") and --bert_chunk N in training: a directory holding only config.json
+ * and vocab.txt plus the same weights as an npz state_dict under HF's
+ * "bert." names, trained with chunks of 3 samples, gives exactly the run of
+ * the Hugging Face directory at the default chunk (8). Chunking sums no
+ * differently with one BLAS thread (bert.h "Summation order"; with two,
+ * OpenBLAS may choose its threaded path by product size), so the test pins
+ * OPENBLAS_NUM_THREADS=1. The resumed run finds both flags in config.json. */
+Test(train, bert_weights_npz_and_chunk_size_give_the_same_run, .timeout = 600) {
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
+    char prefix[512], bdir[512], wdir[512], wnpz[600], a[512], b[512], c2[512], args[4096], out[65536];
+    make_data(prefix);
+    t_path(bdir, sizeof bdir, "bert_w");
+    snprintf(args, sizeof args, "bert-init --layers 2 --hidden 16 --heads 2 --intermediate 32 --out %s", bdir);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    /* the weights-less directory and the npz state_dict */
+    t_path(wdir, sizeof wdir, "bert_w_nofile");
+    cr_assert(mkdir(wdir, 0755) == 0);
+    const char *keep[] = {"config.json", "vocab.txt"};
+    for (int k = 0; k < 2; k++) {
+        char s[700], d[700];
+        size_t n;
+        snprintf(s, sizeof s, "%s/%s", bdir, keep[k]);
+        snprintf(d, sizeof d, "%s/%s", wdir, keep[k]);
+        unsigned char *x = t_read_file(s, &n);
+        cr_assert(x && t_write_file(d, x, n) == 0);
+        free(x);
+    }
+    mr_bert_config c;
+    mr_params p0, hf;
+    mr_params_init(&p0), mr_params_init(&hf);
+    mr_error e;
+    cr_assert(mr_bert_load_dir(bdir, &c, &p0, NULL, &e) == MR_OK, "%s", e.msg);
+    cr_assert(mr_bert_params_add(&hf, &c, "bert.", &e) == MR_OK && mr_params_alloc(&hf, &e) == MR_OK, "%s", e.msg);
+    cr_assert(hf.total == p0.total);
+    memcpy(hf.data, p0.data, p0.total * sizeof(double));
+    snprintf(wnpz, sizeof wnpz, "%s/bert_state_dict.npz", wdir);
+    cr_assert(mr_params_save(&hf, wnpz, NULL, 0, &e) == MR_OK, "%s", e.msg);
+    mr_params_free(&p0), mr_params_free(&hf);
+    /* without --bert_weights the directory has no weights: exit 2 naming the file */
+    t_path(a, sizeof a, "bert_w_a");
+    snprintf(args, sizeof args, "train --data %s --bert %s --out %s --epochs_num 1 " SMALL, prefix, wdir, a);
+    cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "model.safetensors"), "%s", out);
+    snprintf(args, sizeof args, "train --data %s --bert %s --bert_weights %s/nothing.npz --out %s --epochs_num 1 " SMALL, prefix,
+             wdir, wdir, a);
+    cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "nothing.npz"), "%s", out);
+    const char *bad[] = {"0", "-1", "4097", "3x", ""};
+    for (int k = 0; k < 5; k++) {
+        snprintf(args, sizeof args, "train --data %s --bert %s --bert_chunk '%s' --out %s --epochs_num 1 " SMALL, prefix, bdir, bad[k], a);
+        cr_assert(t_run_cli(args, out, sizeof out) == 2 && strstr(out, "--bert_chunk"), "--bert_chunk '%s': %s", bad[k], out);
+    }
+    /* the HF directory at chunk 8, against the npz at chunk 3 (straight and resumed) */
+    t_path(b, sizeof b, "bert_w_b");
+    t_path(c2, sizeof c2, "bert_w_c");
+    snprintf(args, sizeof args, "train --data %s --bert %s --bert_pad longest --out %s --epochs_num 2 " SMALL, prefix, bdir, a);
+    cr_assert(t_run_cli(args, out, sizeof out) == 0, "%s", out);
+    char flags[1400];
+    snprintf(flags, sizeof flags, "--bert %s --bert_weights %s --bert_chunk 3 --bert_pad longest", wdir, wnpz);
+    straight_and_resumed(prefix, flags, b, c2, 2);
+    same_run(a, b, 2);
+    char cj[700];
+    snprintf(cj, sizeof cj, "%s/config.json", c2);
+    size_t n;
+    char *txt = (char *)t_read_file(cj, &n);
+    cr_assert(txt && strstr(txt, "\"bert_chunk\": 3") && strstr(txt, "bert_state_dict.npz"), "%s", txt ? txt : "(none)");
+    free(txt);
 }

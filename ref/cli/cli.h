@@ -18,6 +18,9 @@ typedef struct {
 int mr_parse_flags(int argc, char **argv, int from, mr_flag *fl, size_t nf, const char *cmd);
 int mr_parse_ulong(const char *cmd, const char *flagname, const char *s, unsigned long *out);
 int mr_parse_double(const char *cmd, const char *flagname, const char *s, double *out);
+/* --bert_chunk N: 1 … 4096 samples per BERT chunk; 2 (message on stderr
+ * naming `where`) otherwise. */
+int mr_parse_bert_chunk(const char *s, size_t *out, const char *where);
 
 int mr_cmd_estimate(int argc, char **argv);
 int mr_cmd_verify_estimators(int argc, char **argv);

@@ -76,13 +76,15 @@ static int load_int(const mr_npz *z, const char *name, int64_t **out, mr_oracle_
 }
 
 int mr_cmd_oracle(int argc, char **argv) {
-    mr_flag fl[] = {{"--checkpoint", 1, 0, 0}, {"--batch", 1, 0, 0}, {"--out", 1, 0, 0}};
-    int rc = mr_parse_flags(argc, argv, 2, fl, 3, "oracle");
+    mr_flag fl[] = {{"--checkpoint", 1, 0, 0}, {"--batch", 1, 0, 0}, {"--out", 1, 0, 0}, {"--bert_chunk", 1, 0, 0}};
+    int rc = mr_parse_flags(argc, argv, 2, fl, 4, "oracle");
     if (rc) return rc;
     if (!fl[0].value || !fl[1].value || !fl[2].value) {
-        fprintf(stderr, "usage: mimrl oracle --checkpoint CKPT.npz --batch BATCH.npz --out OUT.npz (README: Oracle)\n");
+        fprintf(stderr, "usage: mimrl oracle --checkpoint CKPT.npz --batch BATCH.npz --out OUT.npz [--bert_chunk N] (README: Oracle)\n");
         return 2;
     }
+    size_t bert_chunk = 0;
+    if (fl[3].value && mr_parse_bert_chunk(fl[3].value, &bert_chunk, "mimrl oracle")) return 2;
     mr_error e = {0};
     mr_model m;
     mr_model_cfg mc;
@@ -91,6 +93,7 @@ int mr_cmd_oracle(int argc, char **argv) {
         fprintf(stderr, "mimrl oracle: %s\n", e.msg);
         return rc == MR_ENOMEM ? 1 : 2;
     }
+    if (bert_chunk) m.cfg.bert_chunk = bert_chunk;
     mr_npz z;
     if ((rc = mr_npz_open(&z, fl[1].value, &e))) {
         fprintf(stderr, "mimrl oracle: %s\n", e.msg);

@@ -36,6 +36,12 @@ static const char *TRAIN_HELP =
     "  --text_input bert|features the text branch [default bert with --bert, else features = text_emb]\n"
     "  --bert_pad dec|longest     Dec rule (truncate + pad to time_len) or SDK/AVEC rule (pad to the longest\n"
     "                             of the batch, cropped at time_len by the model) [default dec for MulT data]\n"
+    "  --bert_weights FILE        BERT weights from FILE (a .safetensors file or an npz state_dict, e.g. the\n"
+    "                             official model's bertmodel.* or HF's bert.* names) instead of DIR/model.safetensors;\n"
+    "                             DIR still gives config.json and vocab.txt\n"
+    "  --bert_chunk N             samples per BERT chunk (activations of one chunk kept, the rest recomputed in\n"
+    "                             the backward; memory ≈ N × 158 MB for BERT-base at 100 tokens) [default 8];\n"
+    "                             results do not depend on it beyond summation order (bit-identical with BLAS=none)\n"
     "\n"
     "Run directory: config.json, metrics.csv, best.npz, last.npz, predictions_valid.npz,\n"
     "predictions_test.npz, summary.json (written last: the run is finished), train.lock (held while running;\n"
@@ -148,9 +154,9 @@ static const char *CSV_HEAD =
 typedef struct {
     mr_model_cfg mc;
     mr_train_cfg tc;
-    const char *data, *out, *resume, *bert, *bert_pad, *text_input;
+    const char *data, *out, *resume, *bert, *bert_pad, *text_input, *bert_weights;
     int overwrite, explicit_dims, have_epochs;
-    char data_buf[4096], rundir[4096], blas[512], bert_buf[4096], pad_buf[16], ti_buf[16];
+    char data_buf[4096], rundir[4096], blas[512], bert_buf[4096], pad_buf[16], ti_buf[16], bw_buf[4096];
 } train_args;
 
 /* Exit status of a failed step: 0 = go on. */
@@ -194,7 +200,10 @@ static int parse_args(int argc, char **argv, train_args *a) {
         else if (!strcmp(name, "bert")) a->bert = val;
         else if (!strcmp(name, "bert_pad")) a->bert_pad = val;
         else if (!strcmp(name, "text_input")) a->text_input = val;
-        else if (!strcmp(name, "preset")) {
+        else if (!strcmp(name, "bert_weights")) a->bert_weights = val;
+        else if (!strcmp(name, "bert_chunk")) {
+            if (mr_parse_bert_chunk(val, &a->mc.bert_chunk, "mimrl train")) return 2;
+        } else if (!strcmp(name, "preset")) {
             if (mr_cfg_apply_preset(&a->mc, &a->tc, val, stdout, &e)) return fail(2, &e);
             a->have_epochs |= strstr(mr_cfg_preset_find(val)->flags, "--epochs_num ") != NULL;
         } else {
@@ -240,6 +249,11 @@ static int resume_config(train_args *a) {
         } else if (!strcmp(l.kv[k].key, "bert")) {
             snprintf(a->bert_buf, sizeof a->bert_buf, "%s", l.kv[k].value);
             a->bert = a->bert_buf;
+        } else if (!strcmp(l.kv[k].key, "bert_weights")) {
+            snprintf(a->bw_buf, sizeof a->bw_buf, "%s", l.kv[k].value);
+            a->bert_weights = a->bw_buf;
+        } else if (!strcmp(l.kv[k].key, "bert_chunk")) {
+            if (mr_parse_bert_chunk(l.kv[k].value, &a->mc.bert_chunk, path)) rc = 2;
         } else if (!strcmp(l.kv[k].key, "bert_pad")) {
             snprintf(a->pad_buf, sizeof a->pad_buf, "%s", l.kv[k].value);
             a->bert_pad = a->pad_buf;
@@ -414,11 +428,17 @@ static int write_config(const train_args *a, const char *cfgjson) {
     mr_json_quote(data, sizeof data, a->data);
     mr_json_quote(rundir, sizeof rundir, a->rundir);
     mr_json_quote(blas, sizeof blas, a->blas);
-    char bert[8300] = "";
+    char bert[16600] = "";
     if (a->mc.bert) {
-        char q[8200];
+        char q[8200], qw[8200] = "";
         mr_json_quote(q, sizeof q, a->bert);
-        snprintf(bert, sizeof bert, ", \"bert\": %s, \"text_input\": \"bert\", \"bert_pad\": \"%s\"", q, a->bert_pad);
+        if (a->bert_weights) {
+            char t[8200];
+            mr_json_quote(t, sizeof t, a->bert_weights);
+            snprintf(qw, sizeof qw, ", \"bert_weights\": %.8100s", t);
+        }
+        snprintf(bert, sizeof bert, ", \"bert\": %.8100s, \"text_input\": \"bert\", \"bert_pad\": \"%s\", \"bert_chunk\": %zu%s", q,
+                 a->bert_pad, a->mc.bert_chunk ? a->mc.bert_chunk : (size_t)8, qw);
     }
     size_t cl = strlen(cfgjson), n = cl + strlen(data) + strlen(rundir) + strlen(blas) + strlen(bert) + 64;
     char *full = malloc(n);
@@ -562,7 +582,7 @@ int mr_cmd_train(int argc, char **argv) {
         }
         char vp[4200];
         snprintf(vp, sizeof vp, "%s/vocab.txt", a.bert);
-        if (mr_bert_load_dir(a.bert, &a.mc.bert_cfg, &bw, NULL, &e) || mr_tokenizer_load(&tok, vp, &e)) {
+        if (mr_bert_load_dir_weights(a.bert, a.bert_weights, &a.mc.bert_cfg, &bw, NULL, &e) || mr_tokenizer_load(&tok, vp, &e)) {
             mr_params_free(&bw);
             return fail(2, &e);
         }
@@ -611,12 +631,14 @@ int mr_cmd_train(int argc, char **argv) {
 
 int mr_cmd_eval(int argc, char **argv) {
     mr_flag fl[] = {{"--checkpoint", 1, 0, 0}, {"--data", 1, 0, 0}, {"--split", 1, 0, 0}, {"--json", 0, 0, 0}, {"--bert", 1, 0, 0},
-                    {"--bert_pad", 1, 0, 0}};
-    int rc = mr_parse_flags(argc, argv, 2, fl, 6, "eval");
+                    {"--bert_pad", 1, 0, 0}, {"--bert_chunk", 1, 0, 0}};
+    int rc = mr_parse_flags(argc, argv, 2, fl, 7, "eval");
     if (rc) return rc;
+    size_t bert_chunk = 0;
+    if (fl[6].value && mr_parse_bert_chunk(fl[6].value, &bert_chunk, "mimrl eval")) return 2;
     if (!fl[0].value || !fl[1].value) {
         fprintf(stderr, "usage: mimrl eval --checkpoint FILE.npz --data PREFIX [--split test|valid|train] [--json] [--bert DIR "
-                        "[--bert_pad dec|longest]]\n(a checkpoint with BERT needs --bert DIR for its vocab.txt)\n");
+                        "[--bert_pad dec|longest] [--bert_chunk N]]\n(a checkpoint with BERT needs --bert DIR for its vocab.txt)\n");
         return 2;
     }
     const char *split = fl[2].value ? fl[2].value : "test";
@@ -631,6 +653,7 @@ int mr_cmd_eval(int argc, char **argv) {
         fprintf(stderr, "mimrl eval: %s\n", e.msg);
         return 2;
     }
+    if (bert_chunk) t.m.cfg.bert_chunk = t.mc.bert_chunk = bert_chunk;
     mr_dataset d;
     if (load_split(&d, fl[1].value, split, &t.mc, &e)) {
         fprintf(stderr, "mimrl eval: %s\n", e.msg);

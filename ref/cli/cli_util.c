@@ -55,3 +55,14 @@ int mr_parse_double(const char *cmd, const char *flagname, const char *s, double
     *out = v;
     return 0;
 }
+
+int mr_parse_bert_chunk(const char *s, size_t *out, const char *where) {
+    char *end;
+    unsigned long v = s && *s && *s != '-' ? strtoul(s, &end, 10) : 0;
+    if (!s || !*s || *s == '-' || *end || v < 1 || v > 4096) {
+        fprintf(stderr, "%s: --bert_chunk expects samples per chunk in 1 … 4096, got '%s'\n", where, s ? s : "");
+        return 2;
+    }
+    *out = (size_t)v;
+    return 0;
+}

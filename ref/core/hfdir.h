@@ -48,6 +48,11 @@ int mr_bert_load_weights(mr_params *p, const mr_bert_config *c, const char *path
  * checkpoint (model.safetensors.index.json) or a pickle-only directory
  * (pytorch_model.bin) is MR_EUNSUPPORTED with a hint. */
 int mr_bert_load_dir(const char *dir, mr_bert_config *c, mr_params *p, char **note, mr_error *e);
+/* The same with the weights from `weights` (a .safetensors file or an npz
+ * state_dict, by its first bytes) instead of DIR/model.safetensors; NULL is
+ * mr_bert_load_dir. DIR still gives config.json (and the caller vocab.txt). */
+int mr_bert_load_dir_weights(const char *dir, const char *weights, mr_bert_config *c, mr_params *p, char **note,
+                             mr_error *e);
 
 /* Hugging Face's initialisation of a fresh BertModel (_init_weights with
  * initializer_range 0.02): every matrix and embedding ~ normal(0, 0.02)

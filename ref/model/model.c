@@ -261,6 +261,8 @@ void mr_workspace_free(mr_workspace *w) {
 
 static size_t branch_len(const mr_step_dims *d, int v) { return v == MR_VISUAL ? d->Lv : d->La; }
 
+static int branch_parallel(void); /* below, with the encoder threads */
+
 int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace **out, mr_error *e) {
     *out = NULL;
     const mr_model_cfg *c = &m->cfg;
@@ -314,7 +316,9 @@ int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace
         mr_error be = {0};
         size_t chunk = c->bert_chunk ? c->bert_chunk : 8;
         if (chunk > B) chunk = B;
-        if (ok && mr_bert_ws_alloc(&w->bws, &m->bert, B, Lt, chunk, c->bert_keep, &be) == MR_OK) w->has_bws = 1;
+        /* BERT's chunk forwards on the encoder threads (bert.h "Threads"): the same bits either way */
+        if (ok && mr_bert_ws_alloc_threads(&w->bws, &m->bert, B, Lt, chunk, c->bert_keep, branch_parallel() ? 2 : 1, &be) == MR_OK)
+            w->has_bws = 1;
         else ok = 0;
     }
     if (!ok) {

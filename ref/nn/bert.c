@@ -4,6 +4,7 @@
 #include <float.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,36 +90,74 @@ size_t mr_bert_work_size(const mr_bert *m, size_t chunk, size_t L) {
 
 static size_t nchunks_of(size_t B, size_t chunk) { return (B + chunk - 1) / chunk; }
 
-size_t mr_bert_cache_size(const mr_bert *m, size_t B, size_t L, size_t chunk, int keep) {
+/* threads for n chunks */
+static int w_threads(const mr_bert_ws *w, size_t n) {
+    int T = w->threads > 1 ? w->threads : 1;
+    return (size_t)T < n ? T : (int)n;
+}
+
+/* chunk slots in the cache: every chunk (keep), else one per thread (at most
+ * one per chunk) */
+static size_t nslots_of(size_t B, size_t chunk, int keep, int threads) {
+    size_t nc = nchunks_of(B, chunk), t = threads > 1 ? (size_t)threads : 1;
+    return keep ? nc : (t < nc ? t : nc);
+}
+
+size_t mr_bert_cache_size_threads(const mr_bert *m, size_t B, size_t L, size_t chunk, int keep, int threads) {
     if (chunk > B) chunk = B;
-    return (keep ? nchunks_of(B, chunk) : 1) * chunk * mr_bert_sample_cache_size(m, L);
+    return nslots_of(B, chunk, keep, threads) * chunk * mr_bert_sample_cache_size(m, L);
+}
+
+size_t mr_bert_cache_size(const mr_bert *m, size_t B, size_t L, size_t chunk, int keep) {
+    return mr_bert_cache_size_threads(m, B, L, chunk, keep, 1);
 }
 
 int mr_bert_ws_alloc(mr_bert_ws *w, const mr_bert *m, size_t B, size_t L, size_t chunk, int keep, mr_error *e) {
+    return mr_bert_ws_alloc_threads(w, m, B, L, chunk, keep, 1, e);
+}
+
+int mr_bert_ws_alloc_threads(mr_bert_ws *w, const mr_bert *m, size_t B, size_t L, size_t chunk, int keep, int threads,
+                             mr_error *e) {
     memset(w, 0, sizeof *w);
     if (B == 0 || L == 0 || chunk == 0) return mr_fail(e, MR_EINVAL, "bert workspace: B, L and chunk must be positive");
+    if (threads < 1 || threads > MR_BERT_MAX_THREADS)
+        return mr_fail(e, MR_EINVAL, "bert workspace: threads must be 1 … %d", MR_BERT_MAX_THREADS);
     if (chunk > B) chunk = B;
     w->B = B;
     w->L = L;
     w->chunk = chunk;
     w->keep = keep ? 1 : 0;
-    w->cache = malloc(mr_bert_cache_size(m, B, L, chunk, keep) * sizeof(double));
-    w->work = malloc(mr_bert_work_size(m, chunk, L) * sizeof(double));
+    w->threads = threads;
+    w->nslots = nslots_of(B, chunk, keep, threads);
+    int ok = 1;
+    w->cache = malloc(mr_bert_cache_size_threads(m, B, L, chunk, keep, threads) * sizeof(double));
     w->seeds = calloc(B, sizeof *w->seeds);
-    w->srng = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!w->cache || !w->work || !w->seeds || !w->srng) {
+    w->slot_chunk = malloc(w->nslots * sizeof *w->slot_chunk);
+    ok = w->cache && w->seeds && w->slot_chunk;
+    for (int t = 0; t < threads && ok; t++) {
+        w->work_t[t] = malloc(mr_bert_work_size(m, chunk, L) * sizeof(double));
+        w->srng_t[t] = gsl_rng_alloc(gsl_rng_mt19937);
+        ok = w->work_t[t] && w->srng_t[t];
+    }
+    if (!ok) {
         mr_bert_ws_free(w);
         return mr_fail(e, MR_ENOMEM, "bert workspace: out of memory (%zu doubles of cache)",
-                       mr_bert_cache_size(m, B, L, chunk, keep));
+                       mr_bert_cache_size_threads(m, B, L, chunk, keep, threads));
     }
+    w->work = w->work_t[0];
+    w->srng = w->srng_t[0];
+    for (size_t i = 0; i < w->nslots; i++) w->slot_chunk[i] = (size_t)-1;
     return MR_OK;
 }
 
 void mr_bert_ws_free(mr_bert_ws *w) {
     free(w->cache);
-    free(w->work);
     free(w->seeds);
-    if (w->srng) gsl_rng_free(w->srng);
+    free(w->slot_chunk);
+    for (int t = 0; t < MR_BERT_MAX_THREADS; t++) {
+        free(w->work_t[t]);
+        if (w->srng_t[t]) gsl_rng_free(w->srng_t[t]);
+    }
     memset(w, 0, sizeof *w);
 }
 
@@ -386,25 +425,83 @@ static int check_inputs(const mr_bert *m, const int64_t *ids, const int64_t *tt,
     return MR_OK;
 }
 
+/* chunk c lives in slot c (keep) or c mod nslots; with several threads,
+ * thread t runs the chunks c ≡ t (mod threads), so each has slots of its own */
+static size_t slot_of(const mr_bert_ws *w, size_t c) { return w->keep ? c : c % w->nslots; }
+
 static double *slot(const mr_bert *m, mr_bert_ws *w, size_t c, size_t L) {
-    return w->cache + (w->keep ? c : 0) * w->chunk * mr_bert_sample_cache_size(m, L);
+    return w->cache + slot_of(w, c) * w->chunk * mr_bert_sample_cache_size(m, L);
+}
+
+/* ---- chunk forwards on several threads. Chunks are independent (no
+ * parameter gradient, each its own cache slot, work area and mask
+ * generator), so thread t forwards the chunks first + t, first + t + T, …
+ * (T = the workspace's threads) while OpenBLAS runs one thread per call;
+ * every chunk computes exactly what it computes alone (with one BLAS thread),
+ * whatever the thread count. */
+typedef struct {
+    const mr_bert *m;
+    const mr_params *p;
+    const int64_t *ids, *tt, *am;
+    size_t B, L, c0, c1; /* chunks [c0, c1) */
+    const unsigned long *seeds;
+    mr_bert_ws *w;
+    double *out; /* NULL: keep the cache only (recompute) */
+    int t, T;
+} fwd_job;
+
+static void forward_chunk(const fwd_job *j, size_t c) {
+    const mr_bert *m = j->m;
+    mr_bert_ws *w = j->w;
+    size_t L = j->L, H = m->cfg.hidden_size, b0 = c * w->chunk, nb = j->B - b0 < w->chunk ? j->B - b0 : w->chunk;
+    double *cc = slot(m, w, c, L);
+    chunk_forward(m, j->p, j->ids + b0 * L, j->tt ? j->tt + b0 * L : NULL, j->am ? j->am + b0 * L : NULL, nb, L,
+                  j->seeds ? j->seeds + b0 : NULL, w->srng_t[j->t], cc, w->work_t[j->t]);
+    w->slot_chunk[slot_of(w, c)] = c;
+    if (j->out) {
+        layer_acts last = layer_at(m, cc, nb, L, m->cfg.num_hidden_layers - 1);
+        memcpy(j->out + b0 * L * H, last.y, nb * L * H * sizeof(double));
+    }
+}
+
+static void *forward_worker(void *v) {
+    const fwd_job *j = v;
+    for (size_t c = j->c0 + (size_t)j->t; c < j->c1; c += (size_t)j->T) forward_chunk(j, c);
+    return NULL;
+}
+
+/* forward chunks [c0, c1) on the workspace's threads (fewer when fewer
+ * chunks; one when a thread cannot start) */
+static void forward_chunks(fwd_job j) {
+    int T = w_threads(j.w, j.c1 - j.c0);
+    if (T <= 1) {
+        j.t = 0, j.T = 1;
+        forward_worker(&j);
+        return;
+    }
+    fwd_job jt[MR_BERT_MAX_THREADS];
+    pthread_t th[MR_BERT_MAX_THREADS];
+    int started[MR_BERT_MAX_THREADS] = {0};
+    int old = mr_blas_threads_set(1);
+    for (int t = 0; t < T; t++) jt[t] = j, jt[t].t = t, jt[t].T = T;
+    for (int t = 1; t < T; t++) started[t] = pthread_create(&th[t], NULL, forward_worker, &jt[t]) == 0;
+    forward_worker(&jt[0]);
+    for (int t = 1; t < T; t++) {
+        if (started[t]) pthread_join(th[t], NULL);
+        else forward_worker(&jt[t]); /* its chunks on this thread, same slot and generator */
+    }
+    mr_blas_threads_set(old);
 }
 
 int mr_bert_forward_seeded(const mr_bert *m, const mr_params *p, const int64_t *ids, const int64_t *type_ids,
                            const int64_t *att_mask, size_t B, size_t L, double *out, const unsigned long *seeds,
                            mr_bert_ws *w, mr_error *e) {
     w->fwd_valid = 0;
+    for (size_t i = 0; i < w->nslots; i++) w->slot_chunk[i] = (size_t)-1;
     if (check_inputs(m, ids, type_ids, att_mask, B, L, w, e) != MR_OK) return MR_EINVAL;
     if (seeds && seeds != w->seeds) memcpy(w->seeds, seeds, B * sizeof *seeds);
-    size_t H = m->cfg.hidden_size, nc = nchunks_of(B, w->chunk);
-    for (size_t c = 0; c < nc; c++) {
-        size_t b0 = c * w->chunk, nb = B - b0 < w->chunk ? B - b0 : w->chunk;
-        double *cc = slot(m, w, c, L);
-        chunk_forward(m, p, ids + b0 * L, type_ids ? type_ids + b0 * L : NULL, att_mask ? att_mask + b0 * L : NULL,
-                      nb, L, seeds ? w->seeds + b0 : NULL, w->srng, cc, w->work);
-        layer_acts last = layer_at(m, cc, nb, L, m->cfg.num_hidden_layers - 1);
-        memcpy(out + b0 * L * H, last.y, nb * L * H * sizeof(double));
-    }
+    fwd_job j = {m, p, ids, type_ids, att_mask, B, L, 0, nchunks_of(B, w->chunk), seeds ? w->seeds : NULL, w, out, 0, 1};
+    forward_chunks(j);
     w->fwd_B = B;
     w->fwd_L = L;
     w->fwd_dropout = seeds != NULL;
@@ -519,17 +616,20 @@ int mr_bert_backward(const mr_bert *m, mr_params *p, const unsigned char *frozen
     if (emb) lowest = 0;
     if (!emb && lowest == nl) return MR_OK; /* all frozen */
     size_t nc = nchunks_of(B, w->chunk);
-    int recompute = !w->keep && nc > 1;
+    fwd_job j = {m, p, ids, type_ids, att_mask, B, L, 0, 0, w->fwd_dropout ? w->seeds : NULL, w, NULL, 0, 1};
     for (size_t c = 0; c < nc; c++) {
         size_t b0 = c * w->chunk, nb = B - b0 < w->chunk ? B - b0 : w->chunk;
         const int64_t *id = ids + b0 * L, *tt = type_ids ? type_ids + b0 * L : NULL;
-        double *cc = slot(m, w, c, L);
-        if (recompute)
-            chunk_forward(m, p, id, tt, att_mask ? att_mask + b0 * L : NULL, nb, L,
-                          w->fwd_dropout ? w->seeds + b0 : NULL, w->srng, cc, w->work);
-        chunk_backward(m, p, frozen, id, tt, nb, L, dout + b0 * L * H, w->fwd_dropout, lowest, emb, cc, w->work);
+        /* keep = 0: a chunk no longer in its slot is recomputed, together
+         * with the next ones of the other slots (one per thread) */
+        if (w->slot_chunk[slot_of(w, c)] != c) {
+            j.c0 = c, j.c1 = c + w->nslots < nc ? c + w->nslots : nc;
+            forward_chunks(j);
+        }
+        chunk_backward(m, p, frozen, id, tt, nb, L, dout + b0 * L * H, w->fwd_dropout, lowest, emb, slot(m, w, c, L),
+                       w->work);
     }
-    /* a recomputing backward leaves the last chunk in the slot: a second
-     * backward recomputes again, which gives the same bits */
+    /* the slots keep the last chunks recomputed: a second backward
+     * recomputes what it needs again, which gives the same bits */
     return MR_OK;
 }

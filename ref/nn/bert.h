@@ -49,9 +49,10 @@
  * Per sample (N_s = L rows) the cache holds, in doubles,
  *     A(L) = L·[(4 + 10n)·H + 2n·I + 3 + 4n] + 2n·nh·L²
  * and the work area W(c, L) = c·L·(7H + 2I) + 2L² for a chunk of c samples.
- * Peak (keep = 0) = chunk·A(L) + W(chunk, L) + the caller's out and dout
- * (B·L·H each). BERT-base, L = 100: A = 19.8 M doubles = 158 MB per sample
- * (B = 128 kept whole: 20.3 GB); chunk 8 → 1.27 GB + 0.07 GB work.
+ * Peak (keep = 0, T threads, see "Threads" below) = T·(chunk·A(L) + W(chunk,
+ * L)) + the caller's out and dout (B·L·H each). BERT-base, L = 100: A =
+ * 19.8 M doubles = 158 MB per sample (B = 128 kept whole: 20.3 GB); chunk 8
+ * → 1.27 GB + 0.07 GB work per thread.
  *
  * Summation order. Rows never mix across samples except in parameter
  * gradients, and those are accumulated per sample in sample order (weight
@@ -121,22 +122,46 @@ int mr_bert_freeze_parse(const char *s);
 
 /* ---- sizes (doubles) */
 size_t mr_bert_sample_cache_size(const mr_bert *m, size_t L); /* A(L) above */
-size_t mr_bert_work_size(const mr_bert *m, size_t chunk, size_t L);
+size_t mr_bert_work_size(const mr_bert *m, size_t chunk, size_t L); /* per thread */
+/* one thread: keep ? every chunk : one chunk of activations */
 size_t mr_bert_cache_size(const mr_bert *m, size_t B, size_t L, size_t chunk, int keep);
+/* T threads, keep = 0: min(T, chunks) chunks of activations */
+size_t mr_bert_cache_size_threads(const mr_bert *m, size_t B, size_t L, size_t chunk, int keep, int threads);
+
+/* Threads. With T > 1 (mr_bert_ws_alloc_threads) the chunk forwards — the
+ * forward, and the recompute in the backward — run on T threads, thread t
+ * taking chunks t, t + T, … of a run of chunks, each chunk in a cache slot,
+ * work area and mask generator of its own, OpenBLAS at one thread per call
+ * meanwhile (mr_blas_threads_set). A chunk computes exactly what it computes
+ * on one thread with one BLAS thread, so outputs and gradients do not depend
+ * on T. The chunk backwards (which add into the parameter gradients in
+ * sample order) stay sequential, with OpenBLAS's own threads. keep = 0 then
+ * holds T chunks of activations (peak = T·chunk·A(L) + T·W(chunk, L) + …),
+ * and the backward recomputes T chunks at a time; a chunk still in its slot
+ * from the forward (the forward's last T chunks' slots, when B has at most T
+ * chunks) is not recomputed. */
+#define MR_BERT_MAX_THREADS 8
 
 typedef struct {
     size_t B, L, chunk; /* capacity: batches up to B samples of up to L tokens */
-    int keep;           /* 1: every chunk's activations kept; 0: one chunk, recompute */
-    double *cache;      /* mr_bert_cache_size(m, B, L, chunk, keep) */
-    double *work;       /* mr_bert_work_size(m, chunk, L) */
+    int keep;           /* 1: every chunk's activations kept; 0: one chunk per thread, recompute */
+    int threads;        /* chunk-forward threads (1 … MR_BERT_MAX_THREADS) */
+    size_t nslots;      /* chunk slots in cache */
+    size_t *slot_chunk; /* [nslots]: the chunk whose activations the slot holds ((size_t)−1: none) */
+    double *cache;      /* mr_bert_cache_size_threads(m, B, L, chunk, keep, threads) */
+    double *work;       /* = work_t[0] */
+    double *work_t[MR_BERT_MAX_THREADS]; /* mr_bert_work_size(m, chunk, L) each */
     unsigned long *seeds; /* [B] per-sample dropout seeds of the last forward */
-    gsl_rng *srng;        /* the per-sample mask generator (mt19937 in mr_bert_ws_alloc) */
+    gsl_rng *srng;        /* = srng_t[0] */
+    gsl_rng *srng_t[MR_BERT_MAX_THREADS]; /* per-thread mask generators (mt19937), reseeded per sample */
     /* set by the forward, checked by the backward */
     size_t fwd_B, fwd_L;
     int fwd_dropout, fwd_valid;
 } mr_bert_ws;
 
 int mr_bert_ws_alloc(mr_bert_ws *w, const mr_bert *m, size_t B, size_t L, size_t chunk, int keep, mr_error *e);
+int mr_bert_ws_alloc_threads(mr_bert_ws *w, const mr_bert *m, size_t B, size_t L, size_t chunk, int keep, int threads,
+                             mr_error *e);
 void mr_bert_ws_free(mr_bert_ws *w);
 
 /* ids, type_ids (NULL: all 0, HF's default), att_mask (NULL: all 1) are

@@ -39,6 +39,7 @@ import os
 
 import numpy as np
 import torch
+import torch.utils.checkpoint
 import torch.nn.functional as F
 from torch import _VF
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -334,8 +335,21 @@ def text_input(cfg, p, batch):
     tt = batch.get('bert_type_ids', torch.zeros_like(ids))
     am = batch.get('bert_att_mask', torch.ones_like(ids))
     dt = p['W_t.weight'].dtype
-    masks = bert_masks(cfg, ids.shape[0], ids.shape[1], dt) if cfg.train else None
-    return bert_torch.bert(p, cfg.bert, ids, tt, am, masks)
+    chunk = getattr(cfg, 'bert_chunk', 0)
+    if not chunk:
+        masks = bert_masks(cfg, ids.shape[0], ids.shape[1], dt) if cfg.train else None
+        return bert_torch.bert(p, cfg.bert, ids, tt, am, masks)
+    # cfg.bert_chunk = c (the benchmark, bench/step_torch.py): chunks of c
+    # samples, each under torch.utils.checkpoint (activations recomputed in
+    # the backward) — mimrl.c's strategy, without which BERT-base at
+    # B = 128 x 100 tokens does not fit 24 GB in float64
+    outs = []
+    for s in range(0, ids.shape[0], chunk):
+        sl = slice(s, s + chunk)
+        masks = bert_masks(cfg, ids[sl].shape[0], ids.shape[1], dt) if cfg.train else None
+        run = lambda i, t, a, m=masks: bert_torch.bert(p, cfg.bert, i, t, a, m)
+        outs.append(torch.utils.checkpoint.checkpoint(run, ids[sl], tt[sl], am[sl], use_reentrant=False))
+    return torch.cat(outs)
 
 
 def model_forward(cfg, p, text, audio, vision, impl='dense'):
