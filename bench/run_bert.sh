@@ -33,7 +33,7 @@ if [[ " $parts " == *" bert "* ]]; then
   [ -s "$csv" ] || echo "utc,commit,B,L,chunk,impl,blas_threads,chunk_threads,phase,seconds,gemm_gflop,gemm_peak_gflops,fraction,peak_rss_gb" > "$csv"
   : > "$tmp"
   c_rows() { # impl openblas_threads chunk_threads
-    OPENBLAS_NUM_THREADS=$2 "$out/bert_bench" --B "$B" --L "$L" --chunk "$chunk" --threads "$3" > "$tmp.o" 2> "$tmp.e"
+    OPENBLAS_NUM_THREADS=$2 "$out/bert_bench" --B "$B" --L "$L" --chunk "$chunk" --threads "$3" > "$tmp.o" 2> "$tmp.e" || { cat "$tmp.e" >&2; exit 1; }
     cat "$tmp.e" >&2
     local rss
     rss=$(sed -nE 's/.*peak RSS ([0-9.]+) GB.*/\1/p' "$tmp.o")
@@ -73,13 +73,13 @@ if [[ " $parts " == *" step "* ]]; then
   info=$("$out/step_bench" prepare --data "$data" --out "$dir" --B "$B" --bert base --Lt "$L")
   echo "[mosi+bert] $info"
   dims=$(echo "$info" | sed -E 's/.*B=([0-9]+), Lt=([0-9]+), La=([0-9]+), Lv=([0-9]+).*/\1,\2,\3,\4/')
-  OPENBLAS_NUM_THREADS=2 "$out/step_bench" time --dir "$dir" --reps 1 --warmup 0 > "$tmp.o" 2> "$tmp.e"
+  OPENBLAS_NUM_THREADS=2 "$out/step_bench" time --dir "$dir" --reps 1 --warmup 0 > "$tmp.o" 2> "$tmp.e" || { cat "$tmp.e" >&2; exit 1; }
   cat "$tmp.e" >&2
   rss=$(sed -nE 's/.*peak RSS ([0-9.]+) GB.*/\1/p' "$tmp.e")
   grep -E '^(forward|backward1|backward2),' "$tmp.o" | while IFS=, read -r ph med _mn _mx; do
     echo "$stamp,$commit,$dims,c_openblas,2,$ph,$med,$rss"
   done >> "$tmp"
-  STEP_TORCH_WARMUP=0 STEP_TORCH_BERT_CHUNK=$chunk "$py" bench/step_torch.py "$dir" 1 2 > "$tmp.o" 2> "$tmp.e"
+  STEP_TORCH_WARMUP=0 STEP_TORCH_BERT_CHUNK=$chunk "$py" bench/step_torch.py "$dir" 1 2 > "$tmp.o" 2> "$tmp.e" || { cat "$tmp.e" >&2; exit 1; }
   cat "$tmp.e" >&2
   for impl in torch_f64 torch_f32; do
     r=$(sed -nE "s/^# $impl: peak RSS of the process so far ([0-9.]+) GB.*/\1/p" "$tmp.e")
