@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "mimrl/mimrl.h"
+#include "ref/core/bert_config.h"
 #include "ref/core/npz.h"
 #include "ref/train/config.h"
 #include "ref/model/model.h"
@@ -28,10 +29,11 @@ typedef struct {
     char *json;
     mr_model m;
     size_t nin;
-    char name[16][64];
-    mr_array a[16];
-    double *v[16];
-    int64_t *anchors[16];
+    char name[32][64];
+    mr_array a[32];
+    double *v[32];
+    int64_t *anchors[32];
+    const int64_t *ints[32]; /* int64 members other than anchors (bert_ids, …, neighbors_*): into a[k] */
 } problem;
 
 static void problem_load(problem *p, const char *fixture, const char *tag) {
@@ -49,6 +51,13 @@ static void problem_load(problem *p, const char *fixture, const char *tag) {
     mr_model_cfg_default(&mc);
     mr_train_cfg_default(&tc);
     cr_assert(mr_cfg_from_json(&mc, &tc, p->json, fixture, NULL, &e) == MR_OK, "%s", e.msg);
+    if (mr_npz_find(&z, "bert_config_json") >= 0) { /* a BERT text branch, as mr_model_from_checkpoint */
+        mr_array bj;
+        cr_assert(mr_npz_read(&z, "bert_config_json", &bj, &e) == MR_OK, "%s", e.msg);
+        cr_assert(mr_bert_config_parse_json((const char *)bj.data, (size_t)bj.count, fixture, &mc.bert_cfg, &e) == MR_OK, "%s", e.msg);
+        mr_array_free(&bj);
+        mc.bert = 1, mc.d_t = mc.bert_cfg.hidden_size;
+    }
     cr_assert(mr_model_build(&p->m, &mc, &e) == MR_OK, "%s", e.msg);
     mr_array s, g;
     cr_assert(mr_npz_read(&z, "param_seed", &s, &e) == MR_OK && mr_npz_read(&z, "param_gain", &g, &e) == MR_OK);
@@ -60,18 +69,20 @@ static void problem_load(problem *p, const char *fixture, const char *tag) {
     snprintf(n, sizeof n, "%s_ckpt.npz", tag), t_path(p->ckpt, sizeof p->ckpt, n);
     snprintf(n, sizeof n, "%s_batch.npz", tag), t_path(p->batch, sizeof p->batch, n);
     snprintf(n, sizeof n, "%s_out.npz", tag), t_path(p->out, sizeof p->out, n);
-    cr_assert(mr_params_save(&p->m.p, p->ckpt, p->json, 0, &e) == MR_OK, "%s", e.msg);
+    cr_assert(mr_model_save(&p->m, p->ckpt, p->json, 0, &e) == MR_OK, "%s", e.msg); /* + bert_config_json with BERT */
     mr_npz_writer w;
     cr_assert(mr_npz_writer_open(&w, p->batch, 0, &e) == MR_OK);
     for (size_t i = 0; i < z.n; i++) {
         if (strncmp(z.m[i].name, "batch/", 6) != 0) continue;
-        cr_assert(p->nin < 16);
+        cr_assert(p->nin < 32);
         size_t k = p->nin++;
         snprintf(p->name[k], sizeof p->name[k], "%s", z.m[i].name + 6);
         cr_assert(mr_npz_read_index(&z, i, &p->a[k], &e) == MR_OK, "%s", e.msg);
         cr_assert(mr_npz_add(&w, p->name[k], p->a[k].dtype, p->a[k].ndim, p->a[k].shape, p->a[k].data, &e) == MR_OK, "%s", e.msg);
         p->v[k] = malloc((size_t)p->a[k].count * sizeof(double) + 8);
         mr_array_to_f64(&p->a[k], p->v[k]);
+        if (p->a[k].dtype == MR_DT_I8 && strncmp(p->name[k], "anchors_", 8) != 0)
+            p->ints[k] = (const int64_t *)p->a[k].data; /* bert_*, neighbors_* */
         if (strncmp(p->name[k], "anchors_", 8) == 0) {
             p->anchors[k] = malloc((size_t)p->a[k].count * sizeof(int64_t) + 8);
             for (uint64_t q = 0; q < p->a[k].count; q++) p->anchors[k][q] = (int64_t)p->v[k][q];
@@ -98,7 +109,10 @@ static void give_inputs(mimrl_model *h, const problem *p, int skip_anchors) {
         }
         size_t sh[4];
         for (int d = 0; d < p->a[k].ndim; d++) sh[d] = (size_t)p->a[k].shape[d];
-        cr_assert(mimrl_set_input(h, p->name[k], p->a[k].ndim, sh, p->v[k], &e) == MIMRL_OK, "%s", e.msg);
+        if (p->ints[k])
+            cr_assert(mimrl_set_input_i64(h, p->name[k], p->a[k].ndim, sh, p->ints[k], &e) == MIMRL_OK, "%s", e.msg);
+        else
+            cr_assert(mimrl_set_input(h, p->name[k], p->a[k].ndim, sh, p->v[k], &e) == MIMRL_OK, "%s", e.msg);
     }
 }
 
@@ -378,6 +392,41 @@ Test(api, python_binding_is_bit_identical_to_mimrl_oracle, .timeout = 300) {
     python_binding_on(FX "gru-jsfgan-nwjreadout-maskedpool.npz", "py");
 }
 
+Test(api, python_binding_with_bert_ids_and_neighbors, .timeout = 300) {
+    python_binding_on(FX "bert-small-neighbors.npz", "pybert");
+}
+
 Test(api, python_binding_without_banks, .timeout = 300) {
     python_binding_on(FX "gru-epoch0-nobanks.npz", "py_nobanks");
+}
+
+/* A checkpoint with a BERT text branch through the API (bert_ids,
+ * bert_type_ids, bert_att_mask and injected neighbors_<name> as int64
+ * inputs): every OUT.npz tensor of `mimrl oracle` on the same files, bit for
+ * bit, the grad_stage1/2 bertmodel.* tensors included; text instead of ids and a
+ * misnamed or mis-ranked int64 input are refused, naming it. */
+Test(api, bert_checkpoint_with_ids_and_neighbors_equals_the_oracle) {
+    problem p;
+    problem_load(&p, FX "bert-small-neighbors.npz", "bert");
+    run_cli(&p);
+    mimrl_model *h;
+    mimrl_error e;
+    cr_assert(mimrl_model_load(&h, p.ckpt, &e) == MIMRL_OK, "%s", e.msg);
+    give_inputs(h, &p, 0);
+    cr_assert(mimrl_step(h, &e) == MIMRL_OK, "%s", e.msg);
+    same_as_file(h, p.out);
+    mimrl_tensor t;
+    cr_assert(mimrl_output(h, "grad_stage2/bertmodel.embeddings.word_embeddings.weight", &t, &e) == MIMRL_OK, "%s", e.msg);
+    size_t sh[2] = {2, 3};
+    int64_t x[6] = {0};
+    cr_assert(mimrl_set_input_i64(h, "bert_idz", 2, sh, x, &e) == MIMRL_ENOTFOUND && strstr(e.msg, "bert_idz"), "%s", e.msg);
+    cr_assert(mimrl_set_input_i64(h, "neighbors_tc_v", 1, sh, x, &e) == MIMRL_ESHAPE && strstr(e.msg, "neighbors_tc_v"), "%s", e.msg);
+    /* features instead of ids: the step names what a BERT model needs */
+    mimrl_clear_inputs(h);
+    double feat[2 * 3 * 16] = {0};
+    size_t st[3] = {2, 3, 16};
+    cr_assert(mimrl_set_input(h, "text", 3, st, feat, &e) == MIMRL_OK);
+    cr_assert(mimrl_step(h, &e) != MIMRL_OK && strstr(e.msg, "bert_ids"), "%s", e.msg);
+    mimrl_model_free(h);
+    problem_free(&p);
 }

@@ -124,6 +124,15 @@ MIMRL_API const double *mimrl_param_get(const mimrl_model *m, const char *name, 
  *   (no banks: no MI terms, as in epoch 0).
  * Shapes are checked by mimrl_step against the model and each other. */
 MIMRL_API int mimrl_set_input(mimrl_model *m, const char *name, int ndim, const size_t *shape, const double *data, mimrl_error *e);
+/* Borrow one int64 input under its BATCH.npz name (README "Oracle"):
+ *   bert_ids, bert_type_ids, bert_att_mask [B, Lt]: a model with a BERT text
+ *   branch (a checkpoint with bert_config_json) takes token ids instead of
+ *   text (type ids absent: all 0; mask absent: all 1, HF's defaults);
+ *   neighbors_<ac_t|ta_c|vc_t|tv_c|tc_a|tc_v> [⌊B/k⌋, k]: bank rows the step
+ *   uses as that estimator's k nearest neighbours instead of its own search
+ *   (with the banks and that estimator's anchors given).
+ * Checked by mimrl_step like the oracle's batch file. */
+MIMRL_API int mimrl_set_input_i64(mimrl_model *m, const char *name, int ndim, const size_t *shape, const int64_t *data, mimrl_error *e);
 /* Borrow the anchors of one CMI estimator: name "anchors_ac_t", "anchors_ta_c",
  * "anchors_vc_t", "anchors_tv_c", "anchors_tc_a" or "anchors_tc_v"; n =
  * ⌊B / k_neighbor⌋ bank rows. Anchors not given are drawn, when banks are

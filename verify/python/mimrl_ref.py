@@ -28,6 +28,7 @@ FLOOR = 1e-4     # the group floor of `make crosscheck` (verify/torch/crosscheck
 MAXDIM = 4
 F64, I64 = 0, 2
 INPUTS = ('text', 'audio', 'vision', 'label', 'bank_label', 'bank_text', 'bank_audio', 'bank_vision')
+INT_INPUTS = ('bert_ids', 'bert_type_ids', 'bert_att_mask')
 CMI = ('ac_t', 'ta_c', 'vc_t', 'tv_c', 'tc_a', 'tc_v')
 CHECKPOINT_EXTRAS = ('config_json', 'mimrl_format_version')
 
@@ -81,6 +82,7 @@ def _bind(lib):
         'mimrl_param_shape': (ctypes.c_int, [P, ctypes.c_size_t, S]),
         'mimrl_param_set': (ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_int, S, P, E]),
         'mimrl_set_input': (ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_int, S, P, E]),
+        'mimrl_set_input_i64': (ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_int, S, P, E]),
         'mimrl_set_anchors': (ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_size_t, P, E]),
         'mimrl_set_anchor_seed': (None, [P, ctypes.c_uint64]),
         'mimrl_clear_inputs': (None, [P]),
@@ -182,8 +184,12 @@ class Oracle:
             elif k in INPUTS:
                 a = held[k] = _np(v, np.float64)
                 self._check(lib.mimrl_set_input(h, k.encode(), a.ndim, _shape(a), a.ctypes.data, ctypes.byref(e)), e)
+            elif k in INT_INPUTS or k.startswith('neighbors_'):   # BERT token ids, injected k-NN lists
+                a = held[k] = _np(v, np.int64)
+                self._check(lib.mimrl_set_input_i64(h, k.encode(), a.ndim, _shape(a), a.ctypes.data, ctypes.byref(e)), e)
             else:
-                raise MimrlError(6, 'batch member %r is not one of %s or anchors_<%s>' % (k, ', '.join(INPUTS), '|'.join(CMI)))
+                raise MimrlError(6, 'batch member %r is not one of %s, %s, neighbors_<%s> or anchors_<%s>'
+                                 % (k, ', '.join(INPUTS), ', '.join(INT_INPUTS), '|'.join(CMI), '|'.join(CMI)))
         lib.mimrl_set_anchor_seed(h, int(anchor_seed))
         self._held = held
         try:

@@ -27,6 +27,18 @@ def main():
     batch = dict(np.load(batch_path))
     ref = dict(np.load(out_path))
 
+    if 'bert_config_json' in ck:
+        # a BERT text branch (only from a checkpoint: its config.json is in
+        # the file): int64 bert_ids, bert_type_ids, bert_att_mask and
+        # neighbors_<name> through mimrl_set_input_i64
+        out = Oracle(checkpoint=ckpt).step(batch)
+        for k, v in ref.items():
+            if k not in out or out[k].dtype != v.dtype or out[k].tobytes() != v.tobytes():
+                fail('%s differs from OUT.npz (BERT checkpoint)' % k)
+        if not any(k.startswith('grad_stage2/bertmodel.') for k in out):
+            fail('no BERT gradients')
+        print('python binding: ok (BERT checkpoint, %d tensors)' % len(ref))
+        return
     o = Oracle(state, config)
     out = o.step(batch)
     for k, v in ref.items():
