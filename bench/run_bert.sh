@@ -11,8 +11,12 @@
 #     official default) at the README configuration: step_bench prepare
 #     --bert base (Lt = L = time_len: the Dec loaders pad to exactly
 #     time_len), timed by step_bench and by bench/step_torch.py (BERT in
-#     chunks under torch.utils.checkpoint), 1 repetition, no warm-up; peak RSS
-#     of each process. From the step: the projected 70-epoch MOSI run (1,284
+#     chunks under torch.utils.checkpoint; each dtype in a process of its
+#     own), 1 repetition, no warm-up; peak RSS of each process. At B = 128
+#     the twin runs in float32 only (BENCH_BERT_STEP_DTYPES): in float64 it
+#     needs more than 24 GB (killed by the kernel's OOM killer at 24.4 GB);
+#     at B = 32 (BENCH_BERT_SMALL_B; empty: skip) both dtypes run, beside
+#     mimrl.c at the same B, for the speed ratio. From the step: the projected 70-epoch MOSI run (1,284
 #     training samples = 10.03 batches of 128, each a stage-1 and a stage-2
 #     step; evaluation forwards of 229 + 686 valid/test samples = 7.15
 #     batches; optimizer updates and data loading not counted).
@@ -65,38 +69,55 @@ fi
 if [[ " $parts " == *" step "* ]]; then
   csv=bench/results/bert_step.csv
   [ -s "$csv" ] || echo "utc,commit,B,Lt,La,Lv,impl,threads,phase,ms,peak_rss_gb" > "$csv"
-  : > "$tmp"
-  dir=$out/bench/mosi_bert_step
-  mkdir -p "$dir"
   data=$out/bench/synth_mosi_bert
   "$out/mimrl" synth --like mosi --n-train 256 --n-valid 8 --n-test 8 --out "$data" > /dev/null
-  info=$("$out/step_bench" prepare --data "$data" --out "$dir" --B "$B" --bert base --Lt "$L")
-  echo "[mosi+bert] $info"
-  dims=$(echo "$info" | sed -E 's/.*B=([0-9]+), Lt=([0-9]+), La=([0-9]+), Lv=([0-9]+).*/\1,\2,\3,\4/')
-  OPENBLAS_NUM_THREADS=2 "$out/step_bench" time --dir "$dir" --reps 1 --warmup 0 > "$tmp.o" 2> "$tmp.e" || { cat "$tmp.e" >&2; exit 1; }
-  cat "$tmp.e" >&2
-  rss=$(sed -nE 's/.*peak RSS ([0-9.]+) GB.*/\1/p' "$tmp.e")
-  grep -E '^(forward|backward1|backward2),' "$tmp.o" | while IFS=, read -r ph med _mn _mx; do
-    echo "$stamp,$commit,$dims,c_openblas,2,$ph,$med,$rss"
-  done >> "$tmp"
-  STEP_TORCH_WARMUP=0 STEP_TORCH_BERT_CHUNK=$chunk "$py" bench/step_torch.py "$dir" 1 2 > "$tmp.o" 2> "$tmp.e" || { cat "$tmp.e" >&2; exit 1; }
-  cat "$tmp.e" >&2
-  for impl in torch_f64 torch_f32; do
-    r=$(sed -nE "s/^# $impl: peak RSS of the process so far ([0-9.]+) GB.*/\1/p" "$tmp.e")
-    grep "^$impl," "$tmp.o" | while IFS=, read -r _i thr ph med _mn _mx; do
-      echo "$stamp,$commit,$dims,$impl,$thr,$ph,$med,$r"
+  # step_at BATCH "DTYPES": mimrl.c, then the twin in each dtype in a process
+  # of its own (its peak RSS is its own; a process the kernel kills for
+  # memory is reported, not fatal)
+  step_at() {
+    local b=$1 dtypes=$2 dir=$out/bench/mosi_bert_step_$1
+    : > "$tmp"
+    mkdir -p "$dir"
+    info=$("$out/step_bench" prepare --data "$data" --out "$dir" --B "$b" --bert base --Lt "$L")
+    echo "[mosi+bert B=$b] $info"
+    dims=$(echo "$info" | sed -E 's/.*B=([0-9]+), Lt=([0-9]+), La=([0-9]+), Lv=([0-9]+).*/\1,\2,\3,\4/')
+    OPENBLAS_NUM_THREADS=2 "$out/step_bench" time --dir "$dir" --reps 1 --warmup 0 > "$tmp.o" 2> "$tmp.e" || { cat "$tmp.e" >&2; exit 1; }
+    cat "$tmp.e" >&2
+    rss=$(sed -nE 's/.*peak RSS ([0-9.]+) GB.*/\1/p' "$tmp.e")
+    grep -E '^(forward|backward1|backward2),' "$tmp.o" | while IFS=, read -r ph med _mn _mx; do
+      echo "$stamp,$commit,$dims,c_openblas,2,$ph,$med,$rss"
     done >> "$tmp"
-  done
-  cat "$tmp" >> "$csv"
-  echo
-  echo "MOSI training step with BERT-base (ms, 1 repetition; peak RSS of the process)"
-  awk -F, '{printf "  %-10s %-9s %10s ms  RSS %s GB\n", $7, $9, $10, $11}' "$tmp"
-  awk -F, '{t[$7 "," $9] = $10} END {
-    n = split("c_openblas torch_f64 torch_f32", I, " ");
-    for (i = 1; i <= n; i++) {
-      f = t[I[i] ",forward"]; b1 = t[I[i] ",backward1"]; b2 = t[I[i] ",backward2"];
-      if (f == "") continue;
-      ep = (10.03 * (2 * f + b1 + b2) + 7.15 * f) / 1000;
-      printf "  %-10s stage-1 step %.1f s, stage-2 step %.1f s; epoch %.0f s; projected 70 epochs %.1f h\n", I[i], (f + b1) / 1000, (f + b2) / 1000, ep, 70 * ep / 3600 }
-  }' "$tmp"
+    for dt in $dtypes; do
+      impl=torch_f64; [ "$dt" = float32 ] && impl=torch_f32
+      if STEP_TORCH_DTYPES=$dt STEP_TORCH_WARMUP=0 STEP_TORCH_BERT_CHUNK=$chunk "$py" bench/step_torch.py "$dir" 1 2 > "$tmp.o" 2> "$tmp.e"; then
+        cat "$tmp.e" >&2
+        r=$(sed -nE "s/^# $impl: peak RSS of the process so far ([0-9.]+) GB.*/\1/p" "$tmp.e")
+        grep "^$impl," "$tmp.o" | while IFS=, read -r _i thr ph med _mn _mx; do
+          echo "$stamp,$commit,$dims,$impl,$thr,$ph,$med,$r"
+        done >> "$tmp"
+      else
+        st=$?
+        cat "$tmp.e" >&2
+        echo "[mosi+bert B=$b] $impl: exit $st$([ $st = 137 ] && echo ' (killed: out of memory)')"
+        echo "$stamp,$commit,$dims,$impl,2,failed_exit_$st,," >> "$tmp"
+      fi
+    done
+    cat "$tmp" >> "$csv"
+    echo
+    echo "MOSI training step with BERT-base, B=$b (ms, 1 repetition; peak RSS of the process)"
+    awk -F, '{printf "  %-10s %-16s %10s ms  RSS %s GB\n", $7, $9, $10, $11}' "$tmp"
+    awk -F, '{t[$7 "," $9] = $10} END {
+      n = split("c_openblas torch_f64 torch_f32", I, " ");
+      for (i = 1; i <= n; i++) {
+        f = t[I[i] ",forward"]; b1 = t[I[i] ",backward1"]; b2 = t[I[i] ",backward2"];
+        if (f == "") continue;
+        ep = (10.03 * (2 * f + b1 + b2) + 7.15 * f) / 1000 * (128 / '"$b"');
+        printf "  %-10s stage-1 step %.1f s, stage-2 step %.1f s; epoch %.0f s; projected 70 epochs %.1f h\n", I[i], (f + b1) / 1000, (f + b2) / 1000, ep, 70 * ep / 3600 }
+    }' "$tmp"
+  }
+  # the real shape (B = 128): the twin in float32 only by default — in
+  # float64 it needs more than the machine's 24 GB (BENCH_BERT_STEP_DTYPES);
+  # and B = 32, where both dtypes of the twin fit, for the speed ratio
+  step_at "$B" "${BENCH_BERT_STEP_DTYPES:-float32}"
+  [ -n "${BENCH_BERT_SMALL_B:-32}" ] && step_at "${BENCH_BERT_SMALL_B:-32}" "float64 float32"
 fi

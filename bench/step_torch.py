@@ -11,7 +11,8 @@ Loads DIR/ckpt.npz and DIR/batch.npz (written by step_bench prepare), and
    MOSI lengths recurrences of 500 steps amplify rounding beyond the 1e-10 of
    the small crosscheck shapes, and this check is a guard that the timed code
    computes the same step, not the precision claim (that is make crosscheck);
-2. times, in float64 and float32, with torch.set_num_threads(THREADS),
+2. times, in float64 and float32 ($STEP_TORCH_DTYPES, default "float64
+   float32"), with torch.set_num_threads(THREADS),
    REPS repetitions after one warm-up ($STEP_TORCH_WARMUP=0: none) of: the forward (training mode: the
    dropouts of the configuration on, as in mimrl.c's timed step), the stage-1 backward (gradients of L1 for
    the estimator parameters only — autograd then stops at the pooled features,
@@ -54,7 +55,8 @@ def main():
                 print(f'step_torch: {o} disagrees with the PyTorch step ({worst[0]}: {worst[1]:.2e})', file=sys.stderr)
                 return 1
     # 2. timing
-    for dt in (torch.float64, torch.float32):
+    dtypes = os.environ.get('STEP_TORCH_DTYPES', 'float64 float32').split()
+    for dt in (getattr(torch, d) for d in dtypes):
         cfg, p = mt.load_checkpoint(ck, dt)
         cfg.train = True
         if cfg.bert:   # BERT in chunks of samples with recompute, as mimrl.c (verify/torch/mimrl_torch.py text_input)
@@ -73,6 +75,7 @@ def main():
                 else:
                     torch.autograd.grad(r['loss_stage2'], allp, allow_unused=True)  # BERT's pooler: unused
                 t2 = time.perf_counter()
+                del r, _   # the step's graph, before the next forward builds another (MOSI + BERT-base: 24 GB otherwise)
                 if rep >= 0:
                     if stage == 1:
                         t['forward'].append(t1 - t0)
