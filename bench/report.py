@@ -161,8 +161,14 @@ BERT_STEP_PROSE = ('The whole MIMRL training step at the README configuration wi
                    'in full (`bert_freeze no`, the official default), B = 128, Lt = 100 tokens (the Dec loaders pad to '
                    'exactly time_len = 100), MOSI-like audio/visual lengths; `step_bench prepare --bert base` and '
                    '`bench/step_torch.py` (BERT in chunks of 8 under torch.utils.checkpoint) on the same files, one '
-                   'repetition without warm-up. *peak RSS*: of the whole process (for PyTorch: after both dtypes). '
-                   'The projection: 10.03 batches of 128 per epoch (1,284 training samples), each a stage-1 step '
+                   'repetition without warm-up — the first step of a process, so first-touch page faults of the '
+                   'workspace and of the 0.9 GB gradient array (zeroed inside the timed backward: mimrl.c\'s stage-1 '
+                   'backward, 4.4 s here, takes 0.12 s warm) are in; the README gives a warm mimrl.c run and '
+                   'the projection from it. *peak RSS*: of the whole process (each PyTorch dtype runs in a process '
+                   'of its own). At B = 128 the twin runs in float32 only: in float64 it needs more than the '
+                   'machine\'s 24 GB (the kernel\'s OOM killer stopped it at 24.4 GB resident); B = 32 compares '
+                   'both dtypes with mimrl.c at the same B. '
+                   'The projection (B = 128 rows): 10.03 batches of 128 per epoch (1,284 training samples), each a stage-1 step '
                    '(forward + estimator backward) and a stage-2 step (forward + full backward), plus evaluation '
                    'forwards of the 229 + 686 valid/test samples (7.15 batches); optimizer updates and data '
                    'loading not counted.')
@@ -189,22 +195,32 @@ def bert_section(out):
                    'bench/run_bert.sh', 'make bench-bert', None, BERT_STEP_PROSE)
     if not rows:
         return
-    t = {}
+    out.append('| B | Lt / La / Lv | implementation | forward (s) | stage-1 backward (s) | stage-2 backward (s) | stage-1 step (s) | stage-2 step (s) | peak RSS (GB) | epoch (s) | projected 70 epochs (h) |')
+    out.append('| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+    t, shape, failed = {}, {}, {}
     for r in rows:
-        t.setdefault(r['impl'], {})[r['phase']] = float(r['ms'])
-        t[r['impl']]['rss'] = r['peak_rss_gb']
-    r0 = rows[0]
-    out.append(f'Shape: B = {r0["B"]}, Lt = {r0["Lt"]}, La = {r0["La"]}, Lv = {r0["Lv"]}; 2 threads.\n')
-    out.append('| implementation | forward (s) | stage-1 backward (s) | stage-2 backward (s) | stage-1 step (s) | stage-2 step (s) | peak RSS (GB) | epoch (s) | projected 70 epochs (h) |')
-    out.append('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
-    for impl in ('c_openblas', 'torch_f64', 'torch_f32'):
-        if impl not in t or 'forward' not in t[impl]:
+        k = (int(r['B']), r['impl'])
+        shape[int(r['B'])] = f'{r["Lt"]} / {r["La"]} / {r["Lv"]}'
+        if r['phase'].startswith('failed'):
+            failed[k] = r['phase'].replace('failed_exit_', 'exit ')
             continue
-        x = t[impl]
-        fw, b1, b2 = x['forward'] / 1e3, x.get('backward1', 0) / 1e3, x.get('backward2', 0) / 1e3
-        ep = 10.03 * (2 * fw + b1 + b2) + 7.15 * fw
-        out.append(f'| {impl} | {fw:,.1f} | {b1:,.1f} | {b2:,.1f} | {fw + b1:,.1f} | {fw + b2:,.1f} | {f(x["rss"], 2)} | '
-                   f'{ep:,.0f} | **{70 * ep / 3600:,.1f}** |')
+        t.setdefault(k, {})[r['phase']] = float(r['ms']) / 1e3
+        t[k]['rss'] = r['peak_rss_gb']
+    for B in sorted(shape, reverse=True):
+        for impl in ('c_openblas', 'torch_f64', 'torch_f32'):
+            k = (B, impl)
+            if k in failed:
+                why = ' (killed: out of memory)' if failed[k] == 'exit 137' else ''
+                out.append(f'| {B} | {shape[B]} | {impl} | did not run: {failed[k]}{why} | | | | | | | |')
+                continue
+            if k not in t or 'forward' not in t[k]:
+                continue
+            x = t[k]
+            fw, b1, b2 = x['forward'], x.get('backward1', 0), x.get('backward2', 0)
+            ep = 10.03 * (2 * fw + b1 + b2) + 7.15 * fw
+            proj = f'**{70 * ep / 3600:,.1f}**' if B == 128 else '–'
+            out.append(f'| {B} | {shape[B]} | {impl} | {fw:,.1f} | {b1:,.1f} | {b2:,.1f} | {fw + b1:,.1f} | {fw + b2:,.1f} | '
+                       f'{f(x["rss"], 2)} | {ep if B == 128 else float("nan"):,.0f} | {proj} |'.replace('| nan |', '| – |'))
     out.append('')
 
 
