@@ -166,7 +166,7 @@ BERT_STEP_PROSE = ('The whole MIMRL training step at the README configuration wi
                    'backward, 4.4 s here, takes 0.12 s warm) are in; the README gives a warm mimrl.c run and '
                    'the projection from it. *peak RSS*: of the whole process (each PyTorch dtype runs in a process '
                    'of its own). At B = 128 the twin runs in float32 only: in float64 it needs more than the '
-                   'machine\'s 24 GB (the kernel\'s OOM killer stopped it at 24.4 GB resident); B = 32 compares '
+                   'machine\'s 24 GB (the kernel\'s OOM killer stopped it at 23.2 GiB resident, all the machine had); B = 32 compares '
                    'both dtypes with mimrl.c at the same B. '
                    'The projection (B = 128 rows): 10.03 batches of 128 per epoch (1,284 training samples), each a stage-1 step '
                    '(forward + estimator backward) and a stage-2 step (forward + full backward), plus evaluation '

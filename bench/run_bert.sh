@@ -14,7 +14,7 @@
 #     chunks under torch.utils.checkpoint; each dtype in a process of its
 #     own), 1 repetition, no warm-up; peak RSS of each process. At B = 128
 #     the twin runs in float32 only (BENCH_BERT_STEP_DTYPES): in float64 it
-#     needs more than 24 GB (killed by the kernel's OOM killer at 24.4 GB);
+#     needs more than 24 GB (killed by the kernel's OOM killer at 23.2 GiB resident);
 #     at B = 32 (BENCH_BERT_SMALL_B; empty: skip) both dtypes run, beside
 #     mimrl.c at the same B, for the speed ratio. From the step: the projected 70-epoch MOSI run (1,284
 #     training samples = 10.03 batches of 128, each a stage-1 and a stage-2
