@@ -111,8 +111,10 @@ if [[ " $parts " == *" step "* ]]; then
       for (i = 1; i <= n; i++) {
         f = t[I[i] ",forward"]; b1 = t[I[i] ",backward1"]; b2 = t[I[i] ",backward2"];
         if (f == "") continue;
-        ep = (10.03 * (2 * f + b1 + b2) + 7.15 * f) / 1000 * (128 / '"$b"');
-        printf "  %-10s stage-1 step %.1f s, stage-2 step %.1f s; epoch %.0f s; projected 70 epochs %.1f h\n", I[i], (f + b1) / 1000, (f + b2) / 1000, ep, 70 * ep / 3600 }
+        printf "  %-10s stage-1 step %.1f s, stage-2 step %.1f s", I[i], (f + b1) / 1000, (f + b2) / 1000;
+        ep = (10.03 * (2 * f + b1 + b2) + 7.15 * f) / 1000;   # batches of 128 only
+        if ('"$b"' == 128) printf "; epoch %.0f s; projected 70 epochs %.1f h", ep, 70 * ep / 3600;
+        printf "\n" }
     }' "$tmp"
   }
   # the real shape (B = 128): the twin in float32 only by default — in

@@ -143,7 +143,6 @@ int mimrl_set_input(mimrl_model *h, const char *name, int ndim, const size_t *sh
 
 int mimrl_set_input_i64(mimrl_model *h, const char *name, int ndim, const size_t *shape, const int64_t *data, mimrl_error *e) {
     mr_oracle_iarr *a = NULL;
-    int want = 2;
     if (name && !strcmp(name, "bert_ids")) a = &h->b.bert_ids;
     else if (name && !strcmp(name, "bert_type_ids")) a = &h->b.bert_type_ids;
     else if (name && !strcmp(name, "bert_att_mask")) a = &h->b.bert_att_mask;
@@ -152,8 +151,8 @@ int mimrl_set_input_i64(mimrl_model *h, const char *name, int ndim, const size_t
     if (!a)
         return mr_fail(E(e), MR_ENOTFOUND, "int64 input '%s' is not bert_ids, bert_type_ids, bert_att_mask or neighbors_<ac_t|ta_c|vc_t|tv_c|tc_a|tc_v>",
                        name ? name : "(null)");
-    if (ndim != want || !data || !shape)
-        return mr_fail(E(e), MR_ESHAPE, "input '%s': %d dimensions%s; expected %d and data", name, ndim, data ? "" : " and no data", want);
+    if (ndim != 2 || !data || !shape)
+        return mr_fail(E(e), MR_ESHAPE, "input '%s': %d dimensions%s; expected 2 and data", name, ndim, data ? "" : " and no data");
     a->ndim = ndim;
     for (int d = 0; d < ndim; d++) a->shape[d] = shape[d];
     a->v = data;

@@ -330,16 +330,6 @@ int mr_bert_load_dir(const char *dir, mr_bert_config *c, mr_params *p, char **no
     return mr_bert_load_dir_weights(dir, NULL, c, p, note, e);
 }
 
-/* 1 if the file starts with a zip local header ("PK\3\4"): an npz */
-static int is_zip(const char *path) {
-    unsigned char h[4] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t n = fread(h, 1, 4, f);
-    fclose(f);
-    return n == 4 && h[0] == 'P' && h[1] == 'K' && h[2] == 3 && h[3] == 4;
-}
-
 int mr_bert_load_dir_weights(const char *dir, const char *weights, mr_bert_config *c, mr_params *p, char **note,
                              mr_error *e) {
     if (note) *note = NULL;
@@ -372,7 +362,7 @@ int mr_bert_load_dir_weights(const char *dir, const char *weights, mr_bert_confi
     /* allocate only what the file can fill: 2 bytes (F16/BF16) per parameter at least */
     /* (an npz may be deflated: its size bounds nothing) */
     uint64_t need = param_count(&cfg), bytes;
-    if (!is_zip(path) && stat(path, &st) == 0 && (mr_mul_overflow(need, 2, &bytes) || bytes > (uint64_t)st.st_size))
+    if (!is_npz_file(path) && stat(path, &st) == 0 && (mr_mul_overflow(need, 2, &bytes) || bytes > (uint64_t)st.st_size))
         return mr_fail(e, MR_EFORMAT, "%s: config.json's sizes make %llu parameters, more than %s (%llu bytes) can hold",
                        dir, (unsigned long long)need, path, (unsigned long long)st.st_size);
     int fresh = !p->data;

@@ -144,8 +144,6 @@ int mr_bert_ws_alloc_threads(mr_bert_ws *w, const mr_bert *m, size_t B, size_t L
         return mr_fail(e, MR_ENOMEM, "bert workspace: out of memory (%zu doubles of cache)",
                        mr_bert_cache_size_threads(m, B, L, chunk, keep, threads));
     }
-    w->work = w->work_t[0];
-    w->srng = w->srng_t[0];
     for (size_t i = 0; i < w->nslots; i++) w->slot_chunk[i] = (size_t)-1;
     return MR_OK;
 }
@@ -627,7 +625,7 @@ int mr_bert_backward(const mr_bert *m, mr_params *p, const unsigned char *frozen
             forward_chunks(j);
         }
         chunk_backward(m, p, frozen, id, tt, nb, L, dout + b0 * L * H, w->fwd_dropout, lowest, emb, slot(m, w, c, L),
-                       w->work);
+                       w->work_t[0]);
     }
     /* the slots keep the last chunks recomputed: a second backward
      * recomputes what it needs again, which gives the same bits */

@@ -149,10 +149,8 @@ typedef struct {
     size_t nslots;      /* chunk slots in cache */
     size_t *slot_chunk; /* [nslots]: the chunk whose activations the slot holds ((size_t)−1: none) */
     double *cache;      /* mr_bert_cache_size_threads(m, B, L, chunk, keep, threads) */
-    double *work;       /* = work_t[0] */
-    double *work_t[MR_BERT_MAX_THREADS]; /* mr_bert_work_size(m, chunk, L) each */
+    double *work_t[MR_BERT_MAX_THREADS]; /* mr_bert_work_size(m, chunk, L) each; [0] also for the chunk backwards */
     unsigned long *seeds; /* [B] per-sample dropout seeds of the last forward */
-    gsl_rng *srng;        /* = srng_t[0] */
     gsl_rng *srng_t[MR_BERT_MAX_THREADS]; /* per-thread mask generators (mt19937), reseeded per sample */
     /* set by the forward, checked by the backward */
     size_t fwd_B, fwd_L;
