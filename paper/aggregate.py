@@ -115,6 +115,10 @@ def read_run(run):
             res["provenance"] = json.load(f)
     except (OSError, ValueError):
         pass
+    import sweep
+    changed = sweep.data_changed(d, run.data)
+    if changed:
+        return dict(res, status="other", reason="data changed since this run: %s (sha256 differs from provenance.json)" % ", ".join(changed))
     return res
 
 

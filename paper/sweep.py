@@ -266,6 +266,41 @@ def pid_alive(st):
         return False
 
 
+_HASHES = {}
+
+
+def data_hashes(prefix):
+    """{file name: sha256} of a data prefix's three splits (cached per process; a missing file hashes to None).
+    Recorded in each finished run's provenance.json and checked before a run is reused or aggregated, so a
+    re-converted or truncated file under the same name is noticed."""
+    import hashlib
+    if prefix not in _HASHES:
+        out = {}
+        for split in ("train", "valid", "test"):
+            path = "%s_%s.npz" % (prefix, split)
+            try:
+                h = hashlib.sha256()
+                with open(path, "rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        h.update(block)
+                out[os.path.basename(path)] = h.hexdigest()
+            except OSError:
+                out[os.path.basename(path)] = None
+        _HASHES[prefix] = out
+    return _HASHES[prefix]
+
+
+def data_changed(run_dir, prefix):
+    """the data files whose content differs from what the finished run in run_dir was trained on ([] when the
+    same, or when the run predates the record)."""
+    prov = read_json(os.path.join(run_dir, "provenance.json")) or {}
+    then = prov.get("data_sha256")
+    if not then:
+        return []
+    now = data_hashes(prefix)
+    return [f for f in sorted(then) if now.get(f) != then[f]]
+
+
 def git_commit():
     try:
         c = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10)
@@ -321,7 +356,8 @@ def run_one(root, task, binary, threads, keep_checkpoints, engine, on_start=None
         st["state"] = "done"
         write_json(os.path.join(rdir, "provenance.json"),
                    {"commit": git_commit(), "binary": os.path.abspath(binary), "host": socket.gethostname(),
-                    "engine": engine, "threads": threads, "argv_last_attempt": argv, "attempts": attempt})
+                    "engine": engine, "threads": threads, "argv_last_attempt": argv, "attempts": attempt,
+                    "data_sha256": data_hashes(task["data"])})
         if not keep_checkpoints:
             for f in ("last.npz", "best.npz"):
                 try:
@@ -722,6 +758,14 @@ def cmd_run(args, spec):
     if args.dry_run:
         return 0
     ensure_data(dplan, args.bin, sorted({r.dataset for r in runs}))
+    stale = [(r, data_changed(r.dir, r.data)) for r in runs if states[r.id] == "done"]
+    stale = [(r, f) for r, f in stale if f]
+    if stale:
+        log("data changed since finished runs were trained on it; nothing was run or deleted:")
+        for r, f in stale:
+            log("  %s: %s differ%s from the run's record (provenance.json data_sha256)" % (r.rel, ", ".join(f), "s" if len(f) == 1 else ""))
+        log("use a new --root for the new data, or move those run directories away yourself")
+        return 2
     ensure_bert(spec, args.profile, root, args.bin, dplan, runs)
     if runs and runs[0].text == "bert":
         problems = check_bert_data(runs, runs[0].extra[1])

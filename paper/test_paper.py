@@ -260,6 +260,27 @@ def t_smoke_bert(args, w):
     return "T1, T2 with BERT fine-tuned (bert_freeze no, bert_lr_rate 0.01)"
 
 
+def t_data_hash(args, w):
+    """a data file changed (here truncated) after its runs finished is named by its hash: the sweep stops before
+    running or deleting anything, and aggregation does not average the stale runs in."""
+    root, out = os.path.join(w, "hash"), os.path.join(w, "hash-out")
+    sweep(args, "run", "--root", root, "--out", out, "--tables", "T2", check=0)
+    prov = json.load(open(os.path.join(root, "runs", "avec", "avec_main", "seed33", "provenance.json")))
+    assert len(prov["data_sha256"]) == 3 and all(len(h) == 64 for h in prov["data_sha256"].values()), prov
+    test_file = os.path.join(root, "data", "avec_test.npz")
+    with open(test_file, "rb") as f:
+        body = f.read()
+    with open(test_file, "wb") as f:
+        f.write(body[:len(body) // 2])
+    p = sweep(args, "run", "--root", root, "--out", out, "--tables", "T2", check=2)
+    assert "avec_test.npz differs" in p.stdout and "nothing was run or deleted" in p.stdout, p.stdout[-2000:]
+    assert os.path.exists(os.path.join(root, "runs", "avec", "avec_main", "seed33", "summary.json")), "a finished run was touched"
+    sweep(args, "aggregate", "--root", root, "--out", out, "--tables", "T2", check=1)
+    text = open(os.path.join(out, "T2.md")).read()
+    assert "data changed since this run: avec_test.npz" in text, text
+    return "truncated avec_test.npz named; runs kept; not aggregated"
+
+
 def t_slurm_smoke(args, w):
     cdir = os.path.join(w, "slurm-cluster")
     p = subprocess.run(["bash", os.path.join(HERE, "slurm", "local_cluster.sh"), "start", cdir], capture_output=True, text=True)
@@ -287,7 +308,7 @@ def t_slurm_smoke(args, w):
 
 TESTS = [("local_smoke", t_local_smoke), ("failed_run", t_failed_run), ("kill_resume", t_kill_resume),
          ("aggregate_reports", t_aggregate_reports), ("ratio_bootstrap", t_ratio_bootstrap), ("preflight", t_preflight),
-         ("smoke_bert", t_smoke_bert), ("slurm_smoke", t_slurm_smoke)]
+         ("smoke_bert", t_smoke_bert), ("data_hash", t_data_hash), ("slurm_smoke", t_slurm_smoke)]
 
 
 def main():
