@@ -295,10 +295,11 @@ def build_metrics(ctx, tname, t):
             if ds in ctx.skipped:
                 rows.append([title, row_label(spec, row), "not run"] + ["—"] * (len(t["columns"]) + len(extra) + (1 if best_test else 0)))
                 continue
-            done = []
+            done, summaries = [], []
             for r, res in ctx.results(ds, row["config"], tname):
                 if res["status"] == "ok":
                     done.append((r, res["best"]))
+                    summaries.append(res["summary"])
                 else:
                     problems.append("%s: %s" % (r.rel, res["reason"]))
             keys = ["test_" + COLS[c][3] for c in t["columns"]] + ["valid_%s_nats" % q for q in extra]
@@ -308,8 +309,8 @@ def build_metrics(ctx, tname, t):
             cells = [cell([b["test_" + COLS[c][3]] for b in ok], n_all, need, COLS[c][1], COLS[c][2]) for c in t["columns"]]
             cells += [cell([b["valid_%s_nats" % q] for b in ok], n_all, need) for q in extra]
             if best_test:
-                bt = [res["summary"]["best_test_selected_on_test"]["mae"] for r, res in ctx.results(ds, row["config"], tname)
-                      if res["status"] == "ok" and math.isfinite(res["summary"].get("best_test_selected_on_test", {}).get("mae", float("nan")))]
+                bt = [sm["best_test_selected_on_test"]["mae"] for sm in summaries
+                      if math.isfinite(sm.get("best_test_selected_on_test", {}).get("mae", float("nan")))]
                 cells.append(cell(bt, n_all, need))
             rows.append([title, row_label(spec, row) + " (this implementation)", "%d/%d" % (len(ok), n_all)] + cells)
     notes = table_notes(ctx, datasets, problems)
