@@ -584,7 +584,7 @@ def squeue_tasks(retries=3, pause=2.0):
     user = pwd.getpwuid(os.getuid()).pw_name
     rc, err = 0, ""
     for i in range(retries):
-        rc, out, err = sh(["squeue", "-h", "-r", "-u", user, "-o", "%F|%K|%A|%T|%r"])
+        rc, out, err = sh(["squeue", "-h", "-r", "-u", user, "-o", "%F|%K|%A|%T|%r"], timeout=60)  # a hang counts as no answer
         if rc == 0:
             tasks = {}
             for line in out.splitlines():
@@ -695,6 +695,8 @@ def reconcile(root, runs, jobs, write=True):
         keys = [k for k in (latest.get(r.id), st.get("job_task") if st.get("engine") == "slurm" else None) if k]
         if keys:
             cand[r.id] = (st, keys)
+    if not cand:
+        return {}, {}  # no Slurm task was ever recorded for these runs: nothing to ask
     view = scheduler_view({k for _, ks in cand.values() for k in ks})
     active, notes = {}, {}
     for rid, (st, keys) in cand.items():
@@ -705,7 +707,14 @@ def reconcile(root, runs, jobs, write=True):
         newest = keys[0]
         mine = st.get("job_task") == newest
         if mine and st.get("state") not in ("running", "requeued"):
-            continue  # the task itself wrote how it ended (done, failed)
+            if not (st.get("state") == "failed" and isinstance(st.get("rc"), int) and st["rc"] < 0 and "slurm_state" not in st):
+                continue  # the task itself wrote how it ended (done, failed)
+            state, text = ended_task(newest)  # killed by a signal: was it the scheduler (TIMEOUT, scancel, ...)?
+            st = dict(st, slurm_state=state, reason="%s; Slurm task %s: %s (%s)" % (st.get("reason", ""), newest, state, text))
+            notes[rid] = st["reason"]
+            if write:
+                write_json(status_path(root, rid), st)
+            continue
         state, text = ended_task(newest)
         if mine:
             what = "Slurm task %s ended while the run was %s on %s" % (newest, st.get("state"), st.get("host", "?"))
