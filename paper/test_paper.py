@@ -6,6 +6,8 @@
   failed_run         a run that exits non-zero is recorded as failed with its stderr's last lines
   kill_resume        SIGKILL of a `mimrl train` mid-epoch; the re-run continues it with --resume and the
                      tables equal the uninterrupted sweep's byte for byte
+  limits             experiments.json "limits" per dataset: Slurm --time/--mem, --limit overrides, --max-time
+                     segments, the local engine's concurrency (no Slurm needed)
   aggregate_reports  aggregation needs only config.json, metrics.csv, summary.json; a missing, partial or
                      other-configuration run directory is reported and not averaged in
   slurm_smoke        a real single-node Slurm (munge, slurmctld, slurmd) started here; the smoke sweep
@@ -187,7 +189,49 @@ def t_slurm_smoke(args, w):
         subprocess.run(["bash", os.path.join(HERE, "slurm", "local_cluster.sh"), "stop", cdir], capture_output=True)
 
 
-TESTS = [("local_smoke", t_local_smoke), ("failed_run", t_failed_run), ("kill_resume", t_kill_resume),
+def t_limits(args, w):
+    """experiments.json "limits" reach the job script and the local concurrency; --limit overrides
+    one dataset; --max-time splits a longer run into self-requeuing segments. The expected values are
+    worked out here by hand from the declared numbers and the formula the limits block states."""
+    spec = json.load(open(os.path.join(HERE, "experiments.json")))
+    lim = spec["limits"]
+    p = subprocess.run([sys.executable, SWEEP, "estimate", "--profile", "synthetic", "--engine", "slurm", "--bin", args.bin,
+                        "--root", os.path.join(w, "limits-none")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+    def expect(ds, epochs):  # one thread per run; the measurements were taken at 2 threads
+        m = lim["runs"][ds]["features"]
+        sec = max(lim["min_time_s"], lim["margin_time"] * (epochs * m["epoch_s"] * m["threads"] / 1 + lim["overhead_s"]))
+        minutes = -(-int(round(sec * 1000)) // 60000)  # ceil to whole minutes (Slurm's unit)
+        return "%d-%02d:%02d:00" % (minutes // 1440, minutes % 1440 // 60, minutes % 60), "%.1f GB" % (lim["margin_mem"] * m["peak_gb"])
+    t, mem = expect("mosi", 50)  # mosi_final: 50 epochs
+    assert "limits mosi x features: --time %s, --mem %s" % (t, mem) in p.stdout, (t, mem, p.stdout)
+    t, mem = expect("avec", 70)  # avec_final: 70 epochs
+    assert "limits avec x features: --time %s, --mem %s" % (t, mem) in p.stdout, (t, mem, p.stdout)
+    t, mem = expect("mosei", 50)  # longer than the default --max-time of one day: segments
+    assert "limits mosei x features: --time 1-00:00:00 per segment, needs %s: requeues itself" % t in p.stdout, (t, p.stdout)
+    p = subprocess.run([sys.executable, SWEEP, "estimate", "--profile", "synthetic", "--engine", "slurm", "--bin", args.bin,
+                        "--root", os.path.join(w, "limits-none"), "--limit", "mosei:time=3-00:00:00,mem=14", "--limit", "avec:time=90"],
+                       capture_output=True, text=True)
+    assert "limits mosei x features: --time 3-00:00:00, --mem 14.0 GB (--limit mosei:mem; --limit mosei:time;" in p.stdout, p.stdout
+    assert "limits avec x features: --time 0-01:30:00, --mem" in p.stdout, p.stdout
+    p = subprocess.run([sys.executable, SWEEP, "estimate", "--profile", "synthetic", "--bin", args.bin, "--limit", "avec:time=soon"],
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "--limit avec:time=soon" in p.stderr and "not a Slurm time" in p.stderr, p.stderr
+    p = subprocess.run([sys.executable, SWEEP, "estimate", "--profile", "synthetic", "--bin", args.bin, "--limit", "iemocap:mem=3"],
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "unknown dataset iemocap" in p.stderr, p.stderr
+    # local concurrency: 80 % of MemAvailable over the largest memory limit, at most one run per core
+    p = subprocess.run([sys.executable, SWEEP, "estimate", "--profile", "synthetic", "--bin", args.bin,
+                        "--root", os.path.join(w, "limits-none")], capture_output=True, text=True)
+    avail = [int(l.split()[1]) / 1048576 for l in open("/proc/meminfo") if l.startswith("MemAvailable:")][0]
+    biggest = lim["margin_mem"] * max(v["features"]["peak_gb"] for v in lim["runs"].values())
+    jobs = int(p.stdout.split(" at a time")[0].split(" with ")[-1])
+    assert 1 <= jobs <= (os.cpu_count() or 1) and (jobs == 1 or jobs <= avail * 0.8 / biggest + 1), (jobs, avail, biggest)
+    return "synthetic profile limits as declared; --limit, bad --limit, --max-time segments, local concurrency %d" % jobs
+
+
+TESTS = [("limits", t_limits), ("local_smoke", t_local_smoke), ("failed_run", t_failed_run), ("kill_resume", t_kill_resume),
          ("aggregate_reports", t_aggregate_reports), ("slurm_smoke", t_slurm_smoke)]
 
 
