@@ -396,7 +396,8 @@ clean:
 # (full-size synthetic, the paper's epochs) | real (PAPER_DATA_MOSI=PREFIX, PAPER_DATA_MOSEI,
 # PAPER_DATA_AVEC: converted data). PAPER_ENGINE=local (PAPER_JOBS concurrent runs, default from
 # cores and memory) | slurm (job arrays; PAPER_ROOT on a shared filesystem; PAPER_SLURM_FLAGS e.g.
-# "--partition cpu --time 2-00:00:00 --throttle 20"). Re-running submits only missing or failed runs
+# "--partition cpu --max-time 2-00:00:00 --throttle 20 --slurm-setup FILE --sbatch-arg=--qos=long";
+# per-run --time/--mem from experiments.json "limits", --limit DATASET:time=T,mem=GB overrides). Re-running submits only missing or failed runs
 # and continues killed ones (--resume). Output: paper/out/<profile>/ (README.md, T*.md, T*.tex,
 # F*.png, manifest.json). `make paper-estimate` prints the projected duration only.
 PAPER_PROFILE ?= smoke

@@ -2,6 +2,8 @@
 """paper/sweep.py - runs the sweeps declared in paper/experiments.json and aggregates them.
 
   sweep.py run       --profile P [--engine local|slurm] [--root DIR] [--out DIR] [--jobs N] ...
+                     Slurm: [--partition P] [--account A] [--throttle N] [--max-time T] [--limit DS:time=T,mem=GB]
+                     [--slurm-setup FILE] [--sbatch-arg=OPT ...] [--no-wait]
   sweep.py status    --profile P [--root DIR]
   sweep.py aggregate --profile P [--root DIR] [--out DIR]
   sweep.py estimate  --profile P [--engine ...]
@@ -257,8 +259,9 @@ def run_one(root, task, binary, threads, keep_checkpoints, engine, on_start=None
         return False, "run directory %s not touched: %s" % (rdir, busy)
     attempt = prev.get("attempt", 0) + 1
     resume = os.path.exists(os.path.join(rdir, "last.npz"))
-    if resume and prev.get("state") == "failed" and prev.get("resumed"):
-        # the last attempt was already a resume and failed: keep that directory aside, start afresh
+    if resume and prev.get("state") == "failed" and prev.get("resumed") and not prev.get("slurm_state"):
+        # the last attempt was already a resume and failed by itself (not killed by the scheduler:
+        # TIMEOUT, CANCELLED, ... say nothing against the checkpoint): keep that directory aside, start afresh
         aside = "%s.broken-%d" % (rdir, attempt)
         os.replace(rdir, aside)
         resume = False

@@ -12,7 +12,8 @@ with the epochs raised so that there is time to interrupt a run:
                    T2 equals an uninterrupted local sweep's byte for byte
   timeout          (b) `--limit avec:time=1`: Slurm kills the tasks at the 1-minute limit; both are
                    recorded failed with TIMEOUT (from the scheduler, not guessed); the next `run` without
-                   the override resubmits and they complete, resumed
+                   the override resubmits and they complete, resumed (also when the killed attempt was
+                   itself a resume: a scheduler kill never sets a run directory aside as broken)
   requeue_resume   a run over --max-time goes in segments: SIGUSR1 (what --signal=B:USR1@300 sends at
                    the end of a segment; sent here with `scancel --signal=USR1 --batch`) makes the task
                    requeue itself; another task is requeued by `scontrol requeue` (what a preemption or
@@ -204,12 +205,19 @@ def t_timeout(ctx):
     assert "TIMEOUT" in p.stdout, p.stdout[-2000:]
     s = sweep(ctx, ctx.spec50, "status", "--root", root, "--tables", "T2", check=0)
     assert s.stdout.count("TIMEOUT") >= 2, s.stdout
+    # as if the killed attempt had itself been a resume: a run over the limit is killed again and again,
+    # and each resubmission must still resume (not set the directory aside as a broken checkpoint)
+    with open(os.path.join(root, "logs", AVEC[0] + ".json")) as f:
+        st = json.load(f)
+    with open(os.path.join(root, "logs", AVEC[0] + ".json"), "w") as f:
+        json.dump(dict(st, resumed=True), f)
     p = sweep(ctx, ctx.spec50, "run", "--engine", "slurm", "--root", root, "--out", out, "--tables", "T2", check=0)
     for rid in AVEC:
         log = open(os.path.join(root, "logs", rid + ".out")).read()
         assert "train --resume" in log, "%s was not resumed after the TIMEOUT:\n%s" % (rid, log[-1500:])
         assert os.path.exists(os.path.join(rundir(root, rid), "summary.json"))
     assert "2/2" in open(os.path.join(out, "T2.md")).read()
+    assert not [d for d in os.listdir(os.path.join(root, "runs", "avec", "avec_main")) if ".broken" in d], "a killed run was set aside"
     return "both tasks killed by the 1-min limit after %.0f s, failed TIMEOUT; resubmitted, resumed, done" % killed
 
 
