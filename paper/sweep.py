@@ -26,7 +26,6 @@ import argparse
 import json
 import math
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -228,7 +227,7 @@ def listed_elsewhere(prev):
             or prev.get("state") not in ("running", "requeued"):
         return None
     try:
-        tasks = squeue_tasks(retries=3)
+        tasks = squeue_tasks({other.split("_")[0]})
     except SchedulerUnavailable as e:
         return "cannot check whether Slurm task %s still uses it: %s" % (other, e)
     if other in tasks:
@@ -564,6 +563,9 @@ def engine_local(root, todo, binary, jobs, threads, keep, est_run_s):
 
 
 # ------------------------------------------------------------------ the scheduler's view
+POLL_S = float(os.environ.get("PAPER_SLURM_POLL_S", "15"))  # seconds between two squeue calls while waiting
+
+
 class SchedulerUnavailable(Exception):
     pass
 
@@ -580,14 +582,16 @@ ENDED_BAD = ("TIMEOUT", "NODE_FAIL", "CANCELLED", "PREEMPTED", "OUT_OF_MEMORY", 
 SACCT_ACTIVE = ("PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED", "REQUEUE_HOLD", "REQUEUE_FED")
 
 
-def squeue_tasks(retries=3, pause=2.0):
-    """{"<array job>_<task>" (or "<job>"): (state, reason)} of this user's jobs in the queue, pending
-    array tasks one by one. Asks for every job of the user (squeue -j fails outright on one id
-    the controller has forgotten). Raises SchedulerUnavailable when squeue does not answer."""
-    user = pwd.getpwuid(os.getuid()).pw_name
+def squeue_tasks(jobs, retries=3, pause=2.0):
+    """{"<array job>_<task>" (or "<job>"): (state, reason)} of the given jobs (array job ids) still in
+    the queue, whoever submitted them, pending array tasks one by one. squeue -j answers "Invalid job
+    id specified" (exit 1) when the controller knows none of the ids any more: none is queued.
+    Raises SchedulerUnavailable when squeue does not answer."""
     rc, err = 0, ""
     for i in range(retries):
-        rc, out, err = sh(["squeue", "-h", "-r", "-u", user, "-o", "%F|%K|%A|%T|%r"], timeout=60)  # a hang counts as no answer
+        rc, out, err = sh(["squeue", "-h", "-r", "-j", ",".join(sorted(jobs)), "-o", "%F|%K|%A|%T|%r"], timeout=60)  # a hang: no answer
+        if rc != 0 and "Invalid job id specified" in err:
+            return {}
         if rc == 0:
             tasks = {}
             for line in out.splitlines():
@@ -670,12 +674,12 @@ def latest_tasks(jobs):
 def scheduler_view(keys):
     """{key: state} for the keys that are still pending/running, from squeue; when squeue does not
     answer, from sacct if it knows every key; else raises SchedulerUnavailable."""
+    if not keys:
+        return {}
     try:
-        tasks = squeue_tasks()
+        tasks = squeue_tasks({k.split("_")[0] for k in keys})
         return {k: tasks[k][0] for k in keys if k in tasks}
     except SchedulerUnavailable as e:
-        if not keys:
-            raise
         res, why = sacct_tasks(sorted(keys))
         if res is not None and set(keys) <= set(res):
             log("squeue did not answer (%s); states from sacct" % e)
@@ -835,7 +839,7 @@ def engine_slurm(root, todo, args, spec, profile, est_run_s, jobs, active, limit
         if not view:
             break
         prog.show()
-        time.sleep(2)
+        time.sleep(POLL_S)
     prog.show(force=True)
     follow_runs = todo + [r for r in args.all_runs if r.id in active]
     reconcile(root, follow_runs, jobs)

@@ -169,7 +169,7 @@ def t_slurm_smoke(args, w):
     p = subprocess.run(["bash", os.path.join(HERE, "slurm", "local_cluster.sh"), "start", cdir], capture_output=True, text=True)
     if p.returncode != 0:
         raise Skip((p.stderr.strip() or p.stdout.strip() or "local_cluster.sh exited %d" % p.returncode).splitlines()[-1])
-    env = dict(os.environ, SLURM_CONF=os.path.join(cdir, "slurm.conf"))
+    env = dict(os.environ, SLURM_CONF=os.path.join(cdir, "slurm.conf"), PAPER_SLURM_POLL_S="1")
     try:
         tables = os.environ.get("PAPER_TEST_SLURM_TABLES", "T1,T2")
         sel = [] if tables == "all" else ["--tables", tables]

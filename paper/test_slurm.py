@@ -367,7 +367,7 @@ def main():
             print("[SKIP] slurm::%s: %s" % (n, why), flush=True)
         print("slurm: 0 passed, 0 failed, %d skipped (%.0f s)" % (len(selected), time.time() - t_all))
         return 0
-    env = dict(os.environ, SLURM_CONF=os.path.join(cdir, "slurm.conf"), OPENBLAS_NUM_THREADS="1")
+    env = dict(os.environ, SLURM_CONF=os.path.join(cdir, "slurm.conf"), OPENBLAS_NUM_THREADS="1", PAPER_SLURM_POLL_S="1")
     env.pop("PAPER_SPEC", None)
     ctx = Ctx(args, w, env)
     ctx.spec6 = write_spec(os.path.join(w, "spec6.json"), 6)
