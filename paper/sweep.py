@@ -414,9 +414,9 @@ def run_limits(spec, profile, run, threads, overrides, max_time_s):
         basis = "no measured limits for %s x %s in experiments.json: 3 days, the profile's mem_gb_per_run" % (run.dataset, proto)
     o = overrides.get(run.dataset, {})
     if "time_s" in o:
-        t, basis = o["time_s"], "--limit %s:time; " % run.dataset + basis
+        t, basis = o["time_s"], "%s; " % o.get("time_src", "--limit %s:time" % run.dataset) + basis
     if "mem_gb" in o:
-        mem, basis = o["mem_gb"], "--limit %s:mem; " % run.dataset + basis
+        mem, basis = o["mem_gb"], "%s; " % o.get("mem_src", "--limit %s:mem" % run.dataset) + basis
     t = int(math.ceil(t / 60.0)) * 60
     capped = max_time_s and t > max_time_s and "time_s" not in o
     return {"time_s": max_time_s if capped else t, "mem_gb": mem, "capped": bool(capped), "need_s": t, "basis": basis}
@@ -906,14 +906,29 @@ def cmd_run(args, spec):
         log("dataset %s skipped: %s" % (ds, why))
     overrides = parse_limit_overrides(args.limit, spec["datasets"])
     if args.time:
+        try:
+            t = parse_slurm_time(args.time)
+        except ValueError as e:
+            sys.exit("[paper] --time: %s" % e)
         for ds in spec["datasets"]:
-            overrides.setdefault(ds, {}).setdefault("time_s", parse_slurm_time(args.time))
+            if "time_s" not in overrides.setdefault(ds, {}):
+                overrides[ds].update(time_s=t, time_src="--time %s" % args.time)
     if args.mem:
         mem = args.mem.upper()
-        gb = float(mem[:-1]) / (1024 if mem.endswith("M") else 1) if mem[-1] in "MG" else float(mem) / 1024
+        try:  # Slurm's units: a bare number is MB
+            gb = float(mem[:-1]) / (1024 if mem.endswith("M") else 1) if mem[-1] in "MG" else float(mem) / 1024
+        except ValueError:
+            sys.exit("[paper] --mem %s: expected MB, or a number with M or G (e.g. 12G)" % args.mem)
         for ds in spec["datasets"]:
-            overrides.setdefault(ds, {}).setdefault("mem_gb", gb)
-    max_time_s = parse_slurm_time(args.max_time) if args.max_time else 0
+            if "mem_gb" not in overrides.setdefault(ds, {}):
+                overrides[ds].update(mem_gb=gb, mem_src="--mem %s" % args.mem)
+    try:
+        max_time_s = parse_slurm_time(args.max_time) if args.max_time else 0
+    except ValueError as e:
+        sys.exit("[paper] --max-time: %s" % e)
+    if max_time_s and max_time_s < 2 * REQUEUE_GRACE_S:
+        sys.exit("[paper] --max-time %s: segments shorter than %d min leave no time to train before the requeue "
+                 "signal (--signal=B:USR1@%d); give at least that, or 0 for no cap" % (args.max_time, 2 * REQUEUE_GRACE_S // 60, REQUEUE_GRACE_S))
     limits = {r.id: run_limits(spec, args.profile, r, args.threads, overrides, max_time_s) for r in runs}
     # the scheduler first: nothing is written before it has answered
     jobs_file = os.path.join(root, "slurm", "jobs.json")
