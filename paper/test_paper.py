@@ -8,6 +8,9 @@
                      tables equal the uninterrupted sweep's byte for byte
   limits             experiments.json "limits" per dataset: Slurm --time/--mem, --limit overrides, --max-time
                      segments, the local engine's concurrency (no Slurm needed)
+  scheduler_fallbacks  a run's state without a live cluster (stand-in squeue/sacct/scontrol): the jobcomp
+                     log's NODE_FAIL, UNKNOWN naming what each source said, sacct when squeue is down,
+                     stop (exit 3) when both are; status/estimate write nothing
   aggregate_reports  aggregation needs only config.json, metrics.csv, summary.json; a missing, partial or
                      other-configuration run directory is reported and not averaged in
   slurm_smoke        a real single-node Slurm (munge, slurmctld, slurmd) started here; the smoke sweep
@@ -308,6 +311,64 @@ def t_slurm_smoke(args, w):
         subprocess.run(["bash", os.path.join(HERE, "slurm", "local_cluster.sh"), "stop", cdir], capture_output=True)
 
 
+def t_scheduler_fallbacks(args, w):
+    """reconcile without a live cluster, with stand-in squeue/sacct/scontrol (shell scripts in PATH):
+    squeue no longer knows the array and accounting is off -> the reason comes from the jobcomp/filetxt
+    log (NODE_FAIL), or is UNKNOWN and says what each source answered; `status` and `estimate` write
+    nothing; squeue down but sacct answering -> states from sacct; both down -> stop, exit 3."""
+    root = os.path.join(w, "fallbacks")
+    fake = os.path.join(w, "fallbacks-bin")
+    os.makedirs(os.path.join(root, "slurm"))
+    os.makedirs(os.path.join(root, "logs"))
+    os.makedirs(fake)
+    comp = os.path.join(w, "fallbacks-jobcomp.txt")
+    with open(comp, "w") as f:
+        f.write("JobId=12 UserId=u(1) Name=mimrl-paper JobState=NODE_FAIL Partition=cpu ArrayJobId=7 ArrayTaskId=1 ExitCode=0:0 \n")
+    scripts = {
+        "squeue": '[ "$FAKE_SQUEUE" = gone ] && { echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1; }\n'
+                  'echo "slurm_load_jobs error: Unable to contact slurm controller (connect failure)" >&2; exit 1\n',
+        "sacct": '[ "$FAKE_SACCT" = answers ] && { printf "7_0|PENDING|0:0\\n7_1|RUNNING|0:0\\n"; exit 0; }\n'
+                 'echo "Slurm accounting storage is disabled" >&2; exit 1\n',
+        "scontrol": '[ "$1 $2" = "show config" ] && { echo "JobCompType             = jobcomp/filetxt"; '
+                    'echo "JobCompLoc              = %s"; exit 0; }\n'
+                    'echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1\n' % comp}
+    for name, body in scripts.items():
+        with open(os.path.join(fake, name), "w") as f:
+            f.write("#!/bin/sh\n" + body)
+        os.chmod(os.path.join(fake, name), 0o755)
+    runs = ["avec-avec_main-seed33", "avec-avec_main-seed44"]
+    with open(os.path.join(root, "slurm", "jobs.json"), "w") as f:
+        json.dump([{"job": "7", "runs": runs}], f)
+    with open(os.path.join(root, "logs", runs[1] + ".json"), "w") as f:
+        json.dump({"state": "running", "engine": "slurm", "job_task": "7_1", "host": "node17", "pid": 4242}, f)
+
+    def snapshot():
+        return {os.path.join(d, n): os.stat(os.path.join(d, n)).st_mtime_ns for d, _, fs in os.walk(root) for n in fs}
+    before = snapshot()
+
+    def run(*extra, **env):
+        e = dict(os.environ, PATH=fake + os.pathsep + os.environ["PATH"], **env)
+        return subprocess.run([sys.executable, SWEEP] + list(extra) + ["--profile", "smoke", "--bin", args.bin, "--root", root],
+                              capture_output=True, text=True, env=e)
+    p = run("status", FAKE_SQUEUE="gone")
+    line44 = [l for l in p.stdout.splitlines() if "avec_main/seed44" in l][0]
+    line33 = [l for l in p.stdout.splitlines() if "avec_main/seed33" in l][0]
+    assert line44.startswith("failed") and "NODE_FAIL" in line44 and "jobcomp " + comp in line44 and "node17" in line44, line44
+    assert line33.startswith("failed") and "UNKNOWN" in line33 and "never started" in line33 \
+        and "accounting storage is disabled" in line33 and "no record" in line33, line33
+    p = run("estimate", "--engine", "slurm", FAKE_SQUEUE="gone")
+    assert p.returncode == 0 and p.stdout.count("would mark failed") == 2, p.stdout + p.stderr
+    assert snapshot() == before, "status/estimate wrote under the run root"
+    p = run("status", FAKE_SACCT="answers")
+    assert "states from sacct" in p.stdout, p.stdout
+    assert [l for l in p.stdout.splitlines() if "avec_main/seed33" in l][0].startswith("queued"), p.stdout
+    assert [l for l in p.stdout.splitlines() if "avec_main/seed44" in l][0].startswith("running"), p.stdout
+    p = run("estimate", "--engine", "slurm")
+    assert p.returncode == 3 and "STOPPED" in p.stdout and "Unable to contact slurm controller" in p.stdout, p.stdout + p.stderr
+    assert snapshot() == before, "a stopped sweep wrote under the run root"
+    return "jobcomp NODE_FAIL, UNKNOWN with what each source said, sacct when squeue is down, stop when both are"
+
+
 def t_limits(args, w):
     """experiments.json "limits" reach the job script and the local concurrency; --limit overrides
     one dataset; --max-time splits a longer run into self-requeuing segments. The expected values are
@@ -350,7 +411,7 @@ def t_limits(args, w):
     return "synthetic profile limits as declared; --limit, bad --limit, --max-time segments, local concurrency %d" % jobs
 
 
-TESTS = [("limits", t_limits), ("local_smoke", t_local_smoke), ("failed_run", t_failed_run), ("kill_resume", t_kill_resume),
+TESTS = [("limits", t_limits), ("scheduler_fallbacks", t_scheduler_fallbacks), ("local_smoke", t_local_smoke), ("failed_run", t_failed_run), ("kill_resume", t_kill_resume),
          ("aggregate_reports", t_aggregate_reports), ("ratio_bootstrap", t_ratio_bootstrap), ("preflight", t_preflight),
          ("smoke_bert", t_smoke_bert), ("data_hash", t_data_hash), ("slurm_smoke", t_slurm_smoke)]
 
