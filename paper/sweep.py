@@ -603,6 +603,11 @@ def projection(spec, profile, runs, root, jobs, dplan):
             s, why = measured[r.dataset], "measured in this run root"
         elif "smoke_epoch_seconds" in prof:
             s, why = prof["smoke_epoch_seconds"], "experiments.json profiles.%s.smoke_epoch_seconds" % profile
+        elif spec.get("limits", {}).get("runs", {}).get(r.dataset, {}).get(text_protocol(r)):
+            m = spec["limits"]["runs"][r.dataset][text_protocol(r)]
+            s = m["epoch_s"] * max(1.0, float(m.get("threads", 1)))
+            why = "experiments.json limits (%s x %s: %.0f s per epoch on %s threads, x%s for one core per run; %s)" % (
+                r.dataset, text_protocol(r), m["epoch_s"], m.get("threads", 1), m.get("threads", 1), m.get("source", "?")[:80])
         elif like in bench:
             s, why = bench[like][0] * 2, bench[like][1] + " x2 (one core per job)"
         else:
@@ -1242,7 +1247,19 @@ def cmd_costs(args, spec):
     log("what each profile costs (projections; measured per-epoch times where this machine has them):")
     for prof in spec["profiles"]:
         root = os.path.join(REPO, "runs", "paper", prof)
-        runs, dplan, skipped = plan_runs(spec, prof, root, os.environ)
+        env = dict(os.environ)
+        if spec["profiles"][prof]["data"] == "env":  # the cost with the data, whether or not it is here
+            for name, ds in spec["datasets"].items():
+                if ds.get("env") and not env.get(ds["env"]):
+                    env[ds["env"]] = os.path.join(root, "costs-placeholder", name)
+        runs, dplan, skipped = plan_runs(spec, prof, root, env)
+        for ds, why in skipped:  # placeholders have no files: count their runs anyway
+            for d2, cfg in selected_items(spec, prof):
+                if d2 == ds:
+                    for sd in config_seeds(spec, prof, cfg):
+                        runs.append(Run(ds, cfg, sd, "", config_flags(spec, prof, cfg, sd), root,
+                                        spec["profiles"][prof].get("text", "features"), "-"))
+        skipped = [(ds, w) for ds, w in skipped if "costs-placeholder" not in w]
         todo = [r for r in runs if run_state(root, r) != "done"]
         jobs = default_jobs(max([run_limits(spec, prof, r, args.threads, {}, 0)["mem_gb"] for r in todo] or [0.1]), args.threads)
         local, _ = projection(spec, prof, todo, root, jobs, dplan)
