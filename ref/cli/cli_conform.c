@@ -368,21 +368,56 @@ static int generate(const conform_case *c, size_t idx, unsigned long seed, const
  * "Cross-check"): rel = max|port − oracle| / max(max|oracle|, 1e-4 · the
  * largest magnitude of the tensor's group) ≤ 1e-10.
  *
- * float32: per group, 10 × the largest rel of the PyTorch twin at float32
- * against the oracle measured over the quick suite at seeds 1–20
+ * float32: per tolerance group, 10 × the largest rel of the PyTorch twin at
+ * float32 against the oracle measured over the quick suite at seeds 1–20
  * (verify/torch/conform_f32.py; README "Conformance" has the table and the
- * command). The margin 10 covers seeds and shapes not measured; the bound
- * is not adjusted to make anything pass. */
+ * command). The margin 10 is for seeds not measured; the bounds were not
+ * adjusted to make anything pass, and they hold for the quick suite's
+ * shapes only (not measured on MOSI or BERT-base shapes). */
 #define FLOOR 1e-4
 #define TOL64 1e-10
 typedef struct {
     const char *group;
     double tol32;
 } group_tol;
-/* measured maxima ×10; see README "Conformance" (filled from conform_f32.py) */
+/* verify/results/conform_f32.tsv: `python3 verify/torch/conform_f32.py
+ * --seeds 1-20` (the float32 twin on the quick suite, 200 cases); bound =
+ * 10 × max(measured max, FLT_EPSILON), rounded up to one significant digit */
 static const group_tol TOL32[] = {
-    {"bert", 1e-5},   {"text", 1e-5},  {"enc_a", 1e-5},     {"enc_v", 1e-5},       {"cube", 1e-5}, {"outputs", 1e-5},
-    {"vmi", 1e-5},    {"cmi", 1e-5},   {"grad_stage1", 1e-5}, {"grad_stage2", 1e-5},
+    {"bert", 5e-06}, /* max 4.20e-07: bert/layer.1, seed 11, bert-small */
+    {"cmi", 8e-04}, /* max 7.45e-05: cmi/tc_a/estimate, seed 7, lstm-nwj-concat-hardtanh-preln */
+    {"cube", 2e-02}, /* max 1.64e-03: cube/block.1, seed 15, gru-infonce-separate */
+    {"enc_a", 4e-06}, /* max 3.99e-07: enc_a/tail, seed 8, gru-infonce-separate */
+    {"enc_v", 6e-06}, /* max 5.90e-07: enc_v/tail, seed 10, gru-smile-hardshrink */
+    {"grad_stage1", 5e+01}, /* max 4.39e+00: grad_stage1/rnn_v.bias_hh_l1, seed 15, gru-infonce-separate */
+    {"grad_stage1/W_t", 5e+01}, /* max 4.36e+00: grad_stage1/W_t.weight, seed 15, gru-infonce-separate */
+    {"grad_stage1/bertmodel", 9e-03}, /* max 8.59e-04: grad_stage1/bertmodel.encoder.layer.1.intermediate.dense.bias, seed 19, bert-small */
+    {"grad_stage1/classifier", 2e-06}, /* max 0.00e+00: grad_stage1/classifier.0.weight, seed 1, bert-small */
+    {"grad_stage1/conv_a", 8e-03}, /* max 7.34e-04: grad_stage1/conv_a.weight, seed 9, conv-tuba-unnormalized-sum */
+    {"grad_stage1/conv_v", 8e-03}, /* max 7.91e-04: grad_stage1/conv_v.weight, seed 13, conv-tuba-unnormalized-sum */
+    {"grad_stage1/ln_a", 5e+01}, /* max 4.36e+00: grad_stage1/ln_a.bias, seed 15, gru-infonce-separate */
+    {"grad_stage1/ln_v", 5e+01}, /* max 4.36e+00: grad_stage1/ln_v.weight, seed 15, gru-infonce-separate */
+    {"grad_stage1/mlp_encoder", 5e+01}, /* max 4.38e+00: grad_stage1/mlp_encoder.layers_stack.0.mlp_l.fc2.weight, seed 15, gru-infonce-separate */
+    {"grad_stage1/rnn_a", 5e+01}, /* max 4.31e+00: grad_stage1/rnn_a.bias_ih_l1_reverse, seed 15, gru-infonce-separate */
+    {"grad_stage1/rnn_v", 5e+01}, /* max 4.39e+00: grad_stage1/rnn_v.bias_hh_l1, seed 15, gru-infonce-separate */
+    {"grad_stage1/vcmi_estimator", 2e-02}, /* max 1.78e-03: grad_stage1/vcmi_estimator_tc_a.classifier.mlp.2.bias, seed 7, lstm-nwj-concat-hardtanh-preln */
+    {"grad_stage1/vmi_estimator", 5e+00}, /* max 4.53e-01: grad_stage1/vmi_estimator_f_v.critic_model.MLP_g.4.bias, seed 15, gru-infonce-separate */
+    {"grad_stage2", 3e+00}, /* max 2.26e-01: grad_stage2/vmi_estimator_f_v.critic_model.MLP_g.4.bias, seed 15, gru-infonce-separate */
+    {"grad_stage2/W_t", 3e-01}, /* max 2.19e-02: grad_stage2/W_t.weight, seed 15, gru-infonce-separate */
+    {"grad_stage2/bertmodel", 3e-02}, /* max 2.24e-03: grad_stage2/bertmodel.embeddings.LayerNorm.weight, seed 15, bert-small */
+    {"grad_stage2/classifier", 6e-03}, /* max 5.72e-04: grad_stage2/classifier.0.weight, seed 15, gru-infonce-separate */
+    {"grad_stage2/conv_a", 8e-03}, /* max 7.52e-04: grad_stage2/conv_a.weight, seed 9, conv-tuba-unnormalized-sum */
+    {"grad_stage2/conv_v", 2e-02}, /* max 1.15e-03: grad_stage2/conv_v.weight, seed 10, conv-tuba-unnormalized-sum */
+    {"grad_stage2/ln_a", 3e-01}, /* max 2.19e-02: grad_stage2/ln_a.bias, seed 15, gru-infonce-separate */
+    {"grad_stage2/ln_v", 3e-01}, /* max 2.89e-02: grad_stage2/ln_v.bias, seed 3, gru-dv-elu */
+    {"grad_stage2/mlp_encoder", 7e-01}, /* max 6.48e-02: grad_stage2/mlp_encoder.layers_stack.0.mlp_k.fc2.bias, seed 5, gru-neighbors-injected */
+    {"grad_stage2/rnn_a", 4e-01}, /* max 3.32e-02: grad_stage2/rnn_a.weight_hh_l1, seed 3, gru-dv-elu */
+    {"grad_stage2/rnn_v", 4e-01}, /* max 3.35e-02: grad_stage2/rnn_v.weight_ih_l0_reverse, seed 3, gru-dv-elu */
+    {"grad_stage2/vcmi_estimator", 2e-02}, /* max 1.81e-03: grad_stage2/vcmi_estimator_tc_a.classifier.mlp.2.weight, seed 7, lstm-nwj-concat-hardtanh-preln */
+    {"grad_stage2/vmi_estimator", 3e+00}, /* max 2.26e-01: grad_stage2/vmi_estimator_f_v.critic_model.MLP_g.4.bias, seed 15, gru-infonce-separate */
+    {"outputs", 8e-03}, /* max 7.67e-04: output, seed 15, gru-infonce-separate */
+    {"text", 4e-06}, /* max 4.00e-07: text/W_t, seed 10, bert-small */
+    {"vmi", 2e-02}, /* max 1.59e-03: vmi/f_a/estimate, seed 7, gru-infonce-separate */
 };
 
 static const char *const REQUIRED[] = {"output", "F_F", "T_F", "A_F", "V_F", "mi", "mi_derived", "stage1_terms", "loss_task",

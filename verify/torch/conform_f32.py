@@ -15,7 +15,7 @@ group, and for gradients also stage/module (grad_stage1/mlp_encoder, …), so
 that the ill-conditioned CubeMLP LayerNorm gradients do not set the bound of
 every other gradient. The script prints, per group, the largest rel
 over all seeds and cases and the tensor where it occurred, and the bound
-MARGIN × that maximum rounded up to one significant digit — the numbers
+MARGIN × max(that maximum, FLT_EPSILON) rounded up to one significant digit — the numbers
 ref/cli/cli_conform.c's TOL32 table carries (README "Conformance").
 Integer tensors (lengths, neighbour picks) must be equal; a float32 run
 whose picks differ from the oracle's is counted and reported.
@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mimrl_torch as mt  # noqa: E402
 
 FLOOR = 1e-4
+EPS32 = 1.1920928955078125e-07   # FLT_EPSILON: no bound below MARGIN x one float32 rounding unit
 REQUIRED = {'output', 'F_F', 'T_F', 'A_F', 'V_F', 'mi', 'mi_derived', 'stage1_terms', 'loss_task', 'loss_stage1', 'loss_stage2'}
 
 
@@ -126,11 +127,11 @@ def main():
                     if g not in worst or v > worst[g][0]:
                         worst[g] = (v, k, seed, case)
     print(f'# float32 twin vs the float64 oracle: suite {a.suite}, seeds {a.seeds}, {n_cases} cases, '
-          f'{time.perf_counter() - t0:.0f} s; bound = {a.margin:g} x max, rounded up to 1 significant digit')
+          f'{time.perf_counter() - t0:.0f} s; bound = {a.margin:g} x max(max, FLT_EPSILON), rounded up to 1 significant digit')
     print('group\tmax_rel\tbound\ttensor\tseed\tcase')
     for g in sorted(worst):
         v, k, seed, case = worst[g]
-        print(f'{g}\t{v:.2e}\t{ceil1(a.margin * v):.0e}\t{k}\t{seed}\t{case}')
+        print(f'{g}\t{v:.2e}\t{ceil1(a.margin * max(v, EPS32)):.0e}\t{k}\t{seed}\t{case}')
     print(f'integer tensors that differ (neighbour picks, lengths): {len(int_diff)}')
     for seed, case, k in int_diff[:20]:
         print(f'  seed {seed} {case}: {k}')
