@@ -500,6 +500,9 @@ def build_ratio(ctx, tname, t):
                          "%.2f" % freq[c] if freq else "—"])
     notes = table_notes(ctx, datasets, problems)
     notes.append(t["about"])
+    grid = spec["profiles"][ctx.profile].get("ratio_grid", t["grid"])
+    if grid != t["grid"]:
+        notes.append("This profile uses a coarser grid: step 1/%d (%d points) instead of 1/%d, to keep it short." % (grid, len(sweep.ratio_points(grid)), t["grid"]))
     notes.append("Best ratio: the grid point with the best seed-mean. bootstrap P(best): how often each point is best when the seeds are "
                  "resampled with replacement (%d resamples, the same draw for every point, fixed generator seed); the 95%% set is the "
                  "fewest points that hold 95%% of those picks. A dataset with fewer than %d complete seeds at any point gets no best ratio."

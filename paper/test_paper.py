@@ -61,7 +61,7 @@ def t_local_smoke(args, w):
         assert os.path.getsize(os.path.join(out, f)) > 0, f
     man = json.load(open(os.path.join(out, "manifest.json")))
     cells = man["tables"]["T1"]
-    assert len(cells) == 4 and all(c["status"] == "ok" and c["commit"] and os.path.isdir(c["run_dir"]) for c in cells), cells
+    assert len(cells) == 6 and all(c["status"] == "ok" and c["commit"] and os.path.isdir(c["run_dir"]) for c in cells), cells
     assert "2/2" in open(os.path.join(out, "T3.md")).read()
     t4 = open(os.path.join(out, "T4.md")).read()
     assert "amount (nats)" in t4 and "official read-out (offset 1, half scale, not nats)" in t4, t4[:600]
@@ -70,8 +70,8 @@ def t_local_smoke(args, w):
     for want in ("inv:spec:comp = 1:0:0", "inv:spec:comp = 0:0:1", "official ratio", "**best**", "bootstrap P(best)", "CMU-MOSI vs AVEC 2019: the best ratios"):
         assert want in t7, "T7 lacks %r:\n%s" % (want, t7[:1500])
     p = sweep(args, "run", "--root", root, "--out", out, check=0)
-    assert "(36 done" in p.stdout and "for 0 runs" in p.stdout, "re-run did not find every run done:\n" + p.stdout[:800]
-    return "36 runs, %s" % p.stdout.split("projected duration: ")[1].split("\n")[0]
+    assert "(52 done" in p.stdout and "for 0 runs" in p.stdout, "re-run did not find every run done:\n" + p.stdout[:800]
+    return "52 runs, %s" % p.stdout.split("projected duration: ")[1].split("\n")[0]
 
 
 def t_failed_run(args, w):
