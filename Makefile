@@ -91,6 +91,7 @@ TORCH_PKGS = python3-torch
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev libsleef-dev zlib1g-dev libutf8proc-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
+.PHONY: conform
 .PHONY: run-bert all shared install uninstall run test test-run debug verify bitcheck fixtures bert-fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est bench-bert fuzz fuzz-safetensors deps deps-fuzz clean banner
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -323,6 +324,15 @@ crosscheck: deps $(BIN)
 	@mkdir -p verify/results
 	OPENBLAS_NUM_THREADS=1 $(PYTORCH) verify/torch/crosscheck.py --bin $(BIN) --work $(OUT)/crosscheck \
 	    --report verify/results/crosscheck.tsv
+
+# `mimrl conform` with the PyTorch twin as the port (README "Conformance"):
+# CONFORM_SUITE quick|full|bert, CONFORM_DTYPE float64|float32
+CONFORM_SUITE ?= quick
+CONFORM_DTYPE ?= float64
+conform: deps $(BIN)
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
+	OPENBLAS_NUM_THREADS=1 $(BIN) conform --suite $(CONFORM_SUITE) --dtype $(CONFORM_DTYPE) --work $(OUT)/conform-$(CONFORM_SUITE) \
+	    --port '$(PYTORCH) verify/torch/mimrl_torch.py --checkpoint {ckpt} --batch {batch} --out {out} --dump all --dtype $(CONFORM_DTYPE)'
 
 crosscheck-fixtures: deps $(BIN)
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
