@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "ref/core/npz.h"
+#include "estimators/data_est.h"
 #include "estimators/estimate.h"
+#include "estimators/peer_tasks.h"
 #include "estimators/truth.h"
 #include "ref/cli/cli.h"
 #include "ref/core/common.h"
@@ -32,7 +34,33 @@ static const char *ESTIMATE_HELP =
     "CMI (cmine, cmine0, ccmi-*):\n"
     "  --d D (chain dimension or dz)  --k K  --n-train N  --n-eval N  --epochs N\n"
     "  --batch B  --hidden H  --head sigmoid|hardtanh  --lr X  --no-fp\n"
-    "common: --seed N  --csv FILE (MI: per-step trajectory)\n";
+    "common: --seed N  --csv FILE (MI: per-step trajectory)\n"
+    "\n"
+    "usage: mimrl estimate --data FILE.npz --x NAME --y NAME [--z NAME] [options]\n"
+    "       mimrl estimate --x X.npy --y Y.npy [--z Z.npy] [options]\n"
+    "  MI I(X;Y), or CMI I(X;Y|Z) with --z, on your samples. Members: float arrays\n"
+    "  (<f8 or <f4), 2-D with rows = samples (a 1-D member is one column).\n"
+    "  --method M[,M...]|all   MI: <bound>-<critic>, bound nwj|infonce|js|smile|dv|mine|\n"
+    "                          tuba|interpolate|js_fgan, critic separate|concat, or ksg\n"
+    "                          (default infonce-separate,nwj-separate,smile-separate,ksg);\n"
+    "                          CMI: cmine-mimrl (official read-out: offset 1, half scale,\n"
+    "                          NOT nats), cmine-nwj, cmine-dv (nats), fp (Frenzel-Pompe)\n"
+    "                          (default all four)\n"
+    "  --seeds N (1)  --seed S (0): seed s uses S+s for split, init and batch order\n"
+    "  --json                  print a JSON object instead of the table\n"
+    "  Protocol of the neural methods (Beyond Normal's; each can be changed):\n"
+    "  --no-standardize        columns standardised to mean 0, sd 1 (default: on)\n"
+    "  --test-frac F (0.5)     50/50 train/test split (rows shuffled by the seed)\n"
+    "  --eval-every N (100)    held-out evaluation every N steps (CMI: every epoch)\n"
+    "  --patience N (10)       early stopping: stop after N held-out evaluations\n"
+    "                          without a better held-out objective\n"
+    "                          reported value: MI the largest held-out bound; CMI the\n"
+    "                          read-outs at the lowest held-out BCE\n"
+    "  MI:  --steps N (4000, at most)  --batch B (128)  --lr X (5e-4)\n"
+    "       --hidden H (128)  --embed E (32)  --layers L (1: in-H-H-out)\n"
+    "  CMI: --k K (2 neighbours per anchor)  --epochs N (100, at most)\n"
+    "       --cmi-batch B (256)  --cmi-hidden H (64)  --cmi-lr X (1e-3)\n"
+    "  k-NN (ksg, fp): --knn K (5), all rows, deterministic (one value)\n";
 
 enum {
     F_PRESET, F_DIST, F_BOUND, F_CRITIC, F_BASELINE, F_MI, F_STEPS, F_BATCH, F_D, F_LR, F_HIDDEN, F_EMBED,
@@ -215,7 +243,183 @@ static int get_pos(mr_flag *fl, int i, double *out) {
     return 0;
 }
 
+/* ------------------------------------------------------- estimate --data */
+
+typedef struct {
+    char label[512]; /* "data.npz:x" or "x.npy" — names the member in errors */
+    double *v;
+    size_t n, d;
+} user_member;
+
+/* Load --x/--y/--z: a member of --data, or a .npy file. Refuses integer,
+ * boolean and complex dtypes and arrays that are not 1-D or 2-D. */
+static int load_member(const char *data, const char *val, const char *flag, user_member *u) {
+    mr_error e = {0};
+    mr_array a;
+    memset(&a, 0, sizeof a);
+    memset(u, 0, sizeof *u);
+    int rc;
+    if (data) {
+        snprintf(u->label, sizeof u->label, "%s:%s", data, val);
+        mr_npz z;
+        if ((rc = mr_npz_open(&z, data, &e))) {
+            fprintf(stderr, "mimrl estimate: --data: %s\n", e.msg);
+            return 2;
+        }
+        if (mr_npz_find(&z, val) < 0) {
+            char names[1024] = "";
+            size_t k = 0;
+            for (size_t i = 0; i < z.n && k < sizeof names - 80; i++)
+                k += (size_t)snprintf(names + k, sizeof names - k, "%s'%s'", i ? ", " : "", z.m[i].name);
+            fprintf(stderr, "mimrl estimate: %s: member '%s' not found in %s (its members: %s)\n", flag, val, data, z.n ? names : "none");
+            mr_npz_close(&z);
+            return 2;
+        }
+        rc = mr_npz_read(&z, val, &a, &e);
+        mr_npz_close(&z);
+    } else {
+        snprintf(u->label, sizeof u->label, "%s", val);
+        rc = mr_npy_load(val, &a, &e);
+    }
+    if (rc) {
+        fprintf(stderr, "mimrl estimate: %s: %s\n", flag, e.msg);
+        return 2;
+    }
+    if (a.dtype != MR_DT_F8 && a.dtype != MR_DT_F4) {
+        fprintf(stderr, "mimrl estimate: %s: member '%s' has dtype %s (%s); estimation needs a float array (<f8 or <f4)\n", flag, u->label,
+                mr_dtype_descr(a.dtype), a.dtype == MR_DT_B1 ? "boolean" : "integer");
+        mr_array_free(&a);
+        return 2;
+    }
+    if (a.ndim != 1 && a.ndim != 2) {
+        fprintf(stderr, "mimrl estimate: %s: member '%s' has %d dimensions; it must be 2-D (rows = samples) or 1-D (one column)\n", flag,
+                u->label, a.ndim);
+        mr_array_free(&a);
+        return 2;
+    }
+    u->n = (size_t)a.shape[0];
+    u->d = a.ndim == 2 ? (size_t)a.shape[1] : 1;
+    if (u->n == 0 || u->d == 0) {
+        fprintf(stderr, "mimrl estimate: %s: member '%s' is empty (shape %zu × %zu)\n", flag, u->label, u->n, u->d);
+        mr_array_free(&a);
+        return 2;
+    }
+    u->v = malloc(u->n * u->d * sizeof *u->v);
+    if (!u->v) {
+        fprintf(stderr, "mimrl estimate: out of memory\n");
+        mr_array_free(&a);
+        return 2;
+    }
+    mr_array_to_f64(&a, u->v);
+    mr_array_free(&a);
+    return 0;
+}
+
+enum {
+    D_DATA, D_X, D_Y, D_Z, D_METHOD, D_SEEDS, D_SEED, D_JSON, D_NOSTD, D_TESTFRAC, D_EVAL, D_PATIENCE, D_STEPS, D_BATCH,
+    D_LR, D_HIDDEN, D_EMBED, D_LAYERS, D_K, D_EPOCHS, D_CMIBATCH, D_CMIHIDDEN, D_CMILR, D_KNN, D_HELP, D_COUNT
+};
+
+static int cmd_estimate_data(int argc, char **argv) {
+    mr_flag fl[D_COUNT] = {
+        {"--data", 1, 0, 0},     {"--x", 1, 0, 0},          {"--y", 1, 0, 0},        {"--z", 1, 0, 0},
+        {"--method", 1, 0, 0},   {"--seeds", 1, 0, 0},      {"--seed", 1, 0, 0},     {"--json", 0, 0, 0},
+        {"--no-standardize", 0, 0, 0}, {"--test-frac", 1, 0, 0}, {"--eval-every", 1, 0, 0}, {"--patience", 1, 0, 0},
+        {"--steps", 1, 0, 0},    {"--batch", 1, 0, 0},      {"--lr", 1, 0, 0},       {"--hidden", 1, 0, 0},
+        {"--embed", 1, 0, 0},    {"--layers", 1, 0, 0},     {"--k", 1, 0, 0},        {"--epochs", 1, 0, 0},
+        {"--cmi-batch", 1, 0, 0}, {"--cmi-hidden", 1, 0, 0}, {"--cmi-lr", 1, 0, 0},  {"--knn", 1, 0, 0},
+        {"--help", 0, 0, 0}};
+    int rc = mr_parse_flags(argc, argv, 2, fl, D_COUNT, "estimate");
+    if (rc) return rc;
+    if (fl[D_HELP].seen) {
+        fputs(ESTIMATE_HELP, stdout);
+        return 0;
+    }
+    if (!fl[D_X].value || !fl[D_Y].value) {
+        fprintf(stderr, "mimrl estimate: --data needs --x NAME and --y NAME (and --z NAME for conditional MI)\n");
+        return 2;
+    }
+    mr_est_opts o;
+    mr_est_opts_default(&o);
+    unsigned long ul;
+    size_t *sz[D_COUNT] = {[D_SEEDS] = &o.seeds, [D_EVAL] = &o.eval_every, [D_PATIENCE] = &o.patience, [D_STEPS] = &o.max_steps,
+                           [D_BATCH] = &o.batch, [D_HIDDEN] = &o.hidden, [D_EMBED] = &o.embed, [D_LAYERS] = &o.layers,
+                           [D_K] = &o.cmi_k, [D_EPOCHS] = &o.cmi_epochs, [D_CMIBATCH] = &o.cmi_batch, [D_CMIHIDDEN] = &o.cmi_hidden,
+                           [D_KNN] = &o.knn_k};
+    for (int i = D_SEEDS; i <= D_KNN; i++) {
+        size_t *t = sz[i];
+        if (!t || !fl[i].value) continue;
+        if (mr_parse_ulong("estimate", fl[i].name, fl[i].value, &ul)) return 2;
+        if (ul == 0 && i != D_LAYERS) {
+            fprintf(stderr, "mimrl estimate: %s must be at least 1\n", fl[i].name);
+            return 2;
+        }
+        *t = (size_t)ul;
+    }
+    if (o.layers + 2 > MR_MLP_MAXL) {
+        fprintf(stderr, "mimrl estimate: --layers at most %d\n", MR_MLP_MAXL - 2);
+        return 2;
+    }
+    if (fl[D_SEED].value && mr_parse_ulong("estimate", "--seed", fl[D_SEED].value, &o.seed)) return 2;
+    if ((fl[D_LR].value && mr_parse_double("estimate", "--lr", fl[D_LR].value, &o.lr)) ||
+        (fl[D_CMILR].value && mr_parse_double("estimate", "--cmi-lr", fl[D_CMILR].value, &o.cmi_lr)) ||
+        (fl[D_TESTFRAC].value && mr_parse_double("estimate", "--test-frac", fl[D_TESTFRAC].value, &o.test_frac)))
+        return 2;
+    if (!(o.lr > 0) || !(o.cmi_lr > 0)) {
+        fprintf(stderr, "mimrl estimate: --lr and --cmi-lr must be positive\n");
+        return 2;
+    }
+    o.standardize = !fl[D_NOSTD].seen;
+    int cmi = fl[D_Z].value != NULL;
+    mr_est_method ms[MR_EST_MAXMETHODS];
+    size_t nm = 0;
+    mr_error e = {0};
+    const char *mlist = fl[D_METHOD].value ? fl[D_METHOD].value : cmi ? "all" : "infonce-separate,nwj-separate,smile-separate,ksg";
+    if (mr_est_methods_parse(mlist, cmi, ms, MR_EST_MAXMETHODS, &nm, &e)) {
+        fprintf(stderr, "mimrl estimate: %s\n", e.msg);
+        return 2;
+    }
+    user_member u[3];
+    memset(u, 0, sizeof u);
+    const char *flags[3] = {"--x", "--y", "--z"};
+    int nmem = cmi ? 3 : 2;
+    rc = 0;
+    for (int k = 0; k < nmem && !rc; k++) rc = load_member(fl[D_DATA].value, fl[D_X + k].value, flags[k], &u[k]);
+    mr_est_member m[3];
+    for (int k = 0; k < 3; k++) m[k] = (mr_est_member){u[k].label, u[k].v, u[k].n, u[k].d};
+    mr_est_result *res = NULL;
+    if (!rc && mr_est_check(&m[0], &m[1], cmi ? &m[2] : NULL, ms, nm, &o, &e)) {
+        fprintf(stderr, "mimrl estimate: %s\n", e.msg);
+        rc = 2;
+    }
+    if (!rc && !(res = calloc(nm, sizeof *res))) {
+        fprintf(stderr, "mimrl estimate: out of memory\n");
+        rc = 2;
+    }
+    if (!rc) {
+        int json = fl[D_JSON].seen;
+        FILE *pg = json ? stderr : stdout; /* progress never mixes with the JSON */
+        fprintf(pg, "estimate: %s on %s, %zu rows, %zu method(s), %zu seed(s)\n", cmi ? "I(X;Y|Z)" : "I(X;Y)",
+                fl[D_DATA].value ? fl[D_DATA].value : "npy files", m[0].n, nm, o.seeds);
+        fflush(pg);
+        o.progress = pg;
+        if (mr_est_run(&m[0], &m[1], cmi ? &m[2] : NULL, ms, nm, &o, res, &e)) {
+            fprintf(stderr, "mimrl estimate: %s\n", e.msg);
+            rc = 2;
+        } else if (json) {
+            mr_est_write_json(stdout, &m[0], &m[1], cmi ? &m[2] : NULL, res, nm, &o);
+        } else {
+            mr_est_write_table(stdout, &m[0], &m[1], cmi ? &m[2] : NULL, res, nm, &o);
+        }
+    }
+    free(res);
+    for (int k = 0; k < 3; k++) free(u[k].v);
+    return rc;
+}
+
 int mr_cmd_estimate(int argc, char **argv) {
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--data") || !strcmp(argv[i], "--x")) return cmd_estimate_data(argc, argv);
     mr_flag fl[F_COUNT] = {
         {"--preset", 1, 0, 0}, {"--dist", 1, 0, 0},     {"--bound", 1, 0, 0},   {"--critic", 1, 0, 0},
         {"--baseline", 1, 0, 0}, {"--mi", 1, 0, 0},     {"--steps", 1, 0, 0},   {"--batch", 1, 0, 0},
