@@ -568,3 +568,55 @@ void mr_est_write_table(FILE *f, const mr_est_member *x, const mr_est_member *y,
             o->eval_every, o->patience, o->lr, o->hidden, o->layers, o->embed, o->cmi_k, o->cmi_hidden, o->cmi_epochs,
             o->cmi_batch, o->cmi_lr, o->knn_k, o->seeds, o->seed);
 }
+
+/* ------------------------------------------------------------- options */
+
+int mr_est_opts_set(mr_est_opts *o, const char *key, const char *value, mr_error *e) {
+    struct {
+        const char *k;
+        size_t *p;
+        size_t lo;
+    } sz[] = {{"seeds", &o->seeds, 1},     {"eval_every", &o->eval_every, 1}, {"patience", &o->patience, 1},
+              {"steps", &o->max_steps, 1}, {"batch", &o->batch, 2},           {"hidden", &o->hidden, 1},
+              {"embed", &o->embed, 1},     {"layers", &o->layers, 0},         {"k", &o->cmi_k, 1},
+              {"epochs", &o->cmi_epochs, 1}, {"cmi_batch", &o->cmi_batch, 1}, {"cmi_hidden", &o->cmi_hidden, 1},
+              {"knn", &o->knn_k, 1}};
+    struct {
+        const char *k;
+        double *p;
+    } db[] = {{"lr", &o->lr}, {"cmi_lr", &o->cmi_lr}, {"test_frac", &o->test_frac}};
+    char *end;
+    for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++)
+        if (!strcmp(key, sz[i].k)) {
+            unsigned long v = strtoul(value, &end, 10);
+            if (!*value || *end || *value == '-' || v < sz[i].lo)
+                return mr_fail(e, MR_EINVAL, "option '%s' expects an integer ≥ %zu, got '%s'", key, sz[i].lo, value);
+            if (!strcmp(key, "layers") && v + 2 > MR_MLP_MAXL) return mr_fail(e, MR_EINVAL, "option 'layers' at most %d", MR_MLP_MAXL - 2);
+            *sz[i].p = (size_t)v;
+            return 0;
+        }
+    for (size_t i = 0; i < sizeof db / sizeof db[0]; i++)
+        if (!strcmp(key, db[i].k)) {
+            double v = strtod(value, &end);
+            if (!*value || *end || !(v > 0) || !isfinite(v))
+                return mr_fail(e, MR_EINVAL, "option '%s' expects a positive number, got '%s'", key, value);
+            *db[i].p = v;
+            return 0;
+        }
+    if (!strcmp(key, "seed")) {
+        unsigned long v = strtoul(value, &end, 10);
+        if (!*value || *end || *value == '-') return mr_fail(e, MR_EINVAL, "option 'seed' expects a non-negative integer, got '%s'", value);
+        o->seed = v;
+        return 0;
+    }
+    if (!strcmp(key, "standardize")) {
+        if (strcmp(value, "true") && strcmp(value, "false"))
+            return mr_fail(e, MR_EINVAL, "option 'standardize' expects true or false, got '%s'", value);
+        o->standardize = !strcmp(value, "true");
+        return 0;
+    }
+    return mr_fail(e, MR_EINVAL,
+                   "unknown option '%s' (known: method, seeds, seed, standardize, test_frac, eval_every, patience, steps, batch, lr, "
+                   "hidden, embed, layers, k, epochs, cmi_batch, cmi_hidden, cmi_lr, knn, x_name, y_name, z_name)",
+                   key);
+}

@@ -50,6 +50,8 @@
 
 #define MR_EST_MAXSEEDS 64
 #define MR_EST_MAXMETHODS 32
+/* The MI methods run when none are named (CLI and API alike). */
+#define MR_EST_DEFAULT_MI_METHODS "infonce-separate,nwj-separate,smile-separate,ksg"
 
 typedef enum { MR_EK_BOUND = 0, MR_EK_KSG, MR_EK_CMINE, MR_EK_FP } mr_est_kind;
 
@@ -88,6 +90,10 @@ typedef struct {
 } mr_est_opts;
 
 void mr_est_opts_default(mr_est_opts *o);
+/* One option by its API name (the CLI flag without "--", '-' → '_'):
+ * seeds seed standardize(true|false) test_frac eval_every patience steps
+ * batch lr hidden embed layers k epochs cmi_batch cmi_hidden cmi_lr knn. */
+int mr_est_opts_set(mr_est_opts *o, const char *key, const char *value, mr_error *e);
 
 typedef struct {
     const char *name; /* names the member in errors */

@@ -374,7 +374,7 @@ static int cmd_estimate_data(int argc, char **argv) {
     mr_est_method ms[MR_EST_MAXMETHODS];
     size_t nm = 0;
     mr_error e = {0};
-    const char *mlist = fl[D_METHOD].value ? fl[D_METHOD].value : cmi ? "all" : "infonce-separate,nwj-separate,smile-separate,ksg";
+    const char *mlist = fl[D_METHOD].value ? fl[D_METHOD].value : cmi ? "all" : MR_EST_DEFAULT_MI_METHODS;
     if (mr_est_methods_parse(mlist, cmi, ms, MR_EST_MAXMETHODS, &nm, &e)) {
         fprintf(stderr, "mimrl estimate: %s\n", e.msg);
         return 2;
