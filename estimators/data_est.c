@@ -11,6 +11,8 @@
 #include "ref/nn/optim.h"
 
 static const char *CMI_UNIT_OFFICIAL = "official read-out (offset 1, half scale; not nats)";
+/* js_fgan's value is the f-GAN Jensen–Shannon objective 2·JSD − ln 4 ∈ [−ln 4, 0], not an MI bound */
+static const char *JS_FGAN_UNIT = "f-GAN JS objective 2·JSD − ln 4 (not MI)";
 
 void mr_est_opts_default(mr_est_opts *o) {
     memset(o, 0, sizeof *o);
@@ -199,7 +201,7 @@ static void gather(const double *v, size_t d, const size_t *idx, size_t k, doubl
 
 static int run_bound(const mr_est_method *me, const double *X, size_t dx, const double *Y, size_t dy, size_t n,
                      const mr_est_opts *o, unsigned long seed, const char *label, double *out, size_t *steps_out,
-                     size_t *best_at, mr_error *e) {
+                     size_t *best_at, size_t *diverged_at, mr_error *e) {
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, seed);
     size_t nte = (size_t)floor((double)n * o->test_frac), ntr = n - nte;
@@ -236,7 +238,7 @@ static int run_bound(const mr_est_method *me, const double *X, size_t dx, const 
     mr_optim_add_group(&opt, all, mr_params_select(&p, NULL, NULL, all), o->lr, NULL);
     double best = -INFINITY;
     size_t since = 0, pos = ntr, step = 0, nbt = nte / B;
-    *best_at = 0;
+    *best_at = 0, *diverged_at = 0;
     while (step < o->max_steps) {
         if (pos + B > ntr) { /* a new pass over the train half */
             memcpy(order, perm, ntr * sizeof *order);
@@ -251,7 +253,16 @@ static int run_bound(const mr_est_method *me, const double *X, size_t dx, const 
         mr_params_zero_grad(&p);
         memset(dS, 0, B * B * sizeof *dS);
         memset(dla, 0, B * sizeof *dla);
-        mr_bound_loss(me->bound, S, B, base ? la : NULL, &bo, dS, base ? dla : NULL, 1.0, bwork);
+        double loss = mr_bound_loss(me->bound, S, B, base ? la : NULL, &bo, dS, base ? dla : NULL, 1.0, bwork);
+        if (!isfinite(loss)) { /* diverged (e.g. MINE's unstabilised exp, O-16): keep the best held-out value so far */
+            *diverged_at = step + 1;
+            if (o->progress) {
+                fprintf(o->progress, "  %s step %zu: non-finite training loss, training stopped (best held-out %.4f at step %zu)\n", label,
+                        step + 1, best, *best_at);
+                fflush(o->progress);
+            }
+            break;
+        }
         if (base) mr_baseline_backward(&cr, &p, yb, B, dla, NULL, work);
         mr_critic_backward(&cr, &p, xb, yb, B, dS, NULL, NULL, work);
         mr_optim_step(&opt);
@@ -442,7 +453,9 @@ int mr_est_run(const mr_est_member *x, const mr_est_member *y, const mr_est_memb
     for (size_t i = 0; i < nm; i++) {
         res[i].m = ms[i];
         mr_est_method_name(&ms[i], res[i].name, sizeof res[i].name);
-        res[i].unit = ms[i].kind == MR_EK_CMINE && ms[i].ro == MR_CMI_READ_MIMRL ? CMI_UNIT_OFFICIAL : "nats";
+        res[i].unit = ms[i].kind == MR_EK_CMINE && ms[i].ro == MR_CMI_READ_MIMRL ? CMI_UNIT_OFFICIAL
+                      : ms[i].kind == MR_EK_BOUND && ms[i].bound == MR_BOUND_JS_FGAN ? JS_FGAN_UNIT
+                                                                                        : "nats";
     }
     for (size_t i = 0; i < nm && !rc; i++) {
         mr_est_result *r = &res[i];
@@ -458,7 +471,8 @@ int mr_est_run(const mr_est_member *x, const mr_est_member *y, const mr_est_memb
             for (size_t s = 0; s < o->seeds && !rc; s++) {
                 char label[80];
                 snprintf(label, sizeof label, "%s seed %zu/%zu", r->name, s + 1, o->seeds);
-                rc = run_bound(&ms[i], X, x->d, Y, y->d, n, o, o->seed + s, label, &r->val[s], &r->steps[s], &r->best_at[s], e);
+                rc = run_bound(&ms[i], X, x->d, Y, y->d, n, o, o->seed + s, label, &r->val[s], &r->steps[s], &r->best_at[s],
+                               &r->diverged_at[s], e);
             }
             r->nseeds = o->seeds;
         } else { /* one classifier per seed gives every requested read-out */
@@ -542,6 +556,8 @@ void mr_est_write_json(FILE *f, const mr_est_member *x, const mr_est_member *y, 
         for (size_t s = 0; s < r->nseeds; s++) fprintf(f, "%s%zu", s ? ", " : "", r->steps[s]);
         fprintf(f, "], \"best_at\": [");
         for (size_t s = 0; s < r->nseeds; s++) fprintf(f, "%s%zu", s ? ", " : "", r->best_at[s]);
+        fprintf(f, "], \"diverged_at\": [");
+        for (size_t s = 0; s < r->nseeds; s++) fprintf(f, "%s%zu", s ? ", " : "", r->diverged_at[s]);
         fprintf(f, "], \"seconds\": %.3f}", r->seconds);
     }
     fprintf(f, "\n]}\n");
@@ -558,7 +574,13 @@ void mr_est_write_table(FILE *f, const mr_est_member *x, const mr_est_member *y,
         for (size_t s = 0; s < r->nseeds; s++) st += (double)r->steps[s];
         fprintf(f, "%-22s %12.4f %10.4f %5zu %9.1f  %s", r->name, r->mean, r->sd, r->nseeds, r->seconds, r->unit);
         if (r->m.kind == MR_EK_KSG || r->m.kind == MR_EK_FP) fprintf(f, " (deterministic, k = %zu, all rows)\n", o->knn_k);
-        else fprintf(f, " (trained %.0f %s)\n", st / (double)r->nseeds, r->m.kind == MR_EK_CMINE ? "epochs" : "steps");
+        else {
+            size_t nd = 0;
+            for (size_t s = 0; s < r->nseeds; s++) nd += r->diverged_at[s] > 0;
+            fprintf(f, " (trained %.0f %s", st / (double)r->nseeds, r->m.kind == MR_EK_CMINE ? "epochs" : "steps");
+            if (nd) fprintf(f, "; training loss non-finite in %zu of %zu seed(s): value = best held-out before it", nd, r->nseeds);
+            fprintf(f, ")\n");
+        }
     }
     fprintf(f,
             "settings: columns %s; %.0f/%.0f train/test split; MI: batch %zu, ≤ %zu steps, held-out evaluation every %zu steps, "

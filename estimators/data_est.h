@@ -9,7 +9,10 @@
  *                     mine tuba interpolate js_fgan) with a critic of critic.h
  *                     (separate concat); tuba and interpolate use the learned
  *                     (unnormalized) baseline, the others the constant one. MI,
- *                     nats.
+ *                     nats — except js_fgan, whose value is the f-GAN JS
+ *                     objective 2·JSD − ln 4 (not MI; its unit string says
+ *                     so), and mine, whose official surrogate is not negated
+ *                     (spec O-16) and so diverges (see diverged_at).
  *   ksg               Kraskov–Stögbauer–Grassberger (knn_mi.h), k = knn_k. MI, nats.
  *   cmine-mimrl       CMINE classifier (cmine.h), the official MIMRL read-out
  *                     1 + s_J/n − s_P/n: offset 1 and half scale, NOT nats.
@@ -32,6 +35,9 @@
  *      (MI: the largest held-out bound, the objective being the bound;
  *      CMI: the three read-outs at the lowest held-out BCE, BCE being what
  *      the classifier is trained on).
+ * A non-finite training loss (MINE's unstabilised exp can overflow, O-16)
+ * stops that seed's training; its value is the best held-out estimate
+ * before it (−inf if none) and diverged_at says where.
  * The k-NN methods use all rows (no split; they are not trained) after
  * standardisation; they are deterministic, so one value is reported whatever
  * the number of seeds.
@@ -109,6 +115,7 @@ typedef struct {
     double val[MR_EST_MAXSEEDS];
     size_t steps[MR_EST_MAXSEEDS]; /* steps (MI) or epochs (CMI) trained; 0 for k-NN */
     size_t best_at[MR_EST_MAXSEEDS]; /* step/epoch of the reported value */
+    size_t diverged_at[MR_EST_MAXSEEDS]; /* MI: step whose training loss was non-finite (training stopped there); 0 = none */
     double mean, sd, seconds;
 } mr_est_result;
 
