@@ -30,6 +30,7 @@
 
 #include "estimators/data_est.h"
 #include "estimators/peer_tasks.h"
+#include "mimrl/mimrl.h"
 #include "ref/core/npz.h"
 #include "verify/helpers.h"
 #include "verify/tolerance.h"
@@ -319,4 +320,39 @@ Test(data_est, python_estimate_equals_cli, .timeout = 300) {
     out[k] = 0;
     int rc = pclose(p);
     cr_assert(rc == 0 && strstr(out, "estimate binding: ok"), "%s", out);
+}
+
+Test(data_est, c_api_mimrl_estimate) {
+    size_t N = 300;
+    double *x = t_alloc(N), *y = t_alloc(N);
+    binormal(N, x, y, 45);
+    char *json = NULL;
+    mimrl_error err;
+    int rc = mimrl_estimate(x, N, 1, y, 1, NULL, 0, "{\"method\": \"ksg\", \"knn\": 4, \"x_name\": \"left\"}", &json, &err);
+    cr_assert(rc == MIMRL_OK && json, "%s", err.msg);
+    cr_assert(strstr(json, "\"method\": \"ksg\"") && strstr(json, "\"knn_k\": 4") && strstr(json, "\"name\": \"left\""), "%s", json);
+    /* the same value as the library call */
+    mr_est_member mx = {"left", x, N, 1}, my = {"y", y, N, 1};
+    mr_est_opts o;
+    mr_est_opts_default(&o);
+    o.knn_k = 4;
+    mr_est_method m;
+    mr_est_method_parse("ksg", &m);
+    mr_est_result r;
+    mr_error e;
+    cr_assert(mr_est_run(&mx, &my, NULL, &m, 1, &o, &r, &e) == 0);
+    char want[64];
+    snprintf(want, sizeof want, "\"values\": [%.17g]", r.val[0]);
+    cr_assert(strstr(json, want), "%s not in %s", want, json);
+    mimrl_free(json);
+    /* errors: unknown option, NaN with row and column, z with an MI method */
+    json = (char *)1;
+    cr_assert(mimrl_estimate(x, N, 1, y, 1, NULL, 0, "{\"stepz\": 3}", &json, &err) == MIMRL_EINVAL && !json);
+    cr_assert(strstr(err.msg, "unknown option 'stepz'"), "%s", err.msg);
+    y[17] = NAN;
+    cr_assert(mimrl_estimate(x, N, 1, y, 1, NULL, 0, NULL, &json, &err) == MIMRL_EFORMAT);
+    cr_assert(strstr(err.msg, "member 'y' row 17 column 0 is NaN"), "%s", err.msg);
+    y[17] = 0.5;
+    cr_assert(mimrl_estimate(x, N, 1, y, 1, x, 1, "{\"method\": \"ksg\"}", &json, &err) == MIMRL_EINVAL);
+    cr_assert(strstr(err.msg, "'ksg' estimates MI"), "%s", err.msg);
 }
