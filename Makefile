@@ -421,12 +421,13 @@ PAPER_PKGS      = python3-matplotlib
 PAPER_TEST_PKGS = python3-matplotlib slurm-wlm munge
 PAPER_ARGS = --profile $(PAPER_PROFILE) --engine $(PAPER_ENGINE) --root $(PAPER_ROOT) --out $(PAPER_OUT) --bin $(BIN) \
   --threads $(PAPER_THREADS) $(if $(PAPER_JOBS),--jobs $(PAPER_JOBS)) $(if $(filter slurm,$(PAPER_ENGINE)),$(PAPER_SLURM_FLAGS))
-PAPER_ENV = PAPER_DATA_MOSI="$(PAPER_DATA_MOSI)" PAPER_DATA_MOSEI="$(PAPER_DATA_MOSEI)" PAPER_DATA_AVEC="$(PAPER_DATA_AVEC)"
+PAPER_ENV = PAPER_DATA_MOSI="$(PAPER_DATA_MOSI)" PAPER_DATA_MOSEI="$(PAPER_DATA_MOSEI)" PAPER_DATA_AVEC="$(PAPER_DATA_AVEC)" PAPER_BERT="$(PAPER_BERT)"
 
 .PHONY: paper paper-estimate paper-status test-paper
 paper: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(PAPER_PKGS)"
 	$(MAKE) all
+	@$(PAPER_ENV) $(PYTHON) paper/sweep.py costs --bin $(BIN) --threads $(PAPER_THREADS)
 	$(PAPER_ENV) $(PYTHON) paper/sweep.py run $(PAPER_ARGS)
 
 paper-estimate: $(BIN)

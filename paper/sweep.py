@@ -37,26 +37,93 @@ def log(msg):
 
 def load_spec(path=SPEC):
     with open(path) as f:
-        return json.load(f)
+        spec = json.load(f)
+    for t in spec["tables"].values():
+        if t["kind"] == "ratio":
+            t["groups"] = expand_ratio_table(spec, t, t["grid"])
+    return spec
+
+
+def ratio_points(grid):
+    """the simplex grid (i, j, k), i + j + k = grid, in a fixed order (inv-heavy first)."""
+    return [(i, j, grid - i - j) for i in range(grid, -1, -1) for j in range(grid - i, -1, -1)]
+
+
+def ratio_coefficients(c2, point, grid):
+    """loss_mi_coefficient2 with inv : (spec_T + spec_A + spec_V) : comp = point, at the total weight W of those
+    five terms in c2 and with the specific weight split in c2's proportions (equal thirds when c2 has none)."""
+    v = [float(x) for x in c2.split("-")]
+    W = v[3] + v[4] + v[5] + v[6] + v[7]
+    sp = v[4] + v[5] + v[6]
+    prop = [x / sp for x in v[4:7]] if sp > 0 else [1 / 3.0] * 3
+    i, j, k = point
+    spec_w = W * j / grid
+    new = v[:3] + [W * i / grid] + [spec_w * q for q in prop] + [W * k / grid]
+    return "-".join("%.10g" % x for x in new), W
+
+
+def expand_ratio_table(spec, t, grid):
+    """registers the ratio table's configs (one per grid point and base; the official ratio is the base
+    config itself) and returns its groups, one per dataset."""
+    groups = []
+    for ds in t["datasets"]:
+        base = t["bases"][ds]
+        bc = spec["configs"][base]
+        c2 = bc.get("set", {}).get("loss_mi_coefficient2") or spec["flagsets"][bc["base"]]["flags"]["loss_mi_coefficient2"]
+        rows = []
+        for pt in ratio_points(grid):
+            coef, W = ratio_coefficients(c2, pt, grid)
+            name = "ratio_%s_%s" % ("".join(str(x) for x in pt), base)
+            setf = dict(bc.get("set", {}))
+            setf["loss_mi_coefficient2"] = coef
+            spec["configs"][name] = {"base": bc["base"], "set": setf, "ratio": list(pt), "ratio_total": W,
+                                     "label": "inv:spec:comp = %d:%d:%d (thirds of W = %g)" % (pt + (W,))}
+            rows.append({"config": name})
+        v = [float(x) for x in c2.split("-")]
+        W = v[3] + v[4] + v[5] + v[6] + v[7]
+        off = [v[3] / W * grid, (v[4] + v[5] + v[6]) / W * grid, v[7] / W * grid] if W > 0 else [0, 0, 0]
+        spec["configs"][base] = dict(bc, ratio=off, ratio_total=W, ratio_official=True)
+        rows.append({"config": base, "label": "official ratio %.2f:%.2f:%.2f (%s)" % (off[0], off[1], off[2], bc["label"])})
+        groups.append({"dataset": ds, "rows": rows})
+    return groups
+
+
+def table_groups(spec, profile, tname):
+    """a table's groups in this profile (a profile may restrict ratio tables to ratio_datasets)."""
+    t, prof = spec["tables"][tname], spec["profiles"][profile]
+    if t["kind"] != "ratio":
+        return t["groups"]
+    groups = t["groups"] if prof.get("ratio_grid", t["grid"]) == t["grid"] else expand_ratio_table(spec, t, prof["ratio_grid"])
+    only = prof.get("ratio_datasets")
+    return [g for g in groups if only is None or g["dataset"] in only]
+
+
+def profile_tables(spec, profile, tables=None):
+    """the tables a sweep covers: those asked for, else the profile's list, else all."""
+    return tables or spec["profiles"][profile].get("tables") or list(spec["tables"])
 
 
 # ------------------------------------------------------------------ planning
 class Run:
-    def __init__(self, dataset, config, seed, data, flags, root):
+    def __init__(self, dataset, config, seed, data, flags, root, text="features", bert=None):
         self.dataset, self.config, self.seed, self.data, self.flags = dataset, config, seed, data, flags
+        self.text = text  # text protocol (experiments.json text_protocols); bert runs get --bert DIR
+        self.extra = ["--bert", bert] if text == "bert" else []
         self.rel = os.path.join("runs", dataset, config, "seed%d" % seed)
         self.dir = os.path.join(root, self.rel)
         self.id = "%s-%s-seed%d" % (dataset, config, seed)
 
     def argv(self, binary):
-        return train_argv(binary, self.data, self.dir, self.flags)
+        return train_argv(binary, self.data, self.dir, self.flags, self.extra)
 
     def task(self):
-        return {"id": self.id, "dir": self.dir, "data": self.data, "flags": self.flags}
+        return {"id": self.id, "dir": self.dir, "data": self.data, "flags": self.flags, "extra": self.extra}
 
 
-def train_argv(binary, data, rundir, flags):
-    a = [binary, "train", "--data", data, "--out", rundir]
+def train_argv(binary, data, rundir, flags, extra=()):
+    """the mimrl train command of a run: its flags (checked against config.json by aggregate.py) and extra
+    arguments that are not configuration (the BERT directory, which may sit elsewhere on another machine)."""
+    a = [binary, "train", "--data", data, "--out", rundir] + list(extra)
     for k, v in flags.items():
         if v is True:
             a.append("--" + k)
@@ -70,22 +137,31 @@ def config_flags(spec, profile, config, seed):
     flags = dict(spec["flagsets"][c["base"]]["flags"])
     flags.update(c.get("set", {}))
     flags.update(spec["profiles"][profile].get("flags", {}))
+    flags.update(spec["profiles"][profile].get("flags_per_flagset", {}).get(c["base"], {}))
     flags["seed"] = str(seed)
     return flags
 
 
-def selected_items(spec, tables=None):
+def config_seeds(spec, profile, config):
+    """a profile's seeds (smoke, pilot) override everything; else the flagset's (the notebook cell's); else the default."""
+    prof = spec["profiles"][profile]
+    if "seeds" in prof:
+        return prof["seeds"]
+    return spec["flagsets"][spec["configs"][config]["base"]].get("seeds", spec["seeds"])
+
+
+def selected_items(spec, profile, tables=None):
     """(dataset, config) pairs behind the selected tables and figures, in declaration order."""
     pairs = []
-    names = tables or list(spec["tables"])
+    names = profile_tables(spec, profile, tables)
     for t in names:
-        for g in spec["tables"][t]["groups"]:
+        for g in table_groups(spec, profile, t):
             for r in g["rows"]:
                 pairs.append((g["dataset"], r["config"]))
     for f in spec["figures"].values():
         if f.get("table") and (tables is None or f["table"] in names):
             continue
-        if tables is None:
+        if tables is None and spec["profiles"][profile].get("tables") is None:
             pairs += [(r["dataset"], r["config"]) for r in f.get("runs", [])]
     out = []
     for p in pairs:
@@ -117,18 +193,30 @@ def data_plan(spec, profile, root, env):
     return plan
 
 
+def bert_dir(spec, profile, root, env):
+    """the BERT directory of a bert-protocol profile: one made by mimrl bert-init under the run root
+    (profiles with bert_init), else PAPER_BERT; None for the features protocol."""
+    prof = spec["profiles"][profile]
+    if prof.get("text", "features") != "bert":
+        return None
+    if prof.get("bert_init"):
+        return os.path.join(root, "bert")
+    return env.get("PAPER_BERT", "")
+
+
 def plan_runs(spec, profile, root, env, tables=None):
     prof = spec["profiles"][profile]
-    seeds = prof.get("seeds", spec["seeds"])
     dplan = data_plan(spec, profile, root, env)
+    text, bert = prof.get("text", "features"), bert_dir(spec, profile, root, env)
     runs, skipped = [], []
-    for ds, cfg in selected_items(spec, tables):
+    for ds, cfg in selected_items(spec, profile, tables):
         if "skip" in dplan[ds]:
             if ds not in [s[0] for s in skipped]:
                 skipped.append((ds, dplan[ds]["skip"]))
             continue
-        for s in seeds:
-            runs.append(Run(ds, cfg, s, dplan[ds]["prefix"], config_flags(spec, profile, cfg, s), root))
+        for s in config_seeds(spec, profile, cfg):
+            runs.append(Run(ds, cfg, s, dplan[ds]["prefix"], config_flags(spec, profile, cfg, s), root, text,
+                            os.path.abspath(bert) if bert else None))
     return runs, dplan, skipped
 
 
@@ -178,6 +266,41 @@ def pid_alive(st):
         return False
 
 
+_HASHES = {}
+
+
+def data_hashes(prefix):
+    """{file name: sha256} of a data prefix's three splits (cached per process; a missing file hashes to None).
+    Recorded in each finished run's provenance.json and checked before a run is reused or aggregated, so a
+    re-converted or truncated file under the same name is noticed."""
+    import hashlib
+    if prefix not in _HASHES:
+        out = {}
+        for split in ("train", "valid", "test"):
+            path = "%s_%s.npz" % (prefix, split)
+            try:
+                h = hashlib.sha256()
+                with open(path, "rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        h.update(block)
+                out[os.path.basename(path)] = h.hexdigest()
+            except OSError:
+                out[os.path.basename(path)] = None
+        _HASHES[prefix] = out
+    return _HASHES[prefix]
+
+
+def data_changed(run_dir, prefix):
+    """the data files whose content differs from what the finished run in run_dir was trained on ([] when the
+    same, or when the run predates the record)."""
+    prov = read_json(os.path.join(run_dir, "provenance.json")) or {}
+    then = prov.get("data_sha256")
+    if not then:
+        return []
+    now = data_hashes(prefix)
+    return [f for f in sorted(then) if now.get(f) != then[f]]
+
+
 def git_commit():
     try:
         c = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10)
@@ -214,7 +337,7 @@ def run_one(root, task, binary, threads, keep_checkpoints, engine, on_start=None
     if resume:
         argv = [binary, "train", "--resume", rdir]
     else:
-        argv = train_argv(binary, task["data"], rdir, task["flags"])
+        argv = train_argv(binary, task["data"], rdir, task["flags"], task.get("extra", []))
     os.makedirs(os.path.join(root, "logs"), exist_ok=True)
     t0 = time.time()
     with open(status_path(root, rid, "out"), "a") as fo, open(status_path(root, rid, "err"), "a") as fe:
@@ -233,7 +356,8 @@ def run_one(root, task, binary, threads, keep_checkpoints, engine, on_start=None
         st["state"] = "done"
         write_json(os.path.join(rdir, "provenance.json"),
                    {"commit": git_commit(), "binary": os.path.abspath(binary), "host": socket.gethostname(),
-                    "engine": engine, "threads": threads, "argv_last_attempt": argv, "attempts": attempt})
+                    "engine": engine, "threads": threads, "argv_last_attempt": argv, "attempts": attempt,
+                    "data_sha256": data_hashes(task["data"])})
         if not keep_checkpoints:
             for f in ("last.npz", "best.npz"):
                 try:
@@ -520,10 +644,105 @@ def ensure_data(dplan, binary, datasets):
             sys.exit("[paper] mimrl synth failed: " + p.stderr.strip())
 
 
+def npz_members(path):
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        return {n[:-4] if n.endswith(".npy") else n for n in z.namelist()}
+
+
+def npz_int_max(path, member):
+    """the largest value of an integer npy member (stdlib: zip + npy header), or None."""
+    import ast
+    import struct
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        raw = z.read(member + ".npy")
+    hl, off = (struct.unpack("<H", raw[8:10])[0], 10) if raw[6] == 1 else (struct.unpack("<I", raw[8:12])[0], 12)
+    hdr = ast.literal_eval(raw[off:off + hl].decode("latin1"))
+    code = {"<i4": "i", "<i8": "q", "<u2": "H", "<u4": "I"}.get(hdr["descr"])
+    if code is None:
+        return None
+    body = raw[off + hl:]
+    n = len(body) // struct.calcsize(code)
+    return max(struct.unpack("<%d%s" % (n, code), body[:n * struct.calcsize(code)]), default=None)
+
+
+def preflight(spec, profile, runs, dplan, skipped, args):
+    """what must hold before any run starts; returns a list of problems (each names the file or variable)."""
+    prof = spec["profiles"][profile]
+    problems = []
+    if prof["data"] == "env" and skipped and not args.allow_missing:
+        problems += ["dataset %s: %s" % (ds, why) for ds, why in skipped]
+    if prof.get("text", "features") == "bert" and not prof.get("bert_init"):
+        bert = bert_dir(spec, profile, os.path.abspath(args.root), os.environ)
+        if not bert:
+            problems.append("PAPER_BERT not set: the bert text protocol (the paper's) needs a local Hugging Face BERT directory "
+                            "(config.json, vocab.txt, model.safetensors), e.g. PAPER_BERT=models/bert-base-uncased")
+        else:
+            for f in ("config.json", "vocab.txt"):
+                if not os.path.exists(os.path.join(bert, f)):
+                    problems.append("PAPER_BERT=%s: %s is missing" % (bert, os.path.join(bert, f)))
+    return problems
+
+
+def check_bert_data(runs, bert):
+    """bert protocol: every split has transcripts, and ids the data carries fit the BERT's vocabulary."""
+    problems, seen = [], set()
+    try:
+        with open(os.path.join(bert, "vocab.txt"), encoding="utf-8") as f:
+            vocab = sum(1 for _ in f)
+    except OSError as e:
+        return ["%s: %s" % (os.path.join(bert, "vocab.txt"), e.strerror)]
+    for r in runs:
+        if r.data in seen:
+            continue
+        seen.add(r.data)
+        for split in ("train", "valid", "test"):
+            path = "%s_%s.npz" % (r.data, split)
+            try:
+                m = npz_members(path)
+            except (OSError, ValueError) as e:
+                problems.append("%s: not a readable npz (%s)" % (path, e))
+                continue
+            if "text_bytes" not in m:
+                problems.append("%s has no text_bytes (transcripts): converted for the features protocol; the bert protocol "
+                                "tokenizes the transcripts (convert again from a source with text, or use a features profile)" % path)
+            if "bert_ids" in m:
+                top = npz_int_max(path, "bert_ids")
+                if top is not None and top >= vocab:
+                    problems.append("%s: bert_ids reach id %d, but %s has %d entries: the data was tokenized with another vocabulary"
+                                    % (path, top, os.path.join(bert, "vocab.txt"), vocab))
+    return problems
+
+
+def ensure_bert(spec, profile, root, binary, dplan, runs):
+    """profiles with bert_init: a small random BERT under the run root, its vocabulary from the first dataset's train transcripts."""
+    prof = spec["profiles"][profile]
+    if not prof.get("bert_init") or not runs:
+        return
+    out = os.path.join(root, "bert")
+    if os.path.exists(os.path.join(out, "model.safetensors")):
+        return
+    argv = [binary, "bert-init"] + prof["bert_init"] + ["--out", out, "--vocab-from", runs[0].data + "_train.npz"]
+    log("writing a random BERT for the bert protocol: " + " ".join(argv[1:]))
+    p = subprocess.run(argv, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit("[paper] mimrl bert-init failed: " + p.stderr.strip())
+
+
 def cmd_run(args, spec):
     root = os.path.abspath(args.root)
     tables = args.tables.split(",") if args.tables else None
     runs, dplan, skipped = plan_runs(spec, args.profile, root, os.environ, tables)
+    problems = preflight(spec, args.profile, runs, dplan, skipped, args)
+    if problems and args.dry_run:
+        for p in problems:
+            log("note: a run would not start: " + p)
+    elif problems:
+        log("profile %s cannot start; nothing was run:" % args.profile)
+        for p in problems:
+            log("  " + p)
+        return 2
     for ds, why in skipped:
         log("dataset %s skipped: %s" % (ds, why))
     states = {r.id: run_state(root, r) for r in runs}
@@ -539,6 +758,22 @@ def cmd_run(args, spec):
     if args.dry_run:
         return 0
     ensure_data(dplan, args.bin, sorted({r.dataset for r in runs}))
+    stale = [(r, data_changed(r.dir, r.data)) for r in runs if states[r.id] == "done"]
+    stale = [(r, f) for r, f in stale if f]
+    if stale:
+        log("data changed since finished runs were trained on it; nothing was run or deleted:")
+        for r, f in stale:
+            log("  %s: %s differ%s from the run's record (provenance.json data_sha256)" % (r.rel, ", ".join(f), "s" if len(f) == 1 else ""))
+        log("use a new --root for the new data, or move those run directories away yourself")
+        return 2
+    ensure_bert(spec, args.profile, root, args.bin, dplan, runs)
+    if runs and runs[0].text == "bert":
+        problems = check_bert_data(runs, runs[0].extra[1])
+        if problems:
+            log("bert protocol: the data does not fit; nothing was run:")
+            for p in problems:
+                log("  " + p)
+            return 2
     keep = spec["profiles"][args.profile].get("keep_checkpoints", True)
     est_run = wall * jobs / max(1, len(todo))
     t0 = time.time()
@@ -556,6 +791,25 @@ def cmd_run(args, spec):
     import aggregate
     rc = aggregate.aggregate(spec, args.profile, root, os.path.abspath(args.out), dplan, skipped, tables)
     return 1 if failures else rc
+
+
+def cmd_costs(args, spec):
+    """what each profile costs here (local pool, this machine's cores and memory) and on Slurm (every run
+    at once: the longest run; and the core-hours), from the same per-epoch estimates as a run's projection."""
+    log("what each profile costs (projections; measured per-epoch times where this machine has them):")
+    for prof in spec["profiles"]:
+        root = os.path.join(REPO, "runs", "paper", prof)
+        runs, dplan, skipped = plan_runs(spec, prof, root, os.environ)
+        todo = [r for r in runs if run_state(root, r) != "done"]
+        jobs = default_jobs(spec, prof, args.threads)
+        local, _ = projection(spec, prof, todo, root, jobs, dplan)
+        serial, _ = projection(spec, prof, todo, root, 1, dplan)
+        slurm, _ = projection(spec, prof, todo, root, max(1, len(todo)), dplan)
+        miss = "; not runnable here: " + "; ".join(w for _, w in skipped) if skipped else ""
+        log("  %-10s %3d runs (%d left, text %s): here %s with %d at a time; Slurm %s with every run at once, %.1f core-h%s"
+            % (prof, len(runs), len(todo), spec["profiles"][prof].get("text", "features"), fmt_duration(local), jobs,
+               fmt_duration(slurm), serial * args.threads / 3600.0, miss))
+    return 0
 
 
 def cmd_status(args, spec):
@@ -582,7 +836,7 @@ def cmd_exec(args, spec):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("run", "status", "aggregate", "estimate", "exec"):
+    for name in ("run", "status", "aggregate", "estimate", "exec", "costs"):
         p = sub.add_parser(name)
         p.add_argument("--profile", default="smoke")
         p.add_argument("--root", help="run root (default runs/paper/<profile>; on a shared filesystem for Slurm)")
@@ -600,6 +854,8 @@ def main(argv=None):
             p.add_argument("--throttle", type=int, default=0, help="Slurm array throttle %%N")
             p.add_argument("--no-wait", action="store_true", help="Slurm: submit and return")
             p.add_argument("--dry-run", action="store_true")
+            p.add_argument("--allow-missing", action="store_true",
+                           help="real profile: run the datasets whose PAPER_DATA_* is given; the others' rows say 'not run'")
         if name == "exec":
             p.add_argument("--tasks", required=True)
             p.add_argument("--index", type=int, required=True)
@@ -620,7 +876,7 @@ def main(argv=None):
         tables = args.tables.split(",") if args.tables else None
         _, dplan, skipped = plan_runs(spec, args.profile, root, os.environ, tables)
         return aggregate.aggregate(spec, args.profile, root, os.path.abspath(args.out), dplan, skipped, tables)
-    return {"run": cmd_run, "status": cmd_status, "exec": cmd_exec}[args.cmd](args, spec)
+    return {"run": cmd_run, "status": cmd_status, "exec": cmd_exec, "costs": cmd_costs}[args.cmd](args, spec)
 
 
 if __name__ == "__main__":

@@ -52,17 +52,23 @@ def t_local_smoke(args, w):
     root, out = os.path.join(w, "local"), os.path.join(w, "local-out")
     p = sweep(args, "run", "--root", root, "--out", out, check=0)
     assert "projected duration" in p.stdout, "no projected duration printed"
-    for n in ("T1", "T2", "T3", "T4", "T5", "T6"):
+    for n in ("T1", "T2", "T3", "T4", "T5", "T6", "T7"):
         for ext in (".md", ".tex"):
             text = open(os.path.join(out, n + ext)).read()
             assert "synthetic" in text and "smoke" in text, "%s%s does not say it is synthetic smoke data" % (n, ext)
             assert "/" + os.path.basename(w) + "/" not in text, "%s%s contains a run-root path" % (n, ext)
-    for f in ("F1_mosi.png", "F1_mosei.png", "F1_avec.png", "F1_planted.png", "F2_shares.png", "manifest.json", "README.md"):
+    for f in ("F1_mosi.png", "F1_mosei.png", "F1_avec.png", "F1_planted.png", "F2_shares.png", "F3_ratio.png", "manifest.json", "README.md"):
         assert os.path.getsize(os.path.join(out, f)) > 0, f
     man = json.load(open(os.path.join(out, "manifest.json")))
     cells = man["tables"]["T1"]
     assert len(cells) == 4 and all(c["status"] == "ok" and c["commit"] and os.path.isdir(c["run_dir"]) for c in cells), cells
     assert "2/2" in open(os.path.join(out, "T3.md")).read()
+    t4 = open(os.path.join(out, "T4.md")).read()
+    assert "amount (nats)" in t4 and "official read-out (offset 1, half scale, not nats)" in t4, t4[:600]
+    assert "Text protocol: features" in t4, "T4 does not name its text protocol"
+    t7 = open(os.path.join(out, "T7.md")).read()
+    for want in ("inv:spec:comp = 1:0:0", "inv:spec:comp = 0:0:1", "official ratio", "**best**", "bootstrap P(best)", "CMU-MOSI vs AVEC 2019: the best ratios"):
+        assert want in t7, "T7 lacks %r:\n%s" % (want, t7[:1500])
     p = sweep(args, "run", "--root", root, "--out", out, check=0)
     assert "(36 done" in p.stdout and "for 0 runs" in p.stdout, "re-run did not find every run done:\n" + p.stdout[:800]
     return "36 runs, %s" % p.stdout.split("projected duration: ")[1].split("\n")[0]
@@ -146,20 +152,133 @@ def t_aggregate_reports(args, w):
     cfg["learning_rate"] = 0.01
     json.dump(cfg, open(os.path.join(d33, "config.json"), "w"))
     text = t2()
-    assert "1/2" in text and "seed33: other configuration: learning_rate expected 1e-3, found 0.01" in text, text
-    assert "| %.3f |" % best44 in text, "the remaining run's CCC %.3f is not the table's value" % best44
-    os.remove(os.path.join(d44, "summary.json"))
+    assert "seed33: other configuration: learning_rate expected 1e-3, found 0.01" in text, text
+    # smoke's minimum is 2 seeds: one complete seed is shown as 1/2, never as a mean to compare
+    assert "| 1/2 seeds |" in text and "| %.3f |" % best44 not in text, text
+    cfg["learning_rate"] = "1e-3"
+    json.dump(cfg, open(os.path.join(d33, "config.json"), "w"))
+    # a non-finite seed is counted and named, not averaged
+    with open(os.path.join(d33, "metrics.csv")) as f:
+        lines = f.read().splitlines()
+    head = lines[0].split(",")
+    be = json.load(open(os.path.join(d33, "summary.json")))["best_valid_epoch"]
+    nanl = []
+    for l in lines:
+        v = l.split(",")
+        if v[0] == str(be):
+            v[head.index("test_ccc")] = "nan"
+        nanl.append(",".join(v))
+    with open(os.path.join(d33, "metrics.csv"), "w") as f:
+        f.write("\n".join(nanl) + "\n")
     text = t2()
+    assert "seed 33: non-finite test_ccc (counted, not averaged)" in text and "| 1/2 seeds |" in text, text
+    os.remove(os.path.join(d44, "summary.json"))
+    os.remove(os.path.join(d33, "summary.json"))
+    # no complete run behind the table: written, but the exit status says so
+    p = sweep(args, "aggregate", "--root", root, "--out", out, "--tables", "T2", check=1)
+    assert "no complete run behind T2" in p.stdout + p.stderr, p.stdout[-2000:]
+    text = open(os.path.join(out, "T2.md")).read()
     assert "0/2" in text and "seed44: partial: 2 of 2 epochs in metrics.csv, no summary.json" in text, text
     shutil.rmtree(d33)
-    text = t2()
+    sweep(args, "aggregate", "--root", root, "--out", out, "--tables", "T2", check=1)
+    text = open(os.path.join(out, "T2.md")).read()
     assert "seed33: no run directory" in text, text
     with open(os.path.join(d44, "metrics.csv")) as f:
         lines = f.read().splitlines()
     with open(os.path.join(d44, "metrics.csv"), "w") as f:
         f.write("\n".join(lines[:2]) + "\n")
-    text = t2()
+    sweep(args, "aggregate", "--root", root, "--out", out, "--tables", "T2", check=1)
+    text = open(os.path.join(out, "T2.md")).read()
     assert "seed44: partial: 1 of 2 epochs" in text, text
+
+
+def t_ratio_bootstrap(args, w):
+    """best_sets on tables with known answers: a clear winner is best in every resample; two configs with the
+    same values per seed share the 95% set; the orientation (larger or smaller is better) is respected."""
+    sys.path.insert(0, os.path.join(REPO, "paper"))
+    import random
+    import aggregate
+    seeds = [1, 2, 3, 4, 5]
+    noise = {1: 0.01, 2: -0.02, 3: 0.0, 4: 0.015, 5: -0.005}
+    clear = {"a": {s: 0.50 + noise[s] for s in seeds}, "b": {s: 0.80 + noise[s] for s in seeds}, "c": {s: 0.90 - noise[s] for s in seeds}}
+    best, freq, cover = aggregate.best_sets(clear, False, 500, random.Random(1))
+    assert best == "a" and freq["a"] == 1.0 and cover == ["a"], (best, freq, cover)
+    best, freq, cover = aggregate.best_sets(clear, True, 500, random.Random(1))
+    assert best == "c" and cover == ["c"], (best, freq, cover)
+    # a and b equal at every seed but one, where they swap: neither is best beyond seed noise
+    tie = {"a": {1: 0.5, 2: 0.6, 3: 0.4, 4: 0.55, 5: 0.45}, "b": {1: 0.6, 2: 0.5, 3: 0.4, 4: 0.55, 5: 0.45}, "c": {s: 2.0 for s in seeds}}
+    best, freq, cover = aggregate.best_sets(tie, False, 2000, random.Random(2))
+    assert set(cover) == {"a", "b"} and freq["c"] == 0.0 and 0.2 < freq["a"] < 0.8, (best, freq, cover)
+    return "winner, orientation and tie cases"
+
+
+def t_preflight(args, w):
+    """the real profile without data or PAPER_BERT stops before any run, naming what is missing; a bert
+    profile refuses data converted without transcripts, naming the file."""
+    env = dict(os.environ)
+    for k in ("PAPER_BERT", "PAPER_DATA_MOSI", "PAPER_DATA_MOSEI", "PAPER_DATA_AVEC"):
+        env.pop(k, None)
+    root = os.path.join(w, "pre")
+    p = subprocess.run([sys.executable, SWEEP, "run", "--profile", "real", "--bin", args.bin, "--root", root, "--out", os.path.join(w, "pre-out")],
+                       capture_output=True, text=True, env=env)
+    text = p.stdout + p.stderr
+    assert p.returncode == 2 and "PAPER_BERT not set" in text and "PAPER_DATA_MOSEI not set" in text, text[-2000:]
+    assert not os.path.exists(os.path.join(root, "runs")), "a run directory was made"
+    sys.path.insert(0, os.path.join(REPO, "paper"))
+    import sweep as sw
+    d = os.path.join(w, "pre-data")
+    os.makedirs(d, exist_ok=True)
+    prefix = os.path.join(d, "x")
+    subprocess.run([args.bin, "synth", "--like", "mosi", "--out", prefix, "--n-train", "16", "--n-valid", "8", "--n-test", "8",
+                    "--max-frames", "8", "--max-words", "4", "--mc-samples", "50"], check=True, capture_output=True)
+    bert = os.path.join(d, "bert")
+    subprocess.run([args.bin, "bert-init", "--layers", "1", "--hidden", "8", "--heads", "1", "--out", bert, "--vocab-from",
+                    prefix + "_train.npz"], check=True, capture_output=True)
+    run = sw.Run("mosi", "main", 1, prefix, {}, root, "bert", bert)
+    assert sw.check_bert_data([run], bert) == [], "synthetic data with transcripts must pass"
+    import zipfile
+    with zipfile.ZipFile(prefix + "_valid.npz") as z, zipfile.ZipFile(prefix + "_valid.tmp.npz", "w") as o:
+        for n in z.namelist():
+            if not n.startswith("text_"):
+                o.writestr(n, z.read(n))
+    os.replace(prefix + "_valid.tmp.npz", prefix + "_valid.npz")
+    probs = sw.check_bert_data([run], bert)
+    assert len(probs) == 1 and prefix + "_valid.npz has no text_bytes" in probs[0], probs
+    return "real without PAPER_* stops (exit 2, nothing made); data without transcripts refused by name"
+
+
+def t_smoke_bert(args, w):
+    """the bert text protocol end to end: a random BERT from mimrl bert-init, runs with --bert, tables labelled."""
+    root, out = os.path.join(w, "bert"), os.path.join(w, "bert-out")
+    p = subprocess.run([sys.executable, SWEEP, "run", "--profile", "smoke-bert", "--root", root, "--out", out, "--bin", args.bin],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    t1 = open(os.path.join(out, "T1.md")).read()
+    assert "Text protocol: bert" in t1 and "| 2/2 |" in t1, t1[:2000]
+    cfg = json.load(open(os.path.join(root, "runs", "mosi", "main", "seed33", "config.json")))
+    assert cfg.get("text_input") == "bert" and cfg.get("bert_freeze") == "no" and float(cfg.get("bert_lr_rate")) == 0.01, cfg
+    return "T1, T2 with BERT fine-tuned (bert_freeze no, bert_lr_rate 0.01)"
+
+
+def t_data_hash(args, w):
+    """a data file changed (here truncated) after its runs finished is named by its hash: the sweep stops before
+    running or deleting anything, and aggregation does not average the stale runs in."""
+    root, out = os.path.join(w, "hash"), os.path.join(w, "hash-out")
+    sweep(args, "run", "--root", root, "--out", out, "--tables", "T2", check=0)
+    prov = json.load(open(os.path.join(root, "runs", "avec", "avec_main", "seed33", "provenance.json")))
+    assert len(prov["data_sha256"]) == 3 and all(len(h) == 64 for h in prov["data_sha256"].values()), prov
+    test_file = os.path.join(root, "data", "avec_test.npz")
+    with open(test_file, "rb") as f:
+        body = f.read()
+    with open(test_file, "wb") as f:
+        f.write(body[:len(body) // 2])
+    p = sweep(args, "run", "--root", root, "--out", out, "--tables", "T2", check=2)
+    assert "avec_test.npz differs" in p.stdout and "nothing was run or deleted" in p.stdout, p.stdout[-2000:]
+    assert os.path.exists(os.path.join(root, "runs", "avec", "avec_main", "seed33", "summary.json")), "a finished run was touched"
+    sweep(args, "aggregate", "--root", root, "--out", out, "--tables", "T2", check=1)
+    text = open(os.path.join(out, "T2.md")).read()
+    assert "data changed since this run: avec_test.npz" in text, text
+    return "truncated avec_test.npz named; runs kept; not aggregated"
 
 
 def t_slurm_smoke(args, w):
@@ -188,7 +307,8 @@ def t_slurm_smoke(args, w):
 
 
 TESTS = [("local_smoke", t_local_smoke), ("failed_run", t_failed_run), ("kill_resume", t_kill_resume),
-         ("aggregate_reports", t_aggregate_reports), ("slurm_smoke", t_slurm_smoke)]
+         ("aggregate_reports", t_aggregate_reports), ("ratio_bootstrap", t_ratio_bootstrap), ("preflight", t_preflight),
+         ("smoke_bert", t_smoke_bert), ("data_hash", t_data_hash), ("slurm_smoke", t_slurm_smoke)]
 
 
 def main():
