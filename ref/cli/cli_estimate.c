@@ -905,7 +905,7 @@ int mr_cmd_verify_peer(int argc, char **argv) {
     mr_blas_describe(blas, sizeof blas);
     fprintf(md, "# Our estimators on peer benchmarks (`mimrl verify-peer`)\n\n");
     fprintf(md, "**What ran:** `mimrl verify-peer");
-    for (int i = 2; i < argc; i++) fprintf(md, " %s", argv[i]);
+    for (int i = 2; i < argc; i++) fprintf(md, strchr(argv[i], ' ') ? " \"%s\"" : " %s", argv[i]);
     fprintf(md, "` — %lu seed(s) per task (a fresh data set per seed), N = %lu rows, %zu task(s)%s; wall time %.1f min; %s; BLAS %s, "
                 "OPENBLAS_NUM_THREADS=%s. Per-run values: `peer_runs.csv`; this table: `peer.csv`.\n\n",
             seeds, N, nt, quick ? " (the --quick subset)" : "", wall / 60, fl[6].value ? fl[6].value : "label not given", blas,
@@ -968,7 +968,7 @@ int mr_cmd_verify_peer(int argc, char **argv) {
             "(their \"true CMI\" is a KSG estimate, 2.32; the analytic value is ½ ln 101 = 2.3076) | row ccmi1-dz20 above |\n"
             "| same | model II (category G), d_z = 20, N = 5,000 | 1.98 nats (no standard deviation recorded in our notes) | row ccmi2-dz20 |\n"
             "| tigramite (jakobrunge/tigramite), tests of CMIknn (`test_cmi_knn`) | confounded Gaussians, ρ = 0.3 and 0.6, T = 10,000, knn = 10 "
-            "| the test asserts |estimate − (−½ ln(1 − ρ²))| ≤ 0.02 (atol) | rows tigramite-0.3/0.6 (our N and k differ: N above, k = %zu) |\n"
+            "| the test asserts abs(estimate − (−½ ln(1 − ρ²))) ≤ 0.02 (atol) | rows tigramite-0.3/0.6 (our N and k differ: N above, k = %zu) |\n"
             "| Beyond Normal (Czyż et al., NeurIPS 2023) | all its tasks | per-estimator results are given in figures; we did not read exact numbers "
             "from them and quote none | — |\n"
             "| DINE linear-Gaussian grid | — | not implemented in this run (task definition not transcribed); no numbers quoted | — |\n\n",
