@@ -295,10 +295,11 @@ def build_metrics(ctx, tname, t):
             if ds in ctx.skipped:
                 rows.append([title, row_label(spec, row), "not run"] + ["—"] * (len(t["columns"]) + len(extra) + (1 if best_test else 0)))
                 continue
-            done = []
+            done, summaries = [], []
             for r, res in ctx.results(ds, row["config"], tname):
                 if res["status"] == "ok":
                     done.append((r, res["best"]))
+                    summaries.append(res["summary"])
                 else:
                     problems.append("%s: %s" % (r.rel, res["reason"]))
             keys = ["test_" + COLS[c][3] for c in t["columns"]] + ["valid_%s_nats" % q for q in extra]
@@ -308,8 +309,8 @@ def build_metrics(ctx, tname, t):
             cells = [cell([b["test_" + COLS[c][3]] for b in ok], n_all, need, COLS[c][1], COLS[c][2]) for c in t["columns"]]
             cells += [cell([b["valid_%s_nats" % q] for b in ok], n_all, need) for q in extra]
             if best_test:
-                bt = [res["summary"]["best_test_selected_on_test"]["mae"] for r, res in ctx.results(ds, row["config"], tname)
-                      if res["status"] == "ok" and math.isfinite(res["summary"].get("best_test_selected_on_test", {}).get("mae", float("nan")))]
+                bt = [sm["best_test_selected_on_test"]["mae"] for sm in summaries
+                      if math.isfinite(sm.get("best_test_selected_on_test", {}).get("mae", float("nan")))]
                 cells.append(cell(bt, n_all, need))
             rows.append([title, row_label(spec, row) + " (this implementation)", "%d/%d" % (len(ok), n_all)] + cells)
     notes = table_notes(ctx, datasets, problems)
@@ -500,6 +501,9 @@ def build_ratio(ctx, tname, t):
                          "%.2f" % freq[c] if freq else "—"])
     notes = table_notes(ctx, datasets, problems)
     notes.append(t["about"])
+    grid = spec["profiles"][ctx.profile].get("ratio_grid", t["grid"])
+    if grid != t["grid"]:
+        notes.append("This profile uses a coarser grid: step 1/%d (%d points) instead of 1/%d, to keep it short." % (grid, len(sweep.ratio_points(grid)), t["grid"]))
     notes.append("Best ratio: the grid point with the best seed-mean. bootstrap P(best): how often each point is best when the seeds are "
                  "resampled with replacement (%d resamples, the same draw for every point, fixed generator seed); the 95%% set is the "
                  "fewest points that hold 95%% of those picks. A dataset with fewer than %d complete seeds at any point gets no best ratio."

@@ -6,6 +6,11 @@
   failed_run         a run that exits non-zero is recorded as failed with its stderr's last lines
   kill_resume        SIGKILL of a `mimrl train` mid-epoch; the re-run continues it with --resume and the
                      tables equal the uninterrupted sweep's byte for byte
+  limits             experiments.json "limits" per dataset: Slurm --time/--mem, --limit overrides, --max-time
+                     segments, the local engine's concurrency (no Slurm needed)
+  scheduler_fallbacks  a run's state without a live cluster (stand-in squeue/sacct/scontrol): the jobcomp
+                     log's NODE_FAIL, UNKNOWN naming what each source said, sacct when squeue is down,
+                     stop (exit 3) when both are; status/estimate write nothing
   aggregate_reports  aggregation needs only config.json, metrics.csv, summary.json; a missing, partial or
                      other-configuration run directory is reported and not averaged in
   slurm_smoke        a real single-node Slurm (munge, slurmctld, slurmd) started here; the smoke sweep
@@ -61,7 +66,7 @@ def t_local_smoke(args, w):
         assert os.path.getsize(os.path.join(out, f)) > 0, f
     man = json.load(open(os.path.join(out, "manifest.json")))
     cells = man["tables"]["T1"]
-    assert len(cells) == 4 and all(c["status"] == "ok" and c["commit"] and os.path.isdir(c["run_dir"]) for c in cells), cells
+    assert len(cells) == 6 and all(c["status"] == "ok" and c["commit"] and os.path.isdir(c["run_dir"]) for c in cells), cells
     assert "2/2" in open(os.path.join(out, "T3.md")).read()
     t4 = open(os.path.join(out, "T4.md")).read()
     assert "amount (nats)" in t4 and "official read-out (offset 1, half scale, not nats)" in t4, t4[:600]
@@ -70,8 +75,8 @@ def t_local_smoke(args, w):
     for want in ("inv:spec:comp = 1:0:0", "inv:spec:comp = 0:0:1", "official ratio", "**best**", "bootstrap P(best)", "CMU-MOSI vs AVEC 2019: the best ratios"):
         assert want in t7, "T7 lacks %r:\n%s" % (want, t7[:1500])
     p = sweep(args, "run", "--root", root, "--out", out, check=0)
-    assert "(36 done" in p.stdout and "for 0 runs" in p.stdout, "re-run did not find every run done:\n" + p.stdout[:800]
-    return "36 runs, %s" % p.stdout.split("projected duration: ")[1].split("\n")[0]
+    assert "(52 done" in p.stdout and "for 0 runs" in p.stdout, "re-run did not find every run done:\n" + p.stdout[:800]
+    return "52 runs, %s" % p.stdout.split("projected duration: ")[1].split("\n")[0]
 
 
 def t_failed_run(args, w):
@@ -286,7 +291,7 @@ def t_slurm_smoke(args, w):
     p = subprocess.run(["bash", os.path.join(HERE, "slurm", "local_cluster.sh"), "start", cdir], capture_output=True, text=True)
     if p.returncode != 0:
         raise Skip((p.stderr.strip() or p.stdout.strip() or "local_cluster.sh exited %d" % p.returncode).splitlines()[-1])
-    env = dict(os.environ, SLURM_CONF=os.path.join(cdir, "slurm.conf"))
+    env = dict(os.environ, SLURM_CONF=os.path.join(cdir, "slurm.conf"), PAPER_SLURM_POLL_S="1")
     try:
         tables = os.environ.get("PAPER_TEST_SLURM_TABLES", "T1,T2")
         sel = [] if tables == "all" else ["--tables", tables]
@@ -306,7 +311,107 @@ def t_slurm_smoke(args, w):
         subprocess.run(["bash", os.path.join(HERE, "slurm", "local_cluster.sh"), "stop", cdir], capture_output=True)
 
 
-TESTS = [("local_smoke", t_local_smoke), ("failed_run", t_failed_run), ("kill_resume", t_kill_resume),
+def t_scheduler_fallbacks(args, w):
+    """reconcile without a live cluster, with stand-in squeue/sacct/scontrol (shell scripts in PATH):
+    squeue no longer knows the array and accounting is off -> the reason comes from the jobcomp/filetxt
+    log (NODE_FAIL), or is UNKNOWN and says what each source answered; `status` and `estimate` write
+    nothing; squeue down but sacct answering -> states from sacct; both down -> stop, exit 3."""
+    root = os.path.join(w, "fallbacks")
+    fake = os.path.join(w, "fallbacks-bin")
+    os.makedirs(os.path.join(root, "slurm"))
+    os.makedirs(os.path.join(root, "logs"))
+    os.makedirs(fake)
+    comp = os.path.join(w, "fallbacks-jobcomp.txt")
+    with open(comp, "w") as f:
+        f.write("JobId=12 UserId=u(1) Name=mimrl-paper JobState=NODE_FAIL Partition=cpu ArrayJobId=7 ArrayTaskId=1 ExitCode=0:0 \n")
+    scripts = {
+        "squeue": '[ "$FAKE_SQUEUE" = gone ] && { echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1; }\n'
+                  'echo "slurm_load_jobs error: Unable to contact slurm controller (connect failure)" >&2; exit 1\n',
+        "sacct": '[ "$FAKE_SACCT" = answers ] && { printf "7_0|PENDING|0:0\\n7_1|RUNNING|0:0\\n"; exit 0; }\n'
+                 'echo "Slurm accounting storage is disabled" >&2; exit 1\n',
+        "scontrol": '[ "$1 $2" = "show config" ] && { echo "JobCompType             = jobcomp/filetxt"; '
+                    'echo "JobCompLoc              = %s"; exit 0; }\n'
+                    'echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1\n' % comp}
+    for name, body in scripts.items():
+        with open(os.path.join(fake, name), "w") as f:
+            f.write("#!/bin/sh\n" + body)
+        os.chmod(os.path.join(fake, name), 0o755)
+    runs = ["avec-avec_main-seed33", "avec-avec_main-seed44"]
+    with open(os.path.join(root, "slurm", "jobs.json"), "w") as f:
+        json.dump([{"job": "7", "runs": runs}], f)
+    with open(os.path.join(root, "logs", runs[1] + ".json"), "w") as f:
+        json.dump({"state": "running", "engine": "slurm", "job_task": "7_1", "host": "node17", "pid": 4242}, f)
+
+    def snapshot():
+        return {os.path.join(d, n): os.stat(os.path.join(d, n)).st_mtime_ns for d, _, fs in os.walk(root) for n in fs}
+    before = snapshot()
+
+    def run(*extra, **env):
+        e = dict(os.environ, PATH=fake + os.pathsep + os.environ["PATH"], **env)
+        return subprocess.run([sys.executable, SWEEP] + list(extra) + ["--profile", "smoke", "--bin", args.bin, "--root", root],
+                              capture_output=True, text=True, env=e)
+    p = run("status", FAKE_SQUEUE="gone")
+    line44 = [l for l in p.stdout.splitlines() if "avec_main/seed44" in l][0]
+    line33 = [l for l in p.stdout.splitlines() if "avec_main/seed33" in l][0]
+    assert line44.startswith("failed") and "NODE_FAIL" in line44 and "jobcomp " + comp in line44 and "node17" in line44, line44
+    assert line33.startswith("failed") and "UNKNOWN" in line33 and "never started" in line33 \
+        and "accounting storage is disabled" in line33 and "no record" in line33, line33
+    p = run("estimate", "--engine", "slurm", FAKE_SQUEUE="gone")
+    assert p.returncode == 0 and p.stdout.count("would mark failed") == 2, p.stdout + p.stderr
+    assert snapshot() == before, "status/estimate wrote under the run root"
+    p = run("status", FAKE_SACCT="answers")
+    assert "states from sacct" in p.stdout, p.stdout
+    assert [l for l in p.stdout.splitlines() if "avec_main/seed33" in l][0].startswith("queued"), p.stdout
+    assert [l for l in p.stdout.splitlines() if "avec_main/seed44" in l][0].startswith("running"), p.stdout
+    p = run("estimate", "--engine", "slurm")
+    assert p.returncode == 3 and "STOPPED" in p.stdout and "Unable to contact slurm controller" in p.stdout, p.stdout + p.stderr
+    assert snapshot() == before, "a stopped sweep wrote under the run root"
+    return "jobcomp NODE_FAIL, UNKNOWN with what each source said, sacct when squeue is down, stop when both are"
+
+
+def t_limits(args, w):
+    """experiments.json "limits" reach the job script and the local concurrency; --limit overrides
+    one dataset; --max-time splits a longer run into self-requeuing segments. The expected values are
+    worked out here by hand from the declared numbers and the formula the limits block states."""
+    spec = json.load(open(os.path.join(HERE, "experiments.json")))
+    lim = spec["limits"]
+    p = subprocess.run([sys.executable, SWEEP, "estimate", "--profile", "synthetic", "--engine", "slurm", "--bin", args.bin,
+                        "--root", os.path.join(w, "limits-none")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+    def expect(ds, epochs):  # one thread per run; the measurements were taken at 2 threads
+        m = lim["runs"][ds]["features"]
+        sec = max(lim["min_time_s"], lim["margin_time"] * (epochs * m["epoch_s"] * m["threads"] / 1 + lim["overhead_s"]))
+        minutes = -(-int(round(sec * 1000)) // 60000)  # ceil to whole minutes (Slurm's unit)
+        return "%d-%02d:%02d:00" % (minutes // 1440, minutes % 1440 // 60, minutes % 60), "%.1f GiB" % (lim["margin_mem"] * m["peak_gb"])
+    t, mem = expect("mosi", 50)  # mosi_final: 50 epochs
+    assert "limits mosi x features: --time %s, --mem %s" % (t, mem) in p.stdout, (t, mem, p.stdout)
+    t, mem = expect("avec", 70)  # avec_final: 70 epochs
+    assert "limits avec x features: --time %s, --mem %s" % (t, mem) in p.stdout, (t, mem, p.stdout)
+    t, mem = expect("mosei", 50)  # longer than the default --max-time of one day: segments
+    assert "limits mosei x features: --time 1-00:00:00 per segment, needs %s: requeues itself" % t in p.stdout, (t, p.stdout)
+    p = subprocess.run([sys.executable, SWEEP, "estimate", "--profile", "synthetic", "--engine", "slurm", "--bin", args.bin,
+                        "--root", os.path.join(w, "limits-none"), "--limit", "mosei:time=3-00:00:00,mem=14", "--limit", "avec:time=90"],
+                       capture_output=True, text=True)
+    assert "limits mosei x features: --time 3-00:00:00, --mem 14.0 GiB (--limit mosei:mem; --limit mosei:time;" in p.stdout, p.stdout
+    assert "limits avec x features: --time 0-01:30:00, --mem" in p.stdout, p.stdout
+    p = subprocess.run([sys.executable, SWEEP, "estimate", "--profile", "synthetic", "--bin", args.bin, "--limit", "avec:time=soon"],
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "--limit avec:time=soon" in p.stderr and "not a Slurm time" in p.stderr, p.stderr
+    p = subprocess.run([sys.executable, SWEEP, "estimate", "--profile", "synthetic", "--bin", args.bin, "--limit", "iemocap:mem=3"],
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "unknown dataset iemocap" in p.stderr, p.stderr
+    # local concurrency: 80 % of MemAvailable over the largest memory limit, at most one run per core
+    p = subprocess.run([sys.executable, SWEEP, "estimate", "--profile", "synthetic", "--bin", args.bin,
+                        "--root", os.path.join(w, "limits-none")], capture_output=True, text=True)
+    avail = [int(l.split()[1]) / 1048576 for l in open("/proc/meminfo") if l.startswith("MemAvailable:")][0]
+    biggest = lim["margin_mem"] * max(v["features"]["peak_gb"] for v in lim["runs"].values())
+    jobs = int(p.stdout.split(" at a time")[0].split(" with ")[-1])
+    assert 1 <= jobs <= (os.cpu_count() or 1) and (jobs == 1 or jobs <= avail * 0.8 / biggest + 1), (jobs, avail, biggest)
+    return "synthetic profile limits as declared; --limit, bad --limit, --max-time segments, local concurrency %d" % jobs
+
+
+TESTS = [("limits", t_limits), ("scheduler_fallbacks", t_scheduler_fallbacks), ("local_smoke", t_local_smoke), ("failed_run", t_failed_run), ("kill_resume", t_kill_resume),
          ("aggregate_reports", t_aggregate_reports), ("ratio_bootstrap", t_ratio_bootstrap), ("preflight", t_preflight),
          ("smoke_bert", t_smoke_bert), ("data_hash", t_data_hash), ("slurm_smoke", t_slurm_smoke)]
 
