@@ -6,6 +6,8 @@
 #                   the default BLAS and for the BLAS=none reference build
 #   make debug      the same tests under ASan + UBSan (-O0)
 #   make verify     slow estimator benchmarks → verify/results/ (not in CI)
+#   make verify-peer our estimators on peer benchmarks → verify/results/peer.md
+#                   (PEER_FLAGS=--quick for the subset)
 #   make fixtures   regenerate the PyTorch cross-check fixtures (python3-torch)
 #   make crosscheck the whole step against the PyTorch implementation (verify/torch)
 #   make bench      benchmarks against PyTorch in the same run → bench/RESULTS.md
@@ -92,7 +94,7 @@ DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion
 FUZZ_PKGS = clang libclang-rt-14-dev
 
 .PHONY: conform
-.PHONY: run-bert all shared install uninstall run test test-run debug verify bitcheck fixtures bert-fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est bench-bert fuzz fuzz-safetensors deps deps-fuzz clean banner
+.PHONY: run-bert all shared install uninstall run test test-run debug verify bitcheck fixtures bert-fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est bench-bert verify-peer fuzz fuzz-safetensors deps deps-fuzz clean banner
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
@@ -357,6 +359,15 @@ VERIFY_FLAGS ?=
 verify: deps
 	$(MAKE) all
 	OPENBLAS_NUM_THREADS=1 ./$(BIN) verify-estimators --out verify/results $(VERIFY_FLAGS)
+
+# ------------------------------------------------------------- verify-peer
+# Our estimators on peer benchmarks (Beyond Normal's analytic-MI tasks, CCMI
+# models I/II, tigramite's confounded Gaussians): 10 seeds at N = 5,000 →
+# verify/results/peer.md, peer.csv, peer_runs.csv. PEER_FLAGS=--quick for the
+# subset (3 seeds, 10 tasks, 4 MI methods); --seeds N, --n N, --tasks, --methods.
+PEER_FLAGS ?=
+verify-peer: all
+	OPENBLAS_NUM_THREADS=1 nice -n 10 ./$(BIN) verify-peer --out verify/results --label "commit $$(git rev-parse --short HEAD)" $(PEER_FLAGS)
 
 # -------------------------------------------------------------------- fuzz
 FUZZ_SECONDS ?= 60

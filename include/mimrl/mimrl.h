@@ -163,6 +163,33 @@ MIMRL_API int mimrl_output(const mimrl_model *m, const char *name, mimrl_tensor 
 /* The results as OUT.npz (the in_out_npz tensors), written atomically. */
 MIMRL_API int mimrl_write_out(const mimrl_model *m, const char *path, mimrl_error *e);
 
+
+/* -------------------------------------------------------------- estimate */
+
+/* MI I(X;Y), or with z non-NULL CMI I(X;Y|Z), on the caller's samples: the
+ * computation of `mimrl estimate --data … --json` (README "Estimating MI and
+ * CMI on your own data"), bit for bit the same numbers on the same arrays,
+ * options and seeds in the same build.
+ *   x [n × dx], y [n × dy], z [n × dz] (or NULL): float64, C order, rows =
+ *   samples; borrowed for the call only.
+ *   options_json: NULL or a flat JSON object; keys are the CLI's flags
+ *   without "--" and with '-' → '_': "method" ("infonce-separate,ksg" or
+ *   "all"; default as the CLI's), "seeds", "seed", "standardize" (true/false),
+ *   "test_frac", "eval_every", "patience", "steps", "batch", "lr", "hidden",
+ *   "embed", "layers", "k", "epochs", "cmi_batch", "cmi_hidden", "cmi_lr",
+ *   "knn"; and "x_name", "y_name", "z_name" (how errors and the report name
+ *   the members; default "x", "y", "z").
+ *   *json_out: the report as the CLI prints it with --json (methods, units,
+ *   mean, sd, per-seed values, seconds, settings); NUL-terminated, owned by
+ *   the caller, released with mimrl_free. NULL on failure.
+ * Every bad input (different row counts, NaN/Inf, a constant column, too few
+ * rows, z with an MI-only method) fails with MIMRL_EINVAL / MIMRL_ESHAPE /
+ * MIMRL_EFORMAT and a message naming the member and the row or column. */
+MIMRL_API int mimrl_estimate(const double *x, size_t n, size_t dx, const double *y, size_t dy, const double *z, size_t dz,
+                             const char *options_json, char **json_out, mimrl_error *e);
+/* Release memory the library handed to the caller (mimrl_estimate's report). */
+MIMRL_API void mimrl_free(void *p);
+
 #ifdef __cplusplus
 }
 #endif

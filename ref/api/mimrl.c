@@ -4,10 +4,13 @@
 #include "mimrl/mimrl.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "estimators/data_est.h"
 #include "ref/api/oracle.h"
+#include "ref/core/json.h"
 #include "ref/train/config.h"
 
 _Static_assert(sizeof(mimrl_error) == sizeof(mr_error) && offsetof(mimrl_error, msg) == offsetof(mr_error, msg),
@@ -225,4 +228,51 @@ int mimrl_output(const mimrl_model *h, const char *name, mimrl_tensor *t, mimrl_
 int mimrl_write_out(const mimrl_model *h, const char *path, mimrl_error *e) {
     if (!h->have) return mr_fail(E(e), MR_ENOTFOUND, "no results: no successful mimrl_step since the inputs were set");
     return mr_oracle_write(&h->res, path, E(e));
+}
+
+/* ------------------------------------------------------------ estimate */
+
+void mimrl_free(void *p) { free(p); }
+
+int mimrl_estimate(const double *x, size_t n, size_t dx, const double *y, size_t dy, const double *z, size_t dz, const char *options_json,
+                   char **json_out, mimrl_error *e) {
+    if (!json_out) return mr_fail(E(e), MR_EINVAL, "mimrl_estimate: json_out is NULL");
+    *json_out = NULL;
+    if (!x || !y || n == 0) return mr_fail(E(e), MR_EINVAL, "mimrl_estimate: x and y must be non-NULL with at least one row");
+    mr_est_opts o;
+    mr_est_opts_default(&o);
+    mr_kvlist kv = {0, NULL};
+    if (options_json && mr_json_parse_flat(options_json, &kv, "mimrl_estimate options", E(e))) return E(e)->code;
+    const char *names[3] = {"x", "y", "z"}, *mlist = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < kv.n && !rc; i++) {
+        const char *k = kv.kv[i].key, *v = kv.kv[i].value;
+        if (!strcmp(k, "method")) mlist = v;
+        else if (!strcmp(k, "x_name")) names[0] = v;
+        else if (!strcmp(k, "y_name")) names[1] = v;
+        else if (!strcmp(k, "z_name")) names[2] = v;
+        else rc = mr_est_opts_set(&o, k, v, E(e));
+    }
+    mr_est_method ms[MR_EST_MAXMETHODS];
+    size_t nm = 0;
+    mr_est_result *res = NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    if (!rc) rc = mr_est_methods_parse(mlist ? mlist : z ? "all" : MR_EST_DEFAULT_MI_METHODS, z != NULL, ms, MR_EST_MAXMETHODS, &nm, E(e));
+    mr_est_member mx = {names[0], x, n, dx}, my = {names[1], y, n, dy}, mz = {names[2], z, n, dz};
+    if (!rc && !(res = calloc(nm, sizeof *res))) rc = mr_fail(E(e), MR_ENOMEM, "out of memory");
+    if (!rc) rc = mr_est_run(&mx, &my, z ? &mz : NULL, ms, nm, &o, res, E(e));
+    if (!rc) {
+        FILE *f = open_memstream(&buf, &len);
+        if (!f) rc = mr_fail(E(e), MR_ENOMEM, "out of memory");
+        else {
+            mr_est_write_json(f, &mx, &my, z ? &mz : NULL, res, nm, &o);
+            if (fclose(f)) rc = mr_fail(E(e), MR_ENOMEM, "out of memory");
+        }
+    }
+    if (rc) free(buf);
+    else *json_out = buf;
+    free(res);
+    mr_kvlist_free(&kv);
+    return rc;
 }

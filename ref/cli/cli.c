@@ -44,6 +44,8 @@ static void usage(FILE *f) {
             "                     information and print truth beside estimate ('mimrl estimate --help')\n"
             "  verify-estimators [--out DIR] [--quick]\n"
             "                     the slow estimator benchmark of make verify (CSV + Markdown)\n"
+            "  verify-peer [--quick] [--seeds N] [--n N] [--out DIR] [--tasks T,..] [--methods M,..]\n"
+            "                     our estimators on peer benchmarks (Beyond Normal, CCMI, tigramite)\n"
             "  oracle --checkpoint CKPT.npz --batch BATCH.npz --out OUT.npz\n"
             "                     one forward and the backward of both stage losses, randomness injected\n"
             "  conform --port 'CMD {ckpt} {batch} {out}' [--suite quick|full|bert] [--dtype float64|float32]\n"
@@ -313,6 +315,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "eval") == 0) return mr_cmd_eval(argc, argv);
     if (strncmp(cmd, "bert-", 5) == 0) return mr_cmd_bert(argc, argv);
     if (strcmp(cmd, "verify-estimators") == 0) return mr_cmd_verify_estimators(argc, argv);
+    if (strcmp(cmd, "verify-peer") == 0) return mr_cmd_verify_peer(argc, argv);
     if (strcmp(cmd, "tokenize") == 0) return mr_cmd_tokenize(argc, argv);
     fprintf(stderr, "mimrl: unknown command '%s' (see 'mimrl help')\n", cmd);
     return 2;

@@ -24,6 +24,7 @@ int mr_parse_bert_chunk(const char *s, size_t *out, const char *where);
 
 int mr_cmd_estimate(int argc, char **argv);
 int mr_cmd_verify_estimators(int argc, char **argv);
+int mr_cmd_verify_peer(int argc, char **argv); /* cli_estimate.c */
 int mr_cmd_synth(int argc, char **argv);
 int mr_cmd_oracle(int argc, char **argv);
 int mr_cmd_train(int argc, char **argv);

@@ -9,6 +9,15 @@ MIMRL_LIB, else next to this module, else the repository's build/.
     out = o.step(batch)                 # text, audio, vision, label[, bank_*, anchors_*]
     print(compare(out, theirs))         # worst tensor per group, first neighbour list that differs
 
+    from mimrl_ref import estimate
+    r = estimate(x, y)                   # MI I(X;Y) in nats, several estimators
+    r = estimate(x, y, z, method='cmine-nwj,fp', seeds=5)   # CMI I(X;Y|Z)
+    for m in r['methods']: print(m['method'], m['mean'], m['sd'], m['unit'])
+
+`estimate` is `mimrl estimate --data … --json` on numpy arrays (the same
+numbers for the same arrays, options and seeds; README "Estimating MI and CMI
+on your own data").
+
 `out` holds every OUT.npz tensor of `mimrl oracle` (README "Oracle"): output,
 F_F, T_F, A_F, V_F, mi, mi_derived, stage1_terms, loss_task, loss_stage1,
 loss_stage2, neighbors_<name>, grad_stage1/<param>, grad_stage2/<param>, and
@@ -22,7 +31,7 @@ import os
 
 import numpy as np
 
-__all__ = ['Oracle', 'compare', 'Report', 'MimrlError', 'load_library', 'FLOOR']
+__all__ = ['Oracle', 'compare', 'Report', 'MimrlError', 'load_library', 'FLOOR', 'estimate']
 
 FLOOR = 1e-4     # the group floor of `make crosscheck` (verify/torch/crosscheck.py)
 MAXDIM = 4
@@ -90,6 +99,9 @@ def _bind(lib):
         'mimrl_output_count': (ctypes.c_size_t, [P]),
         'mimrl_output_at': (ctypes.c_int, [P, ctypes.c_size_t, ctypes.POINTER(_Tensor), E]),
         'mimrl_write_out': (ctypes.c_int, [P, ctypes.c_char_p, E]),
+        'mimrl_estimate': (ctypes.c_int, [P, ctypes.c_size_t, ctypes.c_size_t, P, ctypes.c_size_t, P, ctypes.c_size_t,
+                                          ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p), E]),
+        'mimrl_free': (None, [P]),
     }
     for name, (res, args) in sig.items():
         f = getattr(lib, name)
@@ -283,3 +295,62 @@ def compare(ref, theirs, floor=FLOOR):
         if g not in r.worst or rel > r.worst[g][1]:
             r.worst[g] = (k, rel)
     return r
+
+
+def _member(a, name):
+    """a as a float64 C-order 2-D array (1-D: one column); integer, boolean and
+    complex arrays are refused, as the CLI refuses them."""
+    if hasattr(a, 'detach'):
+        a = a.detach().cpu().numpy()
+    a = np.asarray(a)
+    if a.dtype.kind != 'f':
+        raise MimrlError(3, "member '%s' has dtype %s; estimation needs a float array (float64 or float32)" % (name, a.dtype))
+    if a.ndim == 1:
+        a = a.reshape(-1, 1)
+    if a.ndim != 2:
+        raise MimrlError(7, "member '%s' has %d dimensions; it must be 2-D (rows = samples) or 1-D (one column)" % (name, a.ndim))
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise MimrlError(7, "member '%s' is empty (shape %s)" % (name, a.shape))
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def estimate(x, y, z=None, method=None, seeds=1, seed=0, lib=None, names=('x', 'y', 'z'), **options):
+    """MI I(X;Y) (nats) or, with z, CMI I(X;Y|Z) on arrays (rows = samples).
+
+    method: 'infonce-separate,ksg', a list of names, or 'all' (default: as
+    `mimrl estimate`); seeds, seed: as --seeds, --seed; options: the other
+    flags of `mimrl estimate --data` without '--' and with '-' -> '_'
+    (standardize=False, test_frac=0.5, steps=4000, batch=128, lr=5e-4,
+    eval_every=100, patience=10, hidden, embed, layers, k, epochs, cmi_batch,
+    cmi_hidden, cmi_lr, knn). Returns the report of `mimrl estimate --json`
+    as a dict: 'methods' is a list of {'method', 'unit', 'mean', 'sd',
+    'values', ...}. The official CMINE read-out ('cmine-mimrl') is not in
+    nats (offset 1, half scale); every other method is in nats.
+    Bad input raises MimrlError with a message naming the member and the row
+    or column."""
+    L = lib if isinstance(lib, ctypes.CDLL) else load_library(lib)
+    xs = _member(x, names[0])
+    ys = _member(y, names[1])
+    zs = _member(z, names[2]) if z is not None else None
+    opts = {'seeds': int(seeds), 'seed': int(seed), 'x_name': names[0], 'y_name': names[1], 'z_name': names[2]}
+    if method is not None:
+        opts['method'] = method if isinstance(method, str) else ','.join(method)
+    for k, v in options.items():
+        opts[k] = v if isinstance(v, (bool, str)) else (int(v) if isinstance(v, (int, np.integer)) else float(v))
+    for k, a in ((names[1], ys), (names[2], zs)):
+        if a is not None and a.shape[0] != xs.shape[0]:  # the C call takes one row count: checked here, worded as the library
+            raise MimrlError(7, "member '%s' has %d rows but member '%s' has %d (rows are samples and must match)"
+                             % (k, a.shape[0], names[0], xs.shape[0]))
+    out = ctypes.c_void_p()
+    e = _Error()
+    P = ctypes.c_void_p
+    rc = L.mimrl_estimate(xs.ctypes.data_as(P), xs.shape[0], xs.shape[1], ys.ctypes.data_as(P), ys.shape[1],
+                          zs.ctypes.data_as(P) if zs is not None else None, zs.shape[1] if zs is not None else 0,
+                          json.dumps(opts).encode(), ctypes.byref(out), ctypes.byref(e))
+    if rc:
+        raise MimrlError(rc, e.msg.decode(errors='replace'))
+    try:
+        text = ctypes.string_at(out.value).decode()
+    finally:
+        L.mimrl_free(out)
+    return json.loads(text)
