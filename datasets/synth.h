@@ -43,7 +43,18 @@ typedef struct {
     double c_s, c_t, c_a, c_v, c_x, sigma_y, sigma_o, sigma_f;
     unsigned long seed;
     size_t mc_samples;
+    /* planted knobs (datasets/planted.h): c_t, c_a, c_v are the uniqueness
+     * knobs, c_x the A×V synergy; these add redundancy λ (default 1), T×A and
+     * T×V synergy (0) and observation noise σ_n (0). planted = 1 when any knob
+     * was given: meta_json then carries the knobs and the three-level ground
+     * truth of planted.h; planted = 0 writes exactly the historical files. */
+    double redundancy, c_ta, c_tv, sigma_n;
+    int planted;
 } mr_synth_cfg;
+
+#include "datasets/planted.h"
+/* the planted model behind a configuration */
+void mr_synth_model(const mr_synth_cfg *c, mr_planted_model *m);
 
 void mr_synth_default(mr_synth_cfg *c, mr_like like);
 /* Writes <prefix>_train.npz, _valid.npz, _test.npz (atomically). */
