@@ -239,6 +239,11 @@ mr_cmi_out mr_cmi_forward(const mr_cmi *c, const mr_params *p, const double *J, 
     return out;
 }
 
+double mr_cmi_readout_value(const mr_cmi *c, size_t Mp, mr_cmi_readout ro, const double *work) {
+    cmi_ws s = carve(c, Mp, (double *)work);
+    return readout(ro, s.o, Mp);
+}
+
 static void mean_var(const double *v, size_t n, double *m, double *var) {
     double a = 0.0, b = 0.0;
     for (size_t i = 0; i < n; i++) a += v[i];

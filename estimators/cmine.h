@@ -91,6 +91,12 @@ typedef struct {
 size_t mr_cmi_work_size(const mr_cmi *c, size_t Mp);
 mr_cmi_out mr_cmi_forward(const mr_cmi *c, const mr_params *p, const double *J, const double *P,
                           size_t Mp, mr_cmi_readout ro, double *work);
+/* Any read-out of the classifier outputs of the last forward (work as
+ * filled by mr_cmi_forward), whatever read-out that forward used: the
+ * official mimrl read-out is offset by 1 and at half scale (O-12), so the
+ * trainer logs the textbook dv read-out of the same outputs beside it, in
+ * nats. Equal, bit for bit, to mr_cmi_forward(…, ro, …).cmi. */
+double mr_cmi_readout_value(const mr_cmi *c, size_t Mp, mr_cmi_readout ro, const double *work);
 /* Sampling standard error of the read-out computed by the last forward
  * (delta method over the M' joint and M' product rows treated as
  * independent): mimrl √((v_J + v_P)/(4M')) with v the variances of

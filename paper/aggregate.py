@@ -18,12 +18,27 @@ import zipfile
 
 QUANT = ["ft", "fa", "fv", "in", "st", "sa", "sv", "cp"]
 QNAME = {"ft": "fus_T", "fa": "fus_A", "fv": "fus_V", "in": "inv", "st": "spec_T", "sa": "spec_A", "sv": "spec_V", "cp": "comp"}
-COLS = {  # metrics.csv suffix -> (header, scale, decimals)
-    "acc2_has0": ("Acc-2 has0 (%)", 100, 2), "acc2_non0": ("Acc-2 non0 (%)", 100, 2),
-    "f1_has0": ("F1 has0 (%)", 100, 2), "f1_non0": ("F1 non0 (%)", 100, 2),
-    "mae": ("MAE", 1, 3), "corr": ("Corr", 1, 3), "acc7": ("Acc-7 (%)", 100, 2),
-    "ccc": ("CCC", 1, 3), "rmse": ("RMSE (x25)", 1, 3),
+COLS = {  # table column -> (header, scale, decimals, metrics.csv suffix)
+    "acc2_has0": ("Acc-2 has0 (%)", 100, 2, "acc2_has0"), "acc2_non0": ("Acc-2 non0 (%)", 100, 2, "acc2_non0"),
+    "f1_has0": ("F1 has0 (%)", 100, 2, "f1_has0"), "f1_non0": ("F1 non0 (%)", 100, 2, "f1_non0"),
+    "mae": ("MAE", 1, 3, "mae"), "corr": ("Corr", 1, 3, "corr"), "acc7": ("Acc-7 (%)", 100, 2, "acc7"),
+    "ccc": ("CCC", 1, 3, "ccc"),
+    # AVEC 2019 on one scale, PHQ-8 points (0-24): the official RMSE is computed on predictions and labels x25
+    # (spec 6.2); the official MAE is logged on the stored scale (PHQ-8/25), so it is shown x25 here.
+    "mae_phq8": ("MAE (PHQ-8 points)", 25, 3, "mae"), "rmse": ("RMSE (PHQ-8 points)", 1, 3, "rmse"),
 }
+
+# Units. The VMI estimates (fus_T, fus_A, fus_V and the two terms of inv) are bounds on MI in nats. The CMI
+# terms (in spec_T, spec_A, spec_V and comp) are logged twice from the same classifier outputs: by the
+# official read-out 1 + s_J/n - s_P/n (spec 3.4, O-12: offset 1, half scale; NOT nats), metrics.csv
+# <split>_<q>, and by the textbook dv read-out mean_J log r - log mean_P r (CMINE/CCMI), in nats,
+# metrics.csv <split>_<q>_nats. Amounts, shares and curves use the nats columns only.
+CMI_Q = ("st", "sa", "sv", "cp")
+NATS_NOTE = ("Units: nats. fus_T, fus_A, fus_V and inv are the %s bound's estimates (InfoNCE cannot exceed log B = log batch size); "
+             "spec_T, spec_A, spec_V and comp combine CMI terms read out from the CMINE classifiers by the textbook dv read-out "
+             "(mean_J log r - log mean_P r, r = gamma/(1-gamma)), in nats. The official read-out of the same classifiers "
+             "(1 + s_J/n - s_P/n: offset 1, half scale, not nats) is what MIMRL trains on.")
+OFFICIAL_NOTE = "official read-out (offset 1, half scale, not nats)"
 
 
 # ------------------------------------------------------------------ run directories
@@ -101,6 +116,34 @@ def read_run(run):
 
 
 # ------------------------------------------------------------------ numbers
+def min_seeds(spec, profile):
+    """the fewest complete seeds a cell needs to show a mean; below it the cell shows k/n only."""
+    return int(spec["profiles"][profile].get("min_seeds", spec.get("min_seeds", 3)))
+
+
+def finite_runs(results, keys):
+    """split (run, best-row) pairs into those finite in every key and the problems naming the others."""
+    ok, problems = [], []
+    for r, best in results:
+        bad = [k for k in keys if k not in best]
+        if bad:
+            problems.append("%s: metrics.csv has no column %s (made by an older mimrl?)" % (r.rel, bad[0]))
+            continue
+        nan = [k for k in keys if not math.isfinite(best[k])]
+        if nan:
+            problems.append("%s: seed %s: non-finite %s (counted, not averaged)" % (r.rel, r.seed, ", ".join(nan)))
+            continue
+        ok.append(best)
+    return ok, problems
+
+
+def cell(vals, n_all, need, scale=1.0, dec=3):
+    """mean ± sd when at least `need` seeds are complete; otherwise 'k/n seeds', never a number to compare."""
+    if len(vals) < need:
+        return "%d/%d seeds" % (len(vals), n_all)
+    return mean_sd(vals, scale, dec)
+
+
 def mean_sd(vals, scale=1.0, dec=3):
     if not vals:
         return "—"
@@ -222,9 +265,13 @@ def table_notes(ctx, datasets, problems):
 
 def build_metrics(ctx, tname, t):
     spec = ctx.spec
+    need = min_seeds(spec, ctx.profile)
     header = ["Dataset", "Model", "Seeds"] + [COLS[c][0] for c in t["columns"]]
     extra = t.get("extra_info_columns", [])
     header += ["%s (valid, nats)" % QNAME[q] for q in extra]
+    best_test = t.get("best_test_column", False)
+    if best_test:
+        header += ["best-test MAE (selected on test, O-24)"]
     rows, problems, sources, datasets = [], [], [], []
     for g in t["groups"]:
         ds = g["dataset"]
@@ -234,43 +281,73 @@ def build_metrics(ctx, tname, t):
             sources.append(b["source"])
             unit = b.get("units", {})
             rows.append([title, "%s [%d]" % (b["model"], len(sources)), "published"] +
-                        [fmt_pub(b.get(c), unit.get(c)) for c in t["columns"]] + ["—" for _ in extra])
+                        [fmt_pub(b.get(c), unit.get(c)) for c in t["columns"]] + ["—" for _ in extra] + (["—"] if best_test else []))
         for row in g["rows"]:
             if ds in ctx.skipped:
-                rows.append([title, row_label(spec, row), "not run"] + ["—"] * (len(t["columns"]) + len(extra)))
+                rows.append([title, row_label(spec, row), "not run"] + ["—"] * (len(t["columns"]) + len(extra) + (1 if best_test else 0)))
                 continue
-            ok = []
+            done = []
             for r, res in ctx.results(ds, row["config"], tname):
                 if res["status"] == "ok":
-                    ok.append(res["best"])
+                    done.append((r, res["best"]))
                 else:
                     problems.append("%s: %s" % (r.rel, res["reason"]))
+            keys = ["test_" + COLS[c][3] for c in t["columns"]] + ["valid_%s_nats" % q for q in extra]
+            ok, p = finite_runs(done, keys)
+            problems += p
             n_all = len(ctx.runs.get((ds, row["config"]), []))
-            cells = [mean_sd([b["test_" + c] for b in ok], COLS[c][1], COLS[c][2]) for c in t["columns"]]
-            cells += [mean_sd([b["valid_" + q] for b in ok]) for q in extra]
+            cells = [cell([b["test_" + COLS[c][3]] for b in ok], n_all, need, COLS[c][1], COLS[c][2]) for c in t["columns"]]
+            cells += [cell([b["valid_%s_nats" % q] for b in ok], n_all, need) for q in extra]
+            if best_test:
+                bt = [res["summary"]["best_test_selected_on_test"]["mae"] for r, res in ctx.results(ds, row["config"], tname)
+                      if res["status"] == "ok" and math.isfinite(res["summary"].get("best_test_selected_on_test", {}).get("mae", float("nan")))]
+                cells.append(cell(bt, n_all, need))
             rows.append([title, row_label(spec, row) + " (this implementation)", "%d/%d" % (len(ok), n_all)] + cells)
     notes = table_notes(ctx, datasets, problems)
-    notes.append("This implementation: test split at the best-valid epoch (valid MAE; CCC for AVEC), mean ± sample sd over seeds.")
-    if any(c in ("mae", "rmse") for c in t["columns"]) and any(g["dataset"] == "avec" for g in t["groups"]):
-        notes.append("AVEC: MAE on the stored label scale (PHQ-8/25), RMSE on predictions and labels ×25 (spec 6.2).")
+    notes.append("This implementation: test split at the best-valid epoch (valid MAE; CCC for AVEC), mean ± sample sd over seeds; "
+                 "a cell with fewer than %d complete seeds shows k/n only and is not to be compared." % need)
+    if any(c in ("mae_phq8", "rmse") for c in t["columns"]) and any(g["dataset"] == "avec" for g in t["groups"]):
+        notes.append("AVEC: MAE and RMSE both in PHQ-8 points (0-24): RMSE as the official code computes it (predictions and labels ×25, spec 6.2), "
+                     "MAE from the official stored-scale MAE (PHQ-8/25) ×25.")
+    if extra:
+        notes.append("Information columns: valid-split averages at the best-valid epoch. "
+                     + NATS_NOTE % ("row's (%s)" % bound_names(spec, [r["config"] for g in t["groups"] for r in g["rows"]])))
+    if best_test:
+        notes.append("best-test MAE: the best test MAE over all epochs, selected on the test split itself as the official code logs it (O-24); "
+                     "optimistic by construction, shown only beside the headline.")
     if sources:
         notes.append("Published rows copied from spec/anchors.md, not recomputed; MMSA rows give MAE and Corr ×100 and are shown divided by 100. Sources: "
                      + " ".join("[%d] %s." % (i + 1, s) for i, s in enumerate(sources)))
     return header, rows, notes
 
 
-def info_values(ctx, tname, ds, cfg, split):
-    ok, problems = [], []
+def info_values(ctx, tname, ds, cfg, split, nats=True):
+    """per complete seed, the 8 quantities at the best-valid epoch: in nats (default) or as read out officially."""
+    done, problems = [], []
     for r, res in ctx.results(ds, cfg, tname):
         if res["status"] == "ok":
-            ok.append([res["best"]["%s_%s" % (split, q)] for q in QUANT])
+            done.append((r, res["best"]))
         else:
             problems.append("%s: %s" % (r.rel, res["reason"]))
-    return ok, problems
+    keys = ["%s_%s%s" % (split, q, "_nats" if nats else "") for q in QUANT]
+    ok, p = finite_runs(done, keys)
+    return [[b[k] for k in keys] for b in ok], problems + p
+
+
+def bound_names(spec, cfgs):
+    """the MI bounds behind a table's rows (flag bound_type of each config), for the unit note."""
+    out = []
+    for c in cfgs:
+        conf = spec["configs"][c]
+        b = conf.get("set", {}).get("bound_type") or spec["flagsets"][conf["base"]]["flags"].get("bound_type", "infonce")
+        if b not in out:
+            out.append(b)
+    return "/".join(out)
 
 
 def build_information(ctx, tname, t):
     split = t.get("split", "valid")
+    need = min_seeds(ctx.spec, ctx.profile)
     header = ["Dataset", "Row", "Seeds"] + [QNAME[q] for q in QUANT]
     rows, problems, datasets = [], [], []
     ctx.shares = {}
@@ -283,16 +360,25 @@ def build_information(ctx, tname, t):
                 rows.append([title, "not run", "0/0"] + ["—"] * 8)
                 continue
             ok, p = info_values(ctx, tname, ds, row["config"], split)
+            off, _ = info_values(ctx, tname, ds, row["config"], split, nats=False)
             problems += p
-            n = "%d/%d" % (len(ok), len(ctx.runs.get((ds, row["config"]), [])))
-            rows.append([title, "amount (nats)", n] + [mean_sd([v[i] for v in ok]) for i in range(8)])
+            n_all = len(ctx.runs.get((ds, row["config"]), []))
+            n = "%d/%d" % (len(ok), n_all)
+            rows.append([title, "amount (nats)", n] + [cell([v[i] for v in ok], n_all, need) for i in range(8)])
             sh = [shares(v) for v in ok]
-            rows.append([title, "share (%)", n] + [mean_sd([s[i] for s in sh], 1, 1) for i in range(8)])
-            if sh:
+            rows.append([title, "share of Σ|q| in nats (%)", n] + [cell([s[i] for s in sh], n_all, need, 1, 1) for i in range(8)])
+            rows.append([title, OFFICIAL_NOTE, "%d/%d" % (len(off), n_all)] +
+                        ["= nats" if q not in CMI_Q else cell([v[i] for v in off], n_all, need) for i, q in enumerate(QUANT)])
+            if len(sh) >= need:
                 ctx.shares[ds] = [statistics.fmean(s[i] for s in sh) for i in range(8)]
     notes = table_notes(ctx, datasets, problems)
-    notes.append("Amounts: the %s-split averages of the 8 estimated quantities in metrics.csv at the best-valid epoch, mean ± sd over seeds. "
-                 "Share of a quantity = 100 · q / Σ|q| over the 8 (per seed, then averaged); negative estimates give negative shares." % split)
+    notes.append("Amounts: the %s-split averages of the 8 estimated quantities in metrics.csv at the best-valid epoch, mean ± sd over seeds "
+                 "(fewer than %d complete seeds: k/n only). " % (split, need)
+                 + NATS_NOTE % bound_names(ctx.spec, [r["config"] for g in t["groups"] for r in g["rows"]]))
+    notes.append("Shares: 100 · q / Σ|q| over the 8 amounts in nats (per seed, then averaged); negative estimates give negative shares. "
+                 "No share is computed from the official read-out: its offset of 1 per CMI term would dominate any share.")
+    notes.append("The %s row repeats spec_T, spec_A, spec_V and comp as the official code reads them out, for comparison with "
+                 "the paper's numbers; its comp carries +2 from the offsets alone." % OFFICIAL_NOTE)
     return header, rows, notes
 
 
@@ -352,7 +438,7 @@ def figures(ctx, out):
                     ax = axes[i // 4][i % 4]
                     for split, style in (("train", "-"), ("valid", "--")):
                         ep = [r["epoch"] for r in good[0]["rows"]]
-                        ys = [statistics.fmean(res["rows"][k]["%s_%s" % (split, q)] for res in good) for k in range(len(ep))]
+                        ys = [statistics.fmean(res["rows"][k].get("%s_%s_nats" % (split, q), float("nan")) for res in good) for k in range(len(ep))]
                         ax.plot(ep, ys, style, label=split)
                     ax.set_title(QNAME[q])
                     if i >= 4:
@@ -360,7 +446,8 @@ def figures(ctx, out):
                 axes[0][0].legend()
                 d = ctx.dplan[ds]
                 tag = " [synthetic data]" if d.get("synthetic") else ""
-                fig.suptitle("%s: %s — %s (%s), %d seeds, profile %s%s" % (fname, ctx.spec["datasets"][ds]["title"], cfg, "nats", len(good), ctx.profile, tag))
+                fig.suptitle("%s: %s — %s (nats; CMI terms by the dv read-out), %d seeds, profile %s%s"
+                             % (fname, ctx.spec["datasets"][ds]["title"], cfg, len(good), ctx.profile, tag))
                 fig.tight_layout()
                 p = os.path.join(out, "%s_%s.png" % (fname, ds))
                 fig.savefig(p, dpi=90)
@@ -374,7 +461,7 @@ def figures(ctx, out):
                 ax.bar([i + j * w for i in range(8)], ctx.shares[ds], w, label=ctx.spec["datasets"][ds]["title"])
             ax.set_xticks([i + w * (len(names) - 1) / 2 for i in range(8)])
             ax.set_xticklabels([QNAME[q] for q in QUANT])
-            ax.set_ylabel("share (%) of Σ|q|")
+            ax.set_ylabel("share (%) of Σ|q|, q in nats")
             ax.axhline(0, color="k", lw=0.5)
             ax.legend()
             ax.set_title("%s: %s — profile %s%s" % (fname, f["title"], ctx.profile, " [synthetic data]" if synth else ""))
@@ -400,7 +487,7 @@ def aggregate(spec, profile, root, out, dplan, skipped, tables=None):
              "Every number traces to run directories in manifest.json." % profile, ""]
     if spec["profiles"][profile]["data"] == "synthetic":
         index += ["**All data in this profile is synthetic (`mimrl synth`): these are not the paper's results.**", ""]
-    reported = 0
+    reported, empty = 0, []
     names = tables or list(spec["tables"])
     for tname in names:
         t = spec["tables"][tname]
@@ -414,6 +501,8 @@ def aggregate(spec, profile, root, out, dplan, skipped, tables=None):
         index += [md, ""]
         bad = [m for m in ctx.manifest.get(tname, []) if m["status"] != "ok"]
         reported += len(bad)
+        if ctx.manifest.get(tname) is not None and not any(m["status"] == "ok" for m in ctx.manifest[tname]):
+            empty.append(tname)
         for m in bad:
             print("[paper] %s: not averaged in: %s: %s" % (tname, os.path.relpath(m["run_dir"], root), m["reason"]))
     figs = figures(ctx, out) if tables is None else []
@@ -432,4 +521,8 @@ def aggregate(spec, profile, root, out, dplan, skipped, tables=None):
         f.write("\n")
     print("[paper] wrote %s: %s, figures %s; %d run directories reported as missing/partial/other"
           % (out, ", ".join(n + ".md/.tex" for n in names), ", ".join(figs) or "none", reported))
+    if empty:
+        print("[paper] error: no complete run behind %s: the table%s written, but show%s no result"
+              % (", ".join(empty), "s are" if len(empty) > 1 else " is", "" if len(empty) > 1 else "s"))
+        return 1
     return 0

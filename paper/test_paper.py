@@ -146,19 +146,43 @@ def t_aggregate_reports(args, w):
     cfg["learning_rate"] = 0.01
     json.dump(cfg, open(os.path.join(d33, "config.json"), "w"))
     text = t2()
-    assert "1/2" in text and "seed33: other configuration: learning_rate expected 1e-3, found 0.01" in text, text
-    assert "| %.3f |" % best44 in text, "the remaining run's CCC %.3f is not the table's value" % best44
-    os.remove(os.path.join(d44, "summary.json"))
+    assert "seed33: other configuration: learning_rate expected 1e-3, found 0.01" in text, text
+    # smoke's minimum is 2 seeds: one complete seed is shown as 1/2, never as a mean to compare
+    assert "| 1/2 seeds |" in text and "| %.3f |" % best44 not in text, text
+    cfg["learning_rate"] = "1e-3"
+    json.dump(cfg, open(os.path.join(d33, "config.json"), "w"))
+    # a non-finite seed is counted and named, not averaged
+    with open(os.path.join(d33, "metrics.csv")) as f:
+        lines = f.read().splitlines()
+    head = lines[0].split(",")
+    be = json.load(open(os.path.join(d33, "summary.json")))["best_valid_epoch"]
+    nanl = []
+    for l in lines:
+        v = l.split(",")
+        if v[0] == str(be):
+            v[head.index("test_ccc")] = "nan"
+        nanl.append(",".join(v))
+    with open(os.path.join(d33, "metrics.csv"), "w") as f:
+        f.write("\n".join(nanl) + "\n")
     text = t2()
+    assert "seed 33: non-finite test_ccc (counted, not averaged)" in text and "| 1/2 seeds |" in text, text
+    os.remove(os.path.join(d44, "summary.json"))
+    os.remove(os.path.join(d33, "summary.json"))
+    # no complete run behind the table: written, but the exit status says so
+    p = sweep(args, "aggregate", "--root", root, "--out", out, "--tables", "T2", check=1)
+    assert "no complete run behind T2" in p.stdout + p.stderr, p.stdout[-2000:]
+    text = open(os.path.join(out, "T2.md")).read()
     assert "0/2" in text and "seed44: partial: 2 of 2 epochs in metrics.csv, no summary.json" in text, text
     shutil.rmtree(d33)
-    text = t2()
+    sweep(args, "aggregate", "--root", root, "--out", out, "--tables", "T2", check=1)
+    text = open(os.path.join(out, "T2.md")).read()
     assert "seed33: no run directory" in text, text
     with open(os.path.join(d44, "metrics.csv")) as f:
         lines = f.read().splitlines()
     with open(os.path.join(d44, "metrics.csv"), "w") as f:
         f.write("\n".join(lines[:2]) + "\n")
-    text = t2()
+    sweep(args, "aggregate", "--root", root, "--out", out, "--tables", "T2", check=1)
+    text = open(os.path.join(out, "T2.md")).read()
     assert "seed44: partial: 1 of 2 epochs" in text, text
 
 

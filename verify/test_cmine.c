@@ -184,6 +184,40 @@ Test(cmine, readouts_match_formulas) {
     mr_params_free(&c.p);
 }
 
+/* The read-outs of one forward's outputs (mr_cmi_readout_value): after a
+ * forward with the official read-out, the textbook ones must equal what a
+ * forward with them returns (same expression on the same γ: bit for bit),
+ * and the dv value must equal its formula recomputed here from the MLP's
+ * logits (MR_TOL_CLOSED, as in readouts_match_formulas). */
+Test(cmine, readout_value_reads_the_last_forward) {
+    cctx c;
+    cbuild(&c, MR_CMI_HEAD_SIGMOID, 4, 9);
+    double direct[3];
+    for (int ro = 0; ro < 3; ro++) direct[ro] = mr_cmi_forward(&c.c, &c.p, c.J, c.P, 4, (mr_cmi_readout)ro, c.work).cmi;
+    mr_cmi_forward(&c.c, &c.p, c.J, c.P, 4, MR_CMI_READ_MIMRL, c.work);
+    for (int ro = 0; ro < 3; ro++)
+        cr_assert(mr_cmi_readout_value(&c.c, 4, (mr_cmi_readout)ro, c.work) == direct[ro], "read-out %s: %.17g vs %.17g",
+                  mr_cmi_readout_name((mr_cmi_readout)ro), mr_cmi_readout_value(&c.c, 4, (mr_cmi_readout)ro, c.work), direct[ro]);
+    double rows[8 * 6], logits[16], cache[4096], lj = 0, rp = 0;
+    cr_assert(mr_mlp_cache_size(&c.c.mlp, 8) <= 4096);
+    memcpy(rows, c.J, 24 * sizeof(double));
+    memcpy(rows + 24, c.P, 24 * sizeof(double));
+    mr_mlp_forward(&c.c.mlp, &c.p, rows, 8, cache, logits);
+    for (int r = 0; r < 8; r++) {
+        double g = 1 / (1 + exp(-fmin(fmax(logits[2 * r], -10), 10)));
+        if (r < 4) lj += log(g / (1 - g));
+        else rp += g / (1 - g);
+    }
+    cr_assert(fabs(mr_cmi_readout_value(&c.c, 4, MR_CMI_READ_DV, c.work) - (lj / 4 - log(rp / 4))) < MR_TOL_CLOSED);
+    /* a different batch changes the value: the function reads the work, not a cache of its own */
+    gsl_rng *g = t_rng(77);
+    t_fill_uniform(c.P, 24, -2, 2, g);
+    gsl_rng_free(g);
+    mr_cmi_forward(&c.c, &c.p, c.J, c.P, 4, MR_CMI_READ_MIMRL, c.work);
+    cr_assert(mr_cmi_readout_value(&c.c, 4, MR_CMI_READ_DV, c.work) != direct[MR_CMI_READ_DV]);
+    mr_params_free(&c.p);
+}
+
 Test(cmine, logit_clamp_kills_gradient) {
     cctx c;
     cbuild(&c, MR_CMI_HEAD_SIGMOID, 2, 6);

@@ -160,6 +160,24 @@ Test(model, objectives_follow_the_spec_signs) {
     cr_assert(st.derived[7] == I[6] + I[8]);
     /* InfoNCE estimates respect log B */
     for (int i = 0; i < 5; i++) cr_assert(I[i] <= log(6.0));
+    /* the nats read-outs: the VMI terms as they are; the CMI terms equal what
+     * a forward with the dv read-out itself reports (same classifier outputs,
+     * same anchors: bit for bit); the official values and the losses are
+     * untouched by it; the 8 quantities follow spec §4.3 from them */
+    mr_step sd;
+    c.m.cfg.cmi_readout = MR_CMI_READ_DV;
+    cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &c.r, &sd, c.ws, &e) == MR_OK);
+    c.m.cfg.cmi_readout = MR_CMI_READ_MIMRL;
+    for (int i = 0; i < 5; i++) cr_assert(st.mi_nats[i] == I[i]);
+    for (int j = 5; j < 11; j++) {
+        cr_assert(st.mi_nats[j] == sd.mi[j], "term %d: %.17g vs dv forward %.17g", j, st.mi_nats[j], sd.mi[j]);
+        cr_assert(sd.mi_nats[j] == sd.mi[j]);
+        cr_assert(st.mi_nats[j] != I[j], "term %d: the official read-out is not the dv one", j);
+    }
+    for (int k = 0; k < 8; k++) cr_assert(st.derived_nats[k] == sd.derived[k], "quantity %d", k);
+    const double *N = st.mi_nats;
+    cr_assert(st.derived_nats[3] == N[3] + N[4] && st.derived_nats[7] == N[6] + N[8]);
+    cr_assert(fabs(st.derived_nats[4] - (N[9] + N[10] - N[6] - N[8])) < T_FEW_OPS);
     /* product rows: neighbours are never anchors */
     for (int j = 0; j < 6; j++)
         for (size_t q = 0; q < st.m_anchor * st.k; q++)
@@ -168,6 +186,7 @@ Test(model, objectives_follow_the_spec_signs) {
     c.with_banks = 0;
     cr_assert(mr_model_forward(&c.m, &c.in, NULL, &c.r, &st, c.ws, &e) == MR_OK);
     cr_assert(!st.has_mi && st.loss_stage2 == st.loss_task && st.mi[0] == 0 && st.loss_stage1 == 0);
+    for (int k = 0; k < 8; k++) cr_assert(st.derived_nats[k] == 0);
     free_model(&c);
 }
 

@@ -58,6 +58,78 @@ static double json_num(const char *text, const char *key) {
     return strtod(p + 1, NULL);
 }
 
+/* metrics.csv field `name` of a data line (the header names the fields). */
+static double csv_field(const char *head, const char *line, const char *name) {
+    size_t col = 0, L = strlen(name);
+    const char *h = head;
+    for (;;) {
+        if (strncmp(h, name, L) == 0 && (h[L] == ',' || h[L] == '\n')) break;
+        h = strpbrk(h, ",\n");
+        cr_assert(h && *h == ',', "metrics.csv has no column %s", name);
+        h++, col++;
+    }
+    const char *v = line;
+    for (size_t i = 0; i < col; i++) v = strchr(v, ',') + 1;
+    return strtod(v, NULL);
+}
+
+static size_t csv_fields(const char *line) {
+    size_t k = 1;
+    for (; *line && *line != '\n'; line++) k += *line == ',';
+    return k;
+}
+
+/* The unit columns (README "Information units"): each data row as wide as
+ * the header; the 8 nats quantities recomputed from the 11 per-term nats
+ * columns by spec §4.3 and the official 8 from the 11 official terms (each
+ * printed to 10 significant digits, so a sum of 5 printed values is exact to
+ * T_SIG(10)·Σ|v|); the VMI terms equal in both read-outs (bounds: nats
+ * already); the CMI terms differ between the official and the dv read-out
+ * once the estimators run, and the train columns are all zero at epoch 0
+ * (no banks before its stage 2; valid and test have them). */
+static void check_unit_columns(const char *csv, size_t n) {
+    const char *head = csv, *last = NULL, *first = strchr(csv, '\n') + 1;
+    for (const char *q = csv; q + 1 < csv + n; q++)
+        if (*q == '\n') last = q + 1;
+    cr_assert(csv_fields(first) == csv_fields(head) && csv_fields(last) == csv_fields(head), "%zu %zu %zu", csv_fields(head),
+              csv_fields(first), csv_fields(last));
+    const char *sp[3] = {"train", "valid", "test"}, *vm[5] = {"f_t", "f_a", "f_v", "t_a", "t_v"};
+    const char *cm[6] = {"ac_t", "ta_c", "vc_t", "tv_c", "tc_a", "tc_v"}, *q8[8] = {"ft", "fa", "fv", "in", "st", "sa", "sv", "cp"};
+    for (int s = 0; s < 3; s++)
+        for (int nats = 0; nats < 2; nats++) {
+            char nm[64];
+            double I[11], Q[8];
+            for (int k = 0; k < 11; k++) {
+                snprintf(nm, sizeof nm, "%s_I_%s%s", sp[s], k < 5 ? vm[k] : cm[k - 5], nats ? "_nats" : "");
+                I[k] = csv_field(head, last, nm);
+                if (s == 0) cr_assert(csv_field(head, first, nm) == 0.0, "%s at epoch 0 (no banks yet)", nm);
+            }
+            for (int k = 0; k < 8; k++) {
+                snprintf(nm, sizeof nm, nats ? "%s_%s_nats" : "%s_%s", sp[s], q8[k]);
+                Q[k] = csv_field(head, last, nm);
+            }
+            double want[8] = {I[0], I[1], I[2], I[3] + I[4], I[9] + I[10] - I[6] - I[8], I[5] - I[6], I[7] - I[8], I[6] + I[8]};
+            double mag[8] = {fabs(I[0]), fabs(I[1]), fabs(I[2]), fabs(I[3]) + fabs(I[4]), fabs(I[9]) + fabs(I[10]) + fabs(I[6]) + fabs(I[8]),
+                             fabs(I[5]) + fabs(I[6]), fabs(I[7]) + fabs(I[8]), fabs(I[6]) + fabs(I[8])};
+            for (int k = 0; k < 8; k++)
+                cr_assert(fabs(Q[k] - want[k]) <= T_SIG(10) * (mag[k] + fabs(Q[k])), "%s %s%s: %.12g vs %.12g from the terms", sp[s], q8[k],
+                          nats ? " (nats)" : "", Q[k], want[k]);
+        }
+    for (int s = 0; s < 3; s++) {
+        char a[64], b[64];
+        for (int k = 0; k < 5; k++) {
+            snprintf(a, sizeof a, "%s_I_%s", sp[s], vm[k]);
+            snprintf(b, sizeof b, "%s_I_%s_nats", sp[s], vm[k]);
+            cr_assert(csv_field(head, last, a) == csv_field(head, last, b), "%s: a VMI bound is in nats in both", a);
+        }
+        for (int k = 0; k < 6; k++) {
+            snprintf(a, sizeof a, "%s_I_%s", sp[s], cm[k]);
+            snprintf(b, sizeof b, "%s_I_%s_nats", sp[s], cm[k]);
+            cr_assert(csv_field(head, last, a) != csv_field(head, last, b), "%s: official and dv read-outs coincide", a);
+        }
+    }
+}
+
 Test(train, learns_and_writes_the_run_directory, .timeout = 600) {
     char prefix[512], rd[512], args[4096], out[65536];
     make_data(prefix);
@@ -111,6 +183,7 @@ Test(train, learns_and_writes_the_run_directory, .timeout = 600) {
     size_t lines = 0;
     for (size_t i = 0; i < n; i++) lines += csv[i] == '\n';
     cr_assert(lines == 17, "%zu lines", lines);
+    check_unit_columns(csv, n);
     free(csv);
     free(sum);
     mr_dataset_free(&te);

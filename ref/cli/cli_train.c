@@ -147,7 +147,35 @@ static const char *CSV_HEAD =
     "epoch,seconds,lr_main,lr_vmi,train_loss,train_loss_stage1,train_ft,train_fa,train_fv,train_in,train_st,train_sa,train_sv,train_cp,"
     "train_mae,valid_loss,valid_mae,valid_corr,valid_acc7,valid_acc5,valid_acc2_non0,valid_f1_non0,valid_acc2_has0,valid_f1_has0,valid_ccc,"
     "valid_rmse,valid_ft,valid_fa,valid_fv,valid_in,valid_st,valid_sa,valid_sv,valid_cp,test_loss,test_mae,test_corr,test_acc7,test_acc5,"
-    "test_acc2_non0,test_f1_non0,test_acc2_has0,test_f1_has0,test_ccc,test_rmse,test_ft,test_fa,test_fv,test_in,test_st,test_sa,test_sv,test_cp\n";
+    "test_acc2_non0,test_f1_non0,test_acc2_has0,test_f1_has0,test_ccc,test_rmse,test_ft,test_fa,test_fv,test_in,test_st,test_sa,test_sv,test_cp";
+
+/* The unit columns that follow, per split s of train, valid, test (README
+ * "Information units"): s_<q>_nats for the 8 quantities with the CMI terms
+ * read out by dv (nats); s_I_<name> for the 11 estimates as read out (VMI
+ * bounds in nats, CMI by the official read-out: not nats); s_I_<name>_nats
+ * the same 11 in nats. The columns before them keep their places. */
+static const char *const CSV_SPLITS[3] = {"train", "valid", "test"};
+
+static void csv_head(char *b, size_t n) {
+    size_t L = (size_t)snprintf(b, n, "%s", CSV_HEAD);
+    for (int sp = 0; sp < 3; sp++) {
+        for (int k = 0; k < MR_NDERIVED; k++) L += (size_t)snprintf(b + L, n - L, ",%s_%s_nats", CSV_SPLITS[sp], mr_derived_labels[k]);
+        for (int nats = 0; nats < 2; nats++)
+            for (int k = 0; k < MR_NMI; k++)
+                L += (size_t)snprintf(b + L, n - L, ",%s_I_%s%s", CSV_SPLITS[sp], k < MR_NVMI ? mr_vmi_names[k] : mr_cmi_names[k - MR_NVMI],
+                                      nats ? "_nats" : "");
+    }
+    snprintf(b + L, n - L, "\n");
+}
+
+/* A split's unit columns, in csv_head's order (with a leading comma). */
+static size_t units_csv(char *b, size_t n, const mr_split_stats *s) {
+    size_t L = 0;
+    for (int k = 0; k < MR_NDERIVED; k++) L += (size_t)snprintf(b + L, n - L, ",%.10g", s->mi_nats[k]);
+    for (int k = 0; k < MR_NMI; k++) L += (size_t)snprintf(b + L, n - L, ",%.10g", s->terms[k]);
+    for (int k = 0; k < MR_NMI; k++) L += (size_t)snprintf(b + L, n - L, ",%.10g", s->terms_nats[k]);
+    return L;
+}
 
 /* ------------------------------------------------------------ mimrl train */
 
@@ -466,16 +494,21 @@ static int log_epoch(mr_trainer *t, const train_args *a, csv_rows *rows, const c
     mi_csv(m3, sizeof m3, s_va->mi);
     met_csv(m4, sizeof m4, s_te);
     mi_csv(m5, sizeof m5, s_te->mi);
-    snprintf(row, sizeof row, "%zu,%.3f,%.10g,%.10g,%.10g,%.10g,%s,%.10g,%s,%s,%s,%s\n", ep, secs, lr_m, lr_v, s_tr->loss, s_tr->loss1, m1, s_tr->met.mae,
-             m2, m3, m4, m5);
+    size_t L = (size_t)snprintf(row, sizeof row, "%zu,%.3f,%.10g,%.10g,%.10g,%.10g,%s,%.10g,%s,%s,%s,%s", ep, secs, lr_m, lr_v, s_tr->loss, s_tr->loss1, m1,
+                                s_tr->met.mae, m2, m3, m4, m5);
+    const mr_split_stats *sp[3] = {s_tr, s_va, s_te};
+    for (int k = 0; k < 3; k++) L += units_csv(row + L, sizeof row - L, sp[k]);
+    snprintf(row + L, sizeof row - L, "\n");
     mr_error e = {0};
-    size_t hl = strlen(CSV_HEAD);
+    char head[8192];
+    csv_head(head, sizeof head);
+    size_t hl = strlen(head);
     char *csv = rows_add(rows, row) ? NULL : malloc(hl + rows->len + 1);
     if (!csv) {
         fprintf(stderr, "mimrl train: out of memory\n");
         return 1;
     }
-    memcpy(csv, CSV_HEAD, hl);
+    memcpy(csv, head, hl);
     memcpy(csv + hl, rows->rows, rows->len + 1);
     snprintf(path, sizeof path, "%s/metrics.csv", a->rundir);
     int rc = write_text(path, csv, &e);

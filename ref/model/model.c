@@ -484,6 +484,7 @@ static int cmi_forward(mr_model *m, mr_workspace *w, const mr_banks *banks, cons
         if (rc) return rc;
         mr_cmi_out o = mr_cmi_forward(&m->vcmi[j], &m->p, w->J[j], w->P[j], w->Mp, c->cmi_readout, w->qw[j]);
         out->mi[MR_NVMI + j] = o.cmi;
+        out->mi_nats[MR_NVMI + j] = mr_cmi_readout_value(&m->vcmi[j], w->Mp, MR_CMI_NATS_READOUT, w->qw[j]);
         out->stage1_terms[MR_NVMI + j] = o.bce;
         out->anchors[j] = w->anchors[j];
         out->neighbors[j] = w->neighbors[j];
@@ -491,19 +492,25 @@ static int cmi_forward(mr_model *m, mr_workspace *w, const mr_banks *banks, cons
     return MR_OK;
 }
 
-/* the stage-1 objective and the derived terms of stage 2 (spec §4.2, §4.3) */
-static void objectives(const mr_model_cfg *c, mr_step *out) {
-    double L1 = 0;
-    for (int i = 0; i < MR_NMI; i++) L1 += c->c1[i] * out->stage1_terms[i];
-    out->loss_stage1 = L1;
-    const double *I = out->mi;
-    double *dv = out->derived;
+/* the 8 derived quantities from the 11 terms (spec §4.3) */
+static void derive(const double *I, double *dv) {
     dv[0] = I[0], dv[1] = I[1], dv[2] = I[2];
     dv[3] = I[3] + I[4];
     dv[4] = I[9] + I[10] - I[6] - I[8];
     dv[5] = I[5] - I[6];
     dv[6] = I[7] - I[8];
     dv[7] = I[6] + I[8];
+}
+
+/* the stage-1 objective and the derived terms of stage 2 (spec §4.2, §4.3) */
+static void objectives(const mr_model_cfg *c, mr_step *out) {
+    double L1 = 0;
+    for (int i = 0; i < MR_NMI; i++) L1 += c->c1[i] * out->stage1_terms[i];
+    out->loss_stage1 = L1;
+    const double *dv = out->derived;
+    derive(out->mi, out->derived);
+    for (int i = 0; i < MR_NVMI; i++) out->mi_nats[i] = out->mi[i];
+    derive(out->mi_nats, out->derived_nats);
     /* L2 = task + c2[0..2]·mi_loss_f_* − c2[3..7]·(inv, spec_T, spec_A, spec_V, comp) */
     out->loss_stage2 = out->loss_task + c->c2[0] * out->stage1_terms[0] + c->c2[1] * out->stage1_terms[1] +
                        c->c2[2] * out->stage1_terms[2] - c->c2[3] * dv[3] - c->c2[4] * dv[4] - c->c2[5] * dv[5] -

@@ -101,6 +101,10 @@ typedef struct {
     unsigned char *frozen; /* cfg.bert: [p.n], 1 = frozen (no gradient); all 0 after build */
 } mr_model;
 
+/* The CMI read-out that gives mr_step.mi_nats: dv (CMINE's/CCMI's
+ * mean_J log r − log mean_P r, r = γ/(1−γ)), in nats. */
+#define MR_CMI_NATS_READOUT MR_CMI_READ_DV
+
 extern const char *const mr_vmi_names[MR_NVMI];   /* f_t f_a f_v t_a t_v */
 extern const char *const mr_cmi_names[MR_NCMI];   /* ac_t ta_c vc_t tv_c tc_a tc_v */
 extern const char *const mr_mi_labels[MR_NMI];           /* "I(F;T)", … in §4.1 order */
@@ -169,6 +173,13 @@ typedef struct {
     double mi[MR_NMI];          /* §4.1 order: 5 VMI estimates, 6 CMI estimates */
     double stage1_terms[MR_NMI]; /* mi_loss of the 5 VMI, BCE of the 6 CMI */
     double derived[MR_NDERIVED]; /* fus_T fus_A fus_V inv spec_T spec_A spec_V comp */
+    /* The same 11 terms and 8 quantities in nats: the VMI estimates as they
+     * are (bounds on MI, nats), the CMI terms by the textbook dv read-out
+     * (MR_CMI_NATS_READOUT) of the same classifier outputs. mi and derived
+     * use cfg.cmi_readout, by default the official read-out (1 + s_J/n −
+     * s_P/n, O-12: offset 1, half scale, not nats); only mi/derived enter
+     * the losses. */
+    double mi_nats[MR_NMI], derived_nats[MR_NDERIVED];
     double loss_task, loss_stage1, loss_stage2;
     int has_mi;                 /* 0 when no banks were given (epoch 0) */
     size_t m_anchor, k;         /* anchors per CMI estimator, neighbours per anchor */

@@ -258,11 +258,23 @@ static int check_grads(mr_trainer *t, const char *phase, size_t i, size_t n, mr_
     return MR_OK;
 }
 
+/* One batch's loss and information estimates into a split's sums … */
+static void stats_add(mr_split_stats *st, const mr_step *s) {
+    st->loss += s->loss_stage2;
+    for (int k = 0; k < 8; k++) st->mi[k] += s->derived[k], st->mi_nats[k] += s->derived_nats[k];
+    for (int k = 0; k < MR_NMI; k++) st->terms[k] += s->mi[k], st->terms_nats[k] += s->mi_nats[k];
+}
+
+/* … and the sums into means over nb batches. */
+static void stats_mean(mr_split_stats *st, size_t nb) {
+    if (!nb) return;
+    st->loss /= (double)nb;
+    for (int k = 0; k < 8; k++) st->mi[k] /= (double)nb, st->mi_nats[k] /= (double)nb;
+    for (int k = 0; k < MR_NMI; k++) st->terms[k] /= (double)nb, st->terms_nats[k] /= (double)nb;
+}
+
 static void finish_stats(mr_trainer *t, mr_split_stats *st, const double *pred, const mr_dataset *d, size_t nb) {
-    if (nb) {
-        st->loss /= (double)nb;
-        for (int k = 0; k < 8; k++) st->mi[k] /= (double)nb;
-    }
+    stats_mean(st, nb);
     double *y = malloc(d->N * sizeof *y);
     if (!y) return;
     for (size_t i = 0; i < d->N; i++) y[i] = t->avec ? d->label[i] / 25.0 : d->label[i];
@@ -291,8 +303,7 @@ int mr_evaluate(mr_trainer *t, const mr_dataset *d, mr_split_stats *st, double *
         if ((rc = to_inputs(t, d, &b, &in, lab, e))) break;
         mr_step s;
         if ((rc = mr_model_forward(&t->m, &in, t->N ? &bk : NULL, &r, &s, ws, e))) break;
-        st->loss += s.loss_stage2;
-        for (int k = 0; k < 8; k++) st->mi[k] += s.derived[k];
+        stats_add(st, &s);
         for (size_t k = 0; k < b.B; k++) pred[b.index[k]] = s.output[k];
         progress(t, d == t->valid ? "valid" : d == t->test ? "test" : "eval", nb++, nbt, b.B, 1.0 / 3.0);
     }
@@ -373,8 +384,7 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
         if ((rc = check_grads(t, "stage 2", nb2, nbat, e))) break;
         clip(t);
         mr_optim_step(&t->opt_main);
-        tr->loss += s.loss_stage2;
-        for (int k = 0; k < 8; k++) tr->mi[k] += s.derived[k];
+        stats_add(tr, &s);
         progress(t, "stage 2", nb2++, nbat, b.B, 1.0);
     }
     free(lab);
@@ -384,10 +394,7 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
         free(nl), free(nT), free(nA), free(nV), free(pred), free(ytr);
         return rc;
     }
-    if (nb2) {
-        tr->loss /= (double)nb2;
-        for (int k = 0; k < 8; k++) tr->mi[k] /= (double)nb2;
-    }
+    stats_mean(tr, nb2);
     if (t->avec) mr_metrics_avec(pred, ytr, rows, 25.0, &tr->met);
     else mr_metrics_mosi(pred, ytr, rows, &tr->met);
     tr->n = rows;

@@ -28,7 +28,9 @@
 #include "ref/model/model.h"
 
 typedef struct {
-    double loss, mi[8];      /* mean L2 and the 8 derived quantities */
+    double loss, mi[8];      /* mean L2 and the 8 derived quantities (cmi_readout: official by default, not nats) */
+    double mi_nats[8];       /* the 8 quantities in nats (mr_step.derived_nats: CMI terms by the dv read-out) */
+    double terms[MR_NMI], terms_nats[MR_NMI]; /* the 11 estimates (§4.1 order), as read out / in nats */
     double loss1;            /* mean L1 over one stage-1 pass */
     mr_metrics met;
     size_t n;
