@@ -44,7 +44,7 @@ REPO = os.path.dirname(HERE)
 DEFAULTS = {"redundancy": 1.0, "unique-t": 0.6, "unique-a": 0.4, "unique-v": 0.4,
             "synergy-ta": 0.0, "synergy-tv": 0.0, "synergy-av": 0.6, "obs-noise": 0.0}
 LEVELS = {
-    "redundancy": [0.0, 0.25, 0.5, 1.0, 1.5, 2.0],
+    "redundancy": [0.0, 0.5, 1.0, 1.5, 2.0],
     "unique-t": [0.0, 0.3, 0.6, 1.0, 1.5],
     "unique-a": [0.0, 0.2, 0.4, 0.8, 1.2],
     "unique-v": [0.0, 0.2, 0.4, 0.8, 1.2],
@@ -72,7 +72,7 @@ TARGET = {  # knob -> {quantity: expected sign}
 }
 PROFILES = {
     # n: synthetic split sizes; epochs etc.: `mimrl train` flags over the official mosi_final flag set
-    "full": {"seeds": [1, 2, 3], "mc": 20000, "n": (256, 128, 128), "epochs": 4, "knobs": list(LEVELS), "train_knobs": list(LEVELS),
+    "full": {"seeds": [1, 2, 3], "mc": 10000, "n": (256, 64, 64), "epochs": 4, "knobs": list(LEVELS), "train_knobs": list(LEVELS),
              "levels": LEVELS},
     "smoke": {"seeds": [1, 2], "mc": 400, "n": (32, 16, 16), "epochs": 1, "knobs": list(LEVELS), "train_knobs": ["redundancy"],
               "levels": {k: v[:5] for k, v in LEVELS.items()}},
@@ -162,6 +162,9 @@ def train_one(binary, work, prof, knob, level, seed, flags):
         out["c:" + q] = float(r["valid_" + c])
         if "valid_%s_nats" % c in r and r["valid_%s_nats" % c] not in ("", None):
             out["c:" + q + "_nats"] = float(r["valid_%s_nats" % c])
+    for col, v in r.items():  # the 11 terms as read out and in nats (values.csv only)
+        if col.startswith("valid_I_") and v not in ("", None):
+            out["c:" + col[len("valid_"):]] = float(v)
     return out
 
 
