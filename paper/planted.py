@@ -25,6 +25,7 @@ Verdict rule (fixed before the run): the interval decides the direction:
   Other cells report the direction only.
 
   planted.py run [--smoke] [--out DIR] [--work DIR] [--bin build/mimrl] [--jobs N]
+  planted.py report [--smoke] [--out DIR]     matrix and figures again from OUT/values.csv
 """
 import argparse
 import csv
@@ -238,15 +239,16 @@ def figures(out, res, prof):
             a = res[knob]["means"].get("a:" + q)
             if a:
                 ax.plot(lv, a, "-o", color=c, label=q + " (a) truth")
-            cc = res[knob]["means"].get("c:" + q)
+            cc = res[knob]["means"].get("c:" + q + "_nats")
             if cc:
-                ax.plot(lv, cc, "--x", color=c, alpha=0.7, label=q + " (c) trained, official")
+                ax.plot(lv, cc, "--x", color=c, alpha=0.7, label=q + " (c) trained, nats")
         ax.set_title("--" + knob)
         ax.set_xlabel("knob level")
         ax.axhline(0, color="k", lw=0.5)
-    axes.flat[0].set_ylabel("nats (a); official read-out units (c)")
+    axes.flat[0].set_ylabel("nats")
     axes.flat[0].legend(fontsize=6)
-    fig.suptitle("Planted information: MIMRL composites, perfect estimators on raw views (solid) vs trained (dashed)")
+    fig.suptitle("Planted information: MIMRL composites with perfect estimators on the raw views (a, solid) and trained "
+                 "on learned representations (c, dashed, VMI bounds + CMI dv read-out; mean of 3 seeds), nats")
     fig.tight_layout()
     p = os.path.join(out, "F_planted_mimrl.png")
     fig.savefig(p, dpi=80)
@@ -275,7 +277,7 @@ def figures(out, res, prof):
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["run"])
+    ap.add_argument("cmd", choices=["run", "report"], help="report: matrix and figures again from OUT/values.csv")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--bin", default=os.path.join(REPO, "build", "mimrl"))
     ap.add_argument("--out", default=None)
@@ -290,6 +292,10 @@ def main(argv=None):
     os.makedirs(out, exist_ok=True)
     os.makedirs(work, exist_ok=True)
     binary = os.path.abspath(a.bin)
+    if a.cmd == "report":
+        made = report(out, read_values(os.path.join(out, "values.csv")), prof, pname)
+        print("planted: report -> %s (%s)" % (out, ", ".join(os.path.basename(m) for m in made)))
+        return 0
     t0 = time.time()
     settings = sorted({(k, l) for k in prof["knobs"] for l in prof["levels"][k]})
     rows = {}
@@ -314,18 +320,45 @@ def main(argv=None):
                     rows[(k, l, s)].update(done[(canon(k, l), s)])
     wall = time.time() - t0
     # long table
-    names = sorted({n for r in rows.values() for n in r if not n.endswith(":se") and n != "closed"})
+    names = sorted({n for r in rows.values() for n in r if n != "closed"})
     with open(os.path.join(out, "values.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["knob", "level", "seed", "closed_form"] + names)
         for (k, l, s), r in sorted(rows.items()):
             w.writerow([k, l, s, r.get("closed", "")] + ["%.6g" % r[n] if n in r else "" for n in names])
+    made = report(out, rows, prof, pname)
+    write_run_md(out, argv, wall, t_truth, a.jobs, pname, prof, made)
+    print("planted: %d settings, wall %.0f s -> %s" % (len(settings), wall, out))
+    return 0
+
+
+def read_values(path):
+    rows = {}
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            k = (r["knob"], float(r["level"]), int(r["seed"]))
+            rows[k] = {n: float(v) for n, v in r.items() if n not in ("knob", "level", "seed", "closed_form") and v != ""}
+    return rows
+
+
+def write_run_md(out, argv, wall, t_truth, jobs, pname, prof, made):
+    with open(os.path.join(out, "RUN.md"), "w") as f:
+        commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        f.write("# How these files were made\n\ncommand: `%s`\n\ncommit: %s\n\nwall time: %.0f s (truth %.0f s), %d jobs, host %s\n\n"
+                "profile %s: seeds %s, synthetic splits %s (MOSI-like, --max-frames 16 --max-words 8), %d epoch(s), "
+                "`mimrl train` flags = experiments.json mosi_final + %s\n\nfigures: %s\n" % (
+                    " ".join([os.path.relpath(sys.argv[0], REPO)] + (argv if argv is not None else sys.argv[1:])),
+                    commit, wall, t_truth, jobs, os.uname().nodename, pname, prof["seeds"], prof["n"], prof["epochs"],
+                    json.dumps(TRAIN_FLAGS), ", ".join(os.path.basename(m) for m in made)))
+
+
+def report(out, rows, prof, pname):
     # matrix
     qcols = ["a:" + q for q in COMP] + ["b:" + PIDNAME.get(p, "%s_%s" % (p[1], p[0].replace(",", ""))) for p in PIDQ] + \
             ["c:" + q for q in COMP] + ["c:" + q + "_nats" for q in COMP]
     res, mrows = {}, []
     for knob in prof["knobs"]:
-        lv = prof["levels"][knob]
+        lv = sorted({k[1] for k in rows if k[0] == knob})  # the levels that were run
         res[knob] = {"levels": lv, "means": {}}
         for q in qcols:
             per = [[rows[(knob, l, s)][q] for s in prof["seeds"] if q in rows[(knob, l, s)]] for l in lv]
@@ -350,22 +383,12 @@ def main(argv=None):
                 "Verdict (rule fixed before the run): up/down/flat from the 95%% seed-bootstrap interval of Spearman rho "
                 "(lower > 0 / upper < 0 / contains 0); on target cells TRACKS / FLAT / WRONG WAY against the expected sign. "
                 "Knob levels: %s; seeds %s; Monte-Carlo draws per truth %d.\n\n" % (
-                    "; ".join("--%s %s" % (k, ",".join("%g" % x for x in prof["levels"][k])) for k in prof["knobs"]),
+                    "; ".join("--%s %s" % (k, ",".join("%g" % x for x in res[k]["levels"])) for k in prof["knobs"]),
                     prof["seeds"], prof["mc"]))
         f.write("| " + " | ".join(hdr) + " |\n|" + "---|" * len(hdr) + "\n")
         for r in mrows:
             f.write("| " + " | ".join(r) + " |\n")
-    made = figures(out, res, prof)
-    with open(os.path.join(out, "RUN.md"), "w") as f:
-        commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        f.write("# How these files were made\n\ncommand: `%s`\n\ncommit: %s\n\nwall time: %.0f s (truth %.0f s), %d jobs, host %s\n\n"
-                "profile %s: seeds %s, synthetic splits %s (MOSI-like, --max-frames 16 --max-words 8), %d epoch(s), "
-                "`mimrl train` flags = experiments.json mosi_final + %s\n\nfigures: %s\n" % (
-                    " ".join([os.path.relpath(sys.argv[0], REPO)] + (argv if argv is not None else sys.argv[1:])),
-                    commit, wall, t_truth, a.jobs, os.uname().nodename, pname, prof["seeds"], prof["n"], prof["epochs"],
-                    json.dumps(TRAIN_FLAGS), ", ".join(os.path.basename(m) for m in made)))
-    print("planted: %d settings, %d rows, wall %.0f s -> %s" % (len(settings), len(mrows), wall, out))
-    return 0
+    return figures(out, res, prof)
 
 
 if __name__ == "__main__":
