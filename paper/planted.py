@@ -78,6 +78,7 @@ PROFILES = {
     "smoke": {"seeds": [1, 2], "mc": 400, "n": (32, 16, 16), "epochs": 1, "knobs": list(LEVELS), "train_knobs": ["redundancy"],
               "levels": {k: v[:5] for k, v in LEVELS.items()}},
 }
+PRIORITY = ["redundancy", "unique-t", "synergy-ta", "unique-a", "obs-noise", "synergy-av", "synergy-tv", "unique-v"]
 TRAIN_FLAGS = {"batch_size": "32", "time_len": "8", "d_hiddens": "8-3-128=4-3-128", "d_outs": "8-3-128=4-3-128"}
 
 
@@ -97,8 +98,17 @@ def run(cmd, **kw):
 
 
 # ------------------------------------------------------------------ (a), (b)
-def truth(binary, knob, level, seed, mc):
-    out = run([binary, "synth", "--truth-only", "--seed", str(seed), "--mc-samples", str(mc)] + knob_args(knob, level))
+def truth(binary, knob, level, seed, mc, cache=None):
+    path = os.path.join(cache, "%s_seed%d_mc%d.json" % (key(knob, level), seed, mc)) if cache else None
+    if path and os.path.exists(path):
+        with open(path) as f:
+            out = f.read()
+    else:
+        out = run([binary, "synth", "--truth-only", "--seed", str(seed), "--mc-samples", str(mc)] + knob_args(knob, level))
+        if path:
+            with open(path + ".tmp", "w") as f:
+                f.write(out)
+            os.replace(path + ".tmp", path)
     t = json.loads(out)["truth"]
     row = {}
     for q in COMP:
@@ -128,9 +138,11 @@ def canon(knob, level):
     return "default" if level == DEFAULTS[knob] else key(knob, level)
 
 
-def train_one(binary, work, prof, knob, level, seed, flags):
+def train_one(binary, work, prof, knob, level, seed, flags, start_by=None):
     d = os.path.join(work, "runs", canon(knob, level), "seed%d" % seed)
     summ = os.path.join(d, "run", "summary.json")
+    if not os.path.exists(summ) and start_by is not None and time.time() > start_by:
+        return None  # not started before --start-by: reported as not run
     if not os.path.exists(summ):
         if os.path.exists(d):
             shutil.rmtree(d)
@@ -284,6 +296,7 @@ def main(argv=None):
     ap.add_argument("--work", default=None)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--no-train", action="store_true", help="(a), (b) only")
+    ap.add_argument("--start-by", help="HH:MM UTC: training runs not started by then are skipped and reported as not run")
     a = ap.parse_args(argv)
     pname = "smoke" if a.smoke else "full"
     prof = PROFILES[pname]
@@ -298,26 +311,39 @@ def main(argv=None):
         return 0
     t0 = time.time()
     settings = sorted({(k, l) for k in prof["knobs"] for l in prof["levels"][k]})
-    rows = {}
-    with ThreadPoolExecutor(max_workers=a.jobs) as ex:
-        futs = {(k, l, s): ex.submit(truth, binary, k, l, s, prof["mc"]) for k, l in settings for s in prof["seeds"]}
-        for kk, f in futs.items():
-            rows[kk] = f.result()
-    t_truth = time.time() - t0
-    if not a.no_train:
+    rows = {(k, l, s): {} for k, l in settings for s in prof["seeds"]}
+    start_by = None
+    if a.start_by:
+        hh, mm = a.start_by.split(":")
+        now = time.gmtime()
+        start_by = time.mktime(time.struct_time((now.tm_year, now.tm_mon, now.tm_mday, int(hh), int(mm), 0, 0, 0, 0))) - time.timezone
+    not_run = []
+    if not a.no_train:  # training first (targets first: PRIORITY), then the truths (cached per setting)
         flags = base_flags()
         tasks = {}
-        for k, l in settings:
-            if k in prof["train_knobs"]:
+        for k in sorted(prof["train_knobs"], key=PRIORITY.index):
+            for l in prof["levels"][k]:
                 for s in prof["seeds"]:
                     tasks.setdefault((canon(k, l), s), (k, l, s))
         with ThreadPoolExecutor(max_workers=a.jobs) as ex:
-            futs = {ck: ex.submit(train_one, binary, work, prof, *t, flags) for ck, t in tasks.items()}
+            futs = {ck: ex.submit(train_one, binary, work, prof, *t, flags, start_by) for ck, t in tasks.items()}
             done = {ck: f.result() for ck, f in futs.items()}
         for k, l in settings:
             if k in prof["train_knobs"]:
                 for s in prof["seeds"]:
-                    rows[(k, l, s)].update(done[(canon(k, l), s)])
+                    r = done[(canon(k, l), s)]
+                    if r is None:
+                        not_run.append((k, l, s))
+                    else:
+                        rows[(k, l, s)].update(r)
+    t1 = time.time()
+    cache = os.path.join(work, "truth")
+    os.makedirs(cache, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=a.jobs) as ex:
+        futs = {(k, l, s): ex.submit(truth, binary, k, l, s, prof["mc"], cache) for k, l in settings for s in prof["seeds"]}
+        for kk, f in futs.items():
+            rows[kk].update(f.result())
+    t_truth = time.time() - t1
     wall = time.time() - t0
     # long table
     names = sorted({n for r in rows.values() for n in r if n != "closed"})
@@ -327,7 +353,7 @@ def main(argv=None):
         for (k, l, s), r in sorted(rows.items()):
             w.writerow([k, l, s, r.get("closed", "")] + ["%.6g" % r[n] if n in r else "" for n in names])
     made = report(out, rows, prof, pname)
-    write_run_md(out, argv, wall, t_truth, a.jobs, pname, prof, made)
+    write_run_md(out, argv, wall, t_truth, a.jobs, pname, prof, made, not_run)
     print("planted: %d settings, wall %.0f s -> %s" % (len(settings), wall, out))
     return 0
 
@@ -341,7 +367,7 @@ def read_values(path):
     return rows
 
 
-def write_run_md(out, argv, wall, t_truth, jobs, pname, prof, made):
+def write_run_md(out, argv, wall, t_truth, jobs, pname, prof, made, not_run=()):
     with open(os.path.join(out, "RUN.md"), "w") as f:
         commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
         f.write("# How these files were made\n\ncommand: `%s`\n\ncommit: %s\n\nwall time: %.0f s (truth %.0f s), %d jobs, host %s\n\n"
@@ -350,6 +376,9 @@ def write_run_md(out, argv, wall, t_truth, jobs, pname, prof, made):
                     " ".join([os.path.relpath(sys.argv[0], REPO)] + (argv if argv is not None else sys.argv[1:])),
                     commit, wall, t_truth, jobs, os.uname().nodename, pname, prof["seeds"], prof["n"], prof["epochs"],
                     json.dumps(TRAIN_FLAGS), ", ".join(os.path.basename(m) for m in made)))
+        if not_run:
+            f.write("\ntraining runs not run (not started by --start-by): %d — %s\n" % (
+                len(not_run), ", ".join("%s seed %d" % (key(k, l), s) for k, l, s in not_run)))
 
 
 def report(out, rows, prof, pname):
@@ -362,8 +391,8 @@ def report(out, rows, prof, pname):
         res[knob] = {"levels": lv, "means": {}}
         for q in qcols:
             per = [[rows[(knob, l, s)][q] for s in prof["seeds"] if q in rows[(knob, l, s)]] for l in lv]
-            if any(not p for p in per):
-                continue
+            if any(len(p) != len(prof["seeds"]) for p in per):
+                continue  # a level without every seed (not run): no cell
             rho, lo, hi, means = response(lv, per)
             exp = TARGET.get(knob, {}).get(q, 0)
             res[knob]["means"][q] = means
