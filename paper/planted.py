@@ -58,13 +58,13 @@ COMP = ["fus_T", "fus_A", "fus_V", "inv", "spec_T", "spec_A", "spec_V", "comp"]
 CSVQ = ["ft", "fa", "fv", "in", "st", "sa", "sv", "cp"]  # metrics.csv suffixes, same order
 PIDQ = [("T,A", "R"), ("T,A", "U1"), ("T,A", "U2"), ("T,A", "S"), ("T,V", "R"), ("T,V", "U1"), ("T,V", "U2"), ("T,V", "S"),
         ("A,V", "R"), ("A,V", "U1"), ("A,V", "U2"), ("A,V", "S"), ("A,V", "coi")]
-PIDNAME = {("T,A", "U1"): "U_T|TA", ("T,A", "U2"): "U_A|TA", ("T,V", "U1"): "U_T|TV", ("T,V", "U2"): "U_V|TV",
-           ("A,V", "U1"): "U_A|AV", ("A,V", "U2"): "U_V|AV"}
+PIDNAME = {("T,A", "U1"): "U_T(TA)", ("T,A", "U2"): "U_A(TA)", ("T,V", "U1"): "U_T(TV)", ("T,V", "U2"): "U_V(TV)",
+           ("A,V", "U1"): "U_A(AV)", ("A,V", "U2"): "U_V(AV)"}
 TARGET = {  # knob -> {quantity: expected sign}
     "redundancy": {"a:inv": 1, "c:inv": 1, "c:inv_nats": 1, "b:R_TA": 1, "b:R_TV": 1, "b:R_AV": 1},
-    "unique-t": {"a:spec_T": 1, "c:spec_T": 1, "c:spec_T_nats": 1, "b:U_T|TA": 1, "b:U_T|TV": 1},
-    "unique-a": {"a:spec_A": 1, "c:spec_A": 1, "c:spec_A_nats": 1, "b:U_A|TA": 1, "b:U_A|AV": 1},
-    "unique-v": {"a:spec_V": 1, "c:spec_V": 1, "c:spec_V_nats": 1, "b:U_V|TV": 1, "b:U_V|AV": 1},
+    "unique-t": {"a:spec_T": 1, "c:spec_T": 1, "c:spec_T_nats": 1, "b:U_T(TA)": 1, "b:U_T(TV)": 1},
+    "unique-a": {"a:spec_A": 1, "c:spec_A": 1, "c:spec_A_nats": 1, "b:U_A(TA)": 1, "b:U_A(AV)": 1},
+    "unique-v": {"a:spec_V": 1, "c:spec_V": 1, "c:spec_V_nats": 1, "b:U_V(TV)": 1, "b:U_V(AV)": 1},
     "synergy-ta": {"a:comp": 1, "c:comp": 1, "c:comp_nats": 1, "b:S_TA": 1},
     "synergy-tv": {"a:comp": 1, "c:comp": 1, "c:comp_nats": 1, "b:S_TV": 1},
     "synergy-av": {"b:S_AV": 1},
@@ -267,7 +267,7 @@ def figures(out, res, prof):
     plt.close(fig)
     made.append(p)
     fig, axes = plt.subplots(2, 4, figsize=(18, 8), squeeze=False)
-    pq = ["b:R_TA", "b:U_T|TA", "b:U_A|TA", "b:S_TA", "b:S_TV", "b:R_AV", "b:S_AV"]
+    pq = ["b:R_TA", "b:U_T(TA)", "b:U_A(TA)", "b:S_TA", "b:S_TV", "b:R_AV", "b:S_AV"]
     for ax, knob in zip(axes.flat, knobs):
         lv = res[knob]["levels"]
         for i, q in enumerate(pq):
@@ -363,7 +363,9 @@ def read_values(path):
     with open(path) as f:
         for r in csv.DictReader(f):
             k = (r["knob"], float(r["level"]), int(r["seed"]))
-            rows[k] = {n: float(v) for n, v in r.items() if n not in ("knob", "level", "seed", "closed_form") and v != ""}
+            # values.csv of the first full run named the PID uniques U_T|TA etc. ('|' breaks markdown tables)
+            rows[k] = {(n.split("|")[0] + "(" + n.split("|")[1] + ")" if n.startswith("b:") and "|" in n else n): float(v)
+                       for n, v in r.items() if n not in ("knob", "level", "seed", "closed_form") and v != ""}
     return rows
 
 
