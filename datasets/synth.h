@@ -4,7 +4,7 @@
  * Construction (all latents independent N(0, 1), per utterance):
  *   shared      s                       (redundant: seen by every modality)
  *   private     u_t, u_a, u_v           (unique to text, audio, vision)
- *   synergy     w_a, w_v                (informative only jointly: w_a·w_v)
+ *   synergy     w_a, w_v                (the product w_a·w_v: uncorrelated with each factor, not independent of it; planted.h)
  *   observation noise e_t, e_a, e_v; label noise ε
  * Each modality's latent view:
  *   T = (s + σ_o e_t, u_t),  A = (s + σ_o e_a, u_a, w_a),  V = (s + σ_o e_v, u_v, w_v)

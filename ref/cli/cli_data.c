@@ -25,8 +25,8 @@ static const char *SYNTH_HELP =
     "  --max-frames N        cap audio/visual lengths (default: the real maxima 375/500)\n"
     "  --max-words N         cap words per utterance (default 60; AVEC 120)\n"
     "  --mc-samples N        Monte-Carlo draws for non-Gaussian ground truth (3000)\n"
-    "planted-information knobs (datasets/planted.h; giving any of them, or --truth-only,\n"
-    "switches meta_json to the three-level ground truth; without them the files are the\n"
+    "planted-information knobs (datasets/planted.h; giving any of them switches meta_json\n"
+    "to planted_knobs and the three-level ground truth; without them the files are the\n"
     "historical ones, bit for bit). The model, all latents N(0,1):\n"
     "  T = (λ s + σ_o e_t, u_t [, w_t]) + σ_n n,  A = (λ s + σ_o e_a, u_a, w_a) + σ_n n,\n"
     "  V = (λ s + σ_o e_v, u_v, w_v) + σ_n n      (w_t only with T×A or T×V synergy)\n"
@@ -35,13 +35,17 @@ static const char *SYNTH_HELP =
     "  --unique-t c_t --unique-a c_a --unique-v c_v   label weight of the modality's private\n"
     "                        latent, i.e. its unique predictive information (0.6, 0.4, 0.4; ≥ 0)\n"
     "  --synergy-ta g_ta --synergy-tv g_tv --synergy-av g_av   weight of the pair's product,\n"
-    "                        informative only jointly (0, 0, 0.6; ≥ 0; not all three non-zero)\n"
+    "                        uncorrelated with each factor but not independent of it (a factor\n"
+    "                        alone tells the label's scale) (0, 0, 0.6; ≥ 0; not all three non-zero)\n"
     "  --obs-noise σ_n       extra Gaussian noise on every view coordinate (0; ≥ 0)\n"
     "  (the label's sd must stay ≤ 3, the clip range; --mix still sets c_s and the defaults)\n"
     "  --truth-only          print the ground truth as JSON and write no files: (a) the 11 MIMRL\n"
-    "                        terms on the raw views with F := Y and the composites of spec §4.3,\n"
-    "                        (b) the MMI PID of (T,A→Y), (T,V→Y), (A,V→Y) and the co-information;\n"
-    "                        closed form when no synergy (Gaussian), else Monte Carlo with se\n";
+    "                        terms on the raw views with F := Y and the composites of spec §4.3\n"
+    "                        (inv = I(T;A)+I(T;V), spec_T = I(T;Y|A)+I(T;Y|V)−I(T;A|Y)−I(T;V|Y),\n"
+    "                        spec_A = I(A;Y|T)−I(T;A|Y), spec_V = I(V;Y|T)−I(T;V|Y),\n"
+    "                        comp = I(T;A|Y)+I(T;V|Y)); (b) the MMI PID of (T,A→Y), (T,V→Y), (A,V→Y):\n"
+    "                        R = min(I1,I2), U_i = I_i−R, S = I12−max(I1,I2), and coi = I1+I2−I12;\n"
+    "                        nats; closed form when no synergy (Gaussian), else Monte Carlo with se\n";
 
 int mr_cmd_synth(int argc, char **argv) {
     mr_flag fl[] = {{"--like", 1, 0, 0},    {"--out", 1, 0, 0},      {"--seed", 1, 0, 0},      {"--mix", 1, 0, 0},
