@@ -396,7 +396,8 @@ clean:
 # (full-size synthetic, the paper's epochs) | real (PAPER_DATA_MOSI=PREFIX, PAPER_DATA_MOSEI,
 # PAPER_DATA_AVEC: converted data). PAPER_ENGINE=local (PAPER_JOBS concurrent runs, default from
 # cores and memory) | slurm (job arrays; PAPER_ROOT on a shared filesystem; PAPER_SLURM_FLAGS e.g.
-# "--partition cpu --time 2-00:00:00 --throttle 20"). Re-running submits only missing or failed runs
+# "--partition cpu --max-time 2-00:00:00 --throttle 20 --slurm-setup FILE --sbatch-arg=--qos=long";
+# per-run --time/--mem from experiments.json "limits", --limit DATASET:time=T,mem=GB overrides). Re-running submits only missing or failed runs
 # and continues killed ones (--resume). Output: paper/out/<profile>/ (README.md, T*.md, T*.tex,
 # F*.png, manifest.json). `make paper-estimate` prints the projected duration only.
 PAPER_PROFILE ?= smoke
@@ -410,12 +411,13 @@ PAPER_PKGS      = python3-matplotlib
 PAPER_TEST_PKGS = python3-matplotlib slurm-wlm munge
 PAPER_ARGS = --profile $(PAPER_PROFILE) --engine $(PAPER_ENGINE) --root $(PAPER_ROOT) --out $(PAPER_OUT) --bin $(BIN) \
   --threads $(PAPER_THREADS) $(if $(PAPER_JOBS),--jobs $(PAPER_JOBS)) $(if $(filter slurm,$(PAPER_ENGINE)),$(PAPER_SLURM_FLAGS))
-PAPER_ENV = PAPER_DATA_MOSI="$(PAPER_DATA_MOSI)" PAPER_DATA_MOSEI="$(PAPER_DATA_MOSEI)" PAPER_DATA_AVEC="$(PAPER_DATA_AVEC)"
+PAPER_ENV = PAPER_DATA_MOSI="$(PAPER_DATA_MOSI)" PAPER_DATA_MOSEI="$(PAPER_DATA_MOSEI)" PAPER_DATA_AVEC="$(PAPER_DATA_AVEC)" PAPER_BERT="$(PAPER_BERT)"
 
-.PHONY: paper paper-estimate paper-status test-paper
+.PHONY: paper paper-estimate paper-status test-paper test-slurm
 paper: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(PAPER_PKGS)"
 	$(MAKE) all
+	@$(PAPER_ENV) $(PYTHON) paper/sweep.py costs --bin $(BIN) --threads $(PAPER_THREADS)
 	$(PAPER_ENV) $(PYTHON) paper/sweep.py run $(PAPER_ARGS)
 
 paper-estimate: $(BIN)
@@ -437,9 +439,16 @@ paper-planted: deps
 
 # The paper tests run once (not per BLAS build): local smoke sweep, failed run, SIGKILL + resume,
 # aggregation reports, and the smoke sweep through a real single-node Slurm (skipped when not root).
+# paper/test_slurm.py (scancel, TIMEOUT, requeue, squeue failing, dependent aggregation, stale
+# running status; its own local Slurm on port 16827) runs beside test_paper.py: it mostly waits.
 test-paper:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(PAPER_TEST_PKGS)"
 	$(MAKE) all
-	$(PYTHON) paper/test_paper.py --bin $(BIN)
+	@$(PYTHON) paper/test_slurm.py --bin $(BIN) > build/paper-test-slurm.log 2>&1 & pid=$$!; \
+	  $(PYTHON) paper/test_paper.py --bin $(BIN); rc=$$?; \
+	  wait $$pid; rc2=$$?; cat build/paper-test-slurm.log; [ $$rc = 0 ] && [ $$rc2 = 0 ]
+
+test-slurm:
+	$(PYTHON) paper/test_slurm.py --bin $(BIN)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(LIB_PIC:.o=.d)

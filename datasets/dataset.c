@@ -379,7 +379,7 @@ int mr_batcher_next(mr_batcher *bt, mr_batch *b, mr_error *e) {
     if (left == 0 || (bt->drop_last && left < bt->batch_size)) return 0;
     size_t B = left < bt->batch_size ? left : bt->batch_size;
     size_t *idx = realloc(b->index, B * sizeof *idx);
-    if (!idx) return mr_fail(e, MR_ENOMEM, "out of memory"), 0;
+    if (!idx) return mr_fail(e, MR_ENOMEM, "out of memory for the %zu batch indices (%zu bytes)", B, B * sizeof *idx), -1;
     b->index = idx;
     memcpy(idx, bt->order + bt->pos, B * sizeof *idx);
     bt->pos += B;
@@ -401,7 +401,7 @@ int mr_batcher_next(mr_batcher *bt, mr_batch *b, mr_error *e) {
     if (al) b->alen = al;
     if (vl) b->vlen = vl;
     if (tl) b->tlen = tl;
-    if (!al || !vl || !tl) return mr_fail(e, MR_ENOMEM, "out of memory"), 0;
+    if (!al || !vl || !tl) return mr_fail(e, MR_ENOMEM, "out of memory for the lengths of a batch of %zu (%zu bytes)", B, 3 * B * sizeof *al), -1;
     for (size_t k = 0; k < B; k++) {
         al[k] = (int)len_of(&d->audio, idx[k]);
         vl[k] = (int)len_of(&d->vision, idx[k]);
@@ -416,7 +416,8 @@ int mr_batcher_next(mr_batcher *bt, mr_batch *b, mr_error *e) {
     if (b->dt && b->Lt == 0) b->Lt = 1;
     if (grow(&b->audio, B * b->La * b->da) || grow(&b->vision, B * b->Lv * b->dv) ||
         grow(&b->text, B * (b->Lt ? b->Lt : 1) * (b->dt ? b->dt : 1)) || grow(&b->label, B))
-        return mr_fail(e, MR_ENOMEM, "out of memory for a batch"), 0;
+        return mr_fail(e, MR_ENOMEM, "out of memory for a batch of %zu (%zu + %zu + %zu audio/visual/text values)", B, B * b->La * b->da,
+                       B * b->Lv * b->dv, B * (b->Lt ? b->Lt : 1) * (b->dt ? b->dt : 1)), -1;
     fill(b->audio, &d->audio, idx, B, b->La);
     fill(b->vision, &d->vision, idx, B, b->Lv);
     if (b->dt) fill(b->text, &d->text_emb, idx, B, b->Lt);

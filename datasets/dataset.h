@@ -78,8 +78,9 @@ int mr_batcher_init(mr_batcher *bt, const mr_dataset *d, size_t batch_size, int 
                     unsigned long seed, mr_error *e);
 /* Starts an epoch: reshuffles (when shuffling) and rewinds. */
 void mr_batcher_epoch(mr_batcher *bt);
-/* Fills the next batch; returns 1, or 0 when the epoch is over. b must be
- * zero-initialised once; its buffers grow as needed. */
+/* Fills the next batch; returns 1, 0 when the epoch is over, or −1 when a
+ * buffer could not grow (e says how many bytes; the epoch is not over).
+ * b must be zero-initialised once; its buffers grow as needed. */
 int mr_batcher_next(mr_batcher *bt, mr_batch *b, mr_error *e);
 size_t mr_batcher_count(const mr_batcher *bt); /* batches per epoch */
 void mr_batcher_free(mr_batcher *bt);

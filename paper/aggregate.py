@@ -81,6 +81,9 @@ def read_run(run):
         k = bad[0]
         return dict(res, status="other", reason="other configuration: %s expected %s, found %s%s"
                     % (k, run.flags[k], cfg.get(k, "(absent)"), " (+%d more)" % (len(bad) - 1) if len(bad) > 1 else ""))
+    found_text = cfg.get("text_input", "features")
+    if found_text != getattr(run, "text", "features"):
+        return dict(res, status="other", reason="other text protocol: expected %s, found %s" % (run.text, found_text))
     if os.path.basename(str(cfg.get("data", ""))) != os.path.basename(run.data):
         return dict(res, status="other", reason="other data: %s, expected .../%s" % (cfg.get("data"), os.path.basename(run.data)))
     try:
@@ -112,6 +115,10 @@ def read_run(run):
             res["provenance"] = json.load(f)
     except (OSError, ValueError):
         pass
+    import sweep
+    changed = sweep.data_changed(d, run.data)
+    if changed:
+        return dict(res, status="other", reason="data changed since this run: %s (sha256 differs from provenance.json)" % ", ".join(changed))
     return res
 
 
@@ -254,7 +261,9 @@ def row_label(spec, row):
 
 def table_notes(ctx, datasets, problems):
     prof = ctx.spec["profiles"][ctx.profile]
-    notes = ["Profile: %s — %s" % (ctx.profile, prof["about"])]
+    text = prof.get("text", "features")
+    notes = ["Profile: %s — %s" % (ctx.profile, prof["about"]),
+             "Text protocol: %s — %s" % (text, ctx.spec["text_protocols"][text])]
     for ds in datasets:
         d = ctx.dplan.get(ds, {})
         notes.append("Data %s: %s" % (ds, d.get("describe") or "not run: " + d.get("skip", "?")))
@@ -286,10 +295,11 @@ def build_metrics(ctx, tname, t):
             if ds in ctx.skipped:
                 rows.append([title, row_label(spec, row), "not run"] + ["—"] * (len(t["columns"]) + len(extra) + (1 if best_test else 0)))
                 continue
-            done = []
+            done, summaries = [], []
             for r, res in ctx.results(ds, row["config"], tname):
                 if res["status"] == "ok":
                     done.append((r, res["best"]))
+                    summaries.append(res["summary"])
                 else:
                     problems.append("%s: %s" % (r.rel, res["reason"]))
             keys = ["test_" + COLS[c][3] for c in t["columns"]] + ["valid_%s_nats" % q for q in extra]
@@ -299,8 +309,8 @@ def build_metrics(ctx, tname, t):
             cells = [cell([b["test_" + COLS[c][3]] for b in ok], n_all, need, COLS[c][1], COLS[c][2]) for c in t["columns"]]
             cells += [cell([b["valid_%s_nats" % q] for b in ok], n_all, need) for q in extra]
             if best_test:
-                bt = [res["summary"]["best_test_selected_on_test"]["mae"] for r, res in ctx.results(ds, row["config"], tname)
-                      if res["status"] == "ok" and math.isfinite(res["summary"].get("best_test_selected_on_test", {}).get("mae", float("nan")))]
+                bt = [sm["best_test_selected_on_test"]["mae"] for sm in summaries
+                      if math.isfinite(sm.get("best_test_selected_on_test", {}).get("mae", float("nan")))]
                 cells.append(cell(bt, n_all, need))
             rows.append([title, row_label(spec, row) + " (this implementation)", "%d/%d" % (len(ok), n_all)] + cells)
     notes = table_notes(ctx, datasets, problems)
@@ -414,7 +424,112 @@ def build_planted(ctx, tname, t):
     return header, rows, notes
 
 
-BUILDERS = {"metrics": build_metrics, "information": build_information, "planted": build_planted}
+def ratio_metric(task):
+    """(metrics.csv column, header, larger is better) of a ratio table's task metric."""
+    return ("test_ccc", "test CCC", True) if task == "avec" else ("test_mae", "test MAE", False)
+
+
+def best_sets(table, better_high, B, rng):
+    """table: config -> {seed: value} over the same seeds. Returns (point estimate of the best config,
+    bootstrap frequency of each config being best, the smallest set of configs holding >= 95% of the
+    bootstrap's best picks). Seeds are resampled with replacement, the same draw for every config
+    (paired: a seed's data and initialisation are shared across the grid)."""
+    cfgs = list(table)
+    seeds = sorted(set.intersection(*[set(v) for v in table.values()])) if table else []
+    if not seeds:
+        return None, {}, []
+    pick = (max if better_high else min)
+    mean = {c: statistics.fmean(table[c][s] for s in seeds) for c in cfgs}
+    best = pick(cfgs, key=lambda c: mean[c])
+    freq = {c: 0 for c in cfgs}
+    for _ in range(B):
+        draw = [seeds[rng.randrange(len(seeds))] for _ in seeds]
+        m = {c: statistics.fmean(table[c][s] for s in draw) for c in cfgs}
+        freq[pick(cfgs, key=lambda c: m[c])] += 1
+    order = sorted(cfgs, key=lambda c: (-freq[c], cfgs.index(c)))
+    cover, tot = [], 0
+    for c in order:
+        cover.append(c)
+        tot += freq[c]
+        if tot >= 0.95 * B:
+            break
+    return best, {c: freq[c] / B for c in cfgs}, cover
+
+
+def build_ratio(ctx, tname, t):
+    """T7: the task metric over the ratio grid per dataset, the best ratio with its seed-bootstrap set, and
+    whether two datasets' best ratios differ by more than seed noise (their 95% sets are disjoint)."""
+    import random
+    import sweep
+    spec = ctx.spec
+    need = min_seeds(spec, ctx.profile)
+    groups = sweep.table_groups(spec, ctx.profile, tname)
+    header = ["Dataset", "inv : spec : comp", "Seeds", "metric", "bootstrap P(best)"]
+    rows, problems, datasets, best_of = [], [], [], {}
+    ctx.ratio = {}
+    for g in groups:
+        ds = g["dataset"]
+        datasets.append(ds)
+        title = spec["datasets"][ds]["title"]
+        col, mname, high = ratio_metric(spec["datasets"][ds]["task"])
+        if ds in ctx.skipped:
+            rows.append([title, "not run", "0/0", "—", "—"])
+            continue
+        table, n_all, labels = {}, {}, {}
+        for row in g["rows"]:
+            c = row["config"]
+            labels[c] = row.get("label") or spec["configs"][c]["label"]
+            done = []
+            for r, res in ctx.results(ds, c, tname):
+                if res["status"] == "ok":
+                    done.append((r, res["best"]))
+                else:
+                    problems.append("%s: %s" % (r.rel, res["reason"]))
+            ok, p = finite_runs(done, [col])
+            problems += p
+            seeds_ok = [r.seed for r, b in done if b in ok]
+            table[c] = {sd: b[col] for sd, b in zip(seeds_ok, ok)}
+            n_all[c] = len(ctx.runs.get((ds, c), []))
+        full = {c: v for c, v in table.items() if len(v) >= need}
+        rng = random.Random(t.get("bootstrap_seed", 0))
+        best, freq, cover = best_sets(full, high, t.get("bootstrap", 2000), rng) if len(full) == len(table) else (None, {}, [])
+        best_of[ds] = (best, cover, labels)
+        ctx.ratio[ds] = {"points": {c: spec["configs"][c].get("ratio") for c in table},
+                         "mean": {c: statistics.fmean(v.values()) if len(v) >= need else None for c, v in table.items()},
+                         "best": best, "metric": mname, "high": high, "title": title}
+        for c in table:
+            mark = " **best**" if c == best else ""
+            rows.append([title, labels[c] + mark, "%d/%d" % (len(table[c]), n_all[c]),
+                         cell(list(table[c].values()), n_all[c], need) + (" (%s)" % mname),
+                         "%.2f" % freq[c] if freq else "—"])
+    notes = table_notes(ctx, datasets, problems)
+    notes.append(t["about"])
+    grid = spec["profiles"][ctx.profile].get("ratio_grid", t["grid"])
+    if grid != t["grid"]:
+        notes.append("This profile uses a coarser grid: step 1/%d (%d points) instead of 1/%d, to keep it short." % (grid, len(sweep.ratio_points(grid)), t["grid"]))
+    notes.append("Best ratio: the grid point with the best seed-mean. bootstrap P(best): how often each point is best when the seeds are "
+                 "resampled with replacement (%d resamples, the same draw for every point, fixed generator seed); the 95%% set is the "
+                 "fewest points that hold 95%% of those picks. A dataset with fewer than %d complete seeds at any point gets no best ratio."
+                 % (t.get("bootstrap", 2000), need))
+    names = [d for d in datasets if best_of.get(d, (None,))[0]]
+    for d, (best, cover, labels) in best_of.items():
+        if best:
+            notes.append("%s: best %s; 95%% bootstrap set: %s." % (spec["datasets"][d]["title"], labels[best], "; ".join(labels[c] for c in cover)))
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            a, b = names[i], names[j]
+            ra = {tuple(spec["configs"][c].get("ratio")) for c in best_of[a][1]}
+            rb = {tuple(spec["configs"][c].get("ratio")) for c in best_of[b][1]}
+            verdict = ("differ by more than seed noise (the 95%% sets share no ratio)" if not (ra & rb) else
+                       "do not differ beyond seed noise (the 95%% sets share %d ratio%s)" % (len(ra & rb), "" if len(ra & rb) == 1 else "s"))
+            notes.append("%s vs %s: the best ratios %s. This is the paper's claim (different datasets weight the information types "
+                         "differently), tested here on these runs only." % (spec["datasets"][a]["title"], spec["datasets"][b]["title"], verdict))
+    if len(names) < 2:
+        notes.append("The between-dataset comparison needs two datasets with a best ratio; %d here." % len(names))
+    return header, rows, notes
+
+
+BUILDERS = {"metrics": build_metrics, "information": build_information, "planted": build_planted, "ratio": build_ratio}
 
 
 # ------------------------------------------------------------------ figures
@@ -473,7 +588,48 @@ def figures(ctx, out):
             fig.savefig(p, dpi=90)
             plt.close(fig)
             made.append(os.path.basename(p))
+    if getattr(ctx, "ratio", None):
+        made += ratio_figure(ctx, out, plt, synth)
     return made
+
+
+def ratio_figure(ctx, out, plt, synth):
+    """T7 as triangles: each grid point (barycentric inv, spec, comp) coloured by its seed-mean metric, the
+    official ratio as a star, the best point ringed."""
+    import math as m
+    ds_list = [d for d, v in ctx.ratio.items() if any(x is not None for x in v["mean"].values())]
+    if not ds_list:
+        return []
+    fig, axes = plt.subplots(1, len(ds_list), figsize=(4.6 * len(ds_list), 4.4), squeeze=False)
+    for ax, ds in zip(axes[0], ds_list):
+        v = ctx.ratio[ds]
+        xs, ys, cs, off = [], [], [], None
+        for c, pt in v["points"].items():
+            if pt is None or v["mean"][c] is None:
+                continue
+            tot = float(sum(pt)) or 1.0
+            a, b, k = pt[0] / tot, pt[1] / tot, pt[2] / tot  # inv, spec, comp
+            x, y = b + k / 2.0, k * m.sqrt(3) / 2.0
+            if ctx.spec["configs"][c].get("ratio_official"):
+                off = (x, y, v["mean"][c])
+            xs.append(x), ys.append(y), cs.append(v["mean"][c])
+            if c == v["best"]:
+                ax.scatter([x], [y], s=700, facecolors="none", edgecolors="k", linewidths=2)
+        sc = ax.scatter(xs, ys, c=cs, s=420, cmap="viridis" if v["high"] else "viridis_r", edgecolors="grey")
+        if off:
+            ax.scatter([off[0]], [off[1]], marker="*", s=220, c="red", label="official ratio")
+            ax.legend(loc="upper right", fontsize=8)
+        ax.plot([0, 1, 0.5, 0], [0, 0, m.sqrt(3) / 2, 0], "k-", lw=0.8)
+        ax.text(-0.04, -0.07, "inv", ha="center"), ax.text(1.04, -0.07, "spec", ha="center"), ax.text(0.5, m.sqrt(3) / 2 + 0.04, "comp", ha="center")
+        ax.set_xlim(-0.12, 1.12), ax.set_ylim(-0.12, 1.0), ax.set_aspect("equal"), ax.axis("off")
+        fig.colorbar(sc, ax=ax, shrink=0.7, label="%s (%s is better)" % (v["metric"], "higher" if v["high"] else "lower"))
+        ax.set_title(v["title"])
+    fig.suptitle("T7: task metric over inv : spec : comp (seed means), profile %s%s" % (ctx.profile, " [synthetic data]" if synth else ""))
+    fig.tight_layout()
+    p = os.path.join(out, "F3_ratio.png")
+    fig.savefig(p, dpi=90)
+    plt.close(fig)
+    return [os.path.basename(p)]
 
 
 # ------------------------------------------------------------------ entry point
@@ -491,7 +647,7 @@ def aggregate(spec, profile, root, out, dplan, skipped, tables=None):
     if spec["profiles"][profile]["data"] == "synthetic":
         index += ["**All data in this profile is synthetic (`mimrl synth`): these are not the paper's results.**", ""]
     reported, empty = 0, []
-    names = tables or list(spec["tables"])
+    names = sweep.profile_tables(spec, profile, tables)
     for tname in names:
         t = spec["tables"][tname]
         header, rows, notes = BUILDERS[t["kind"]](ctx, tname, t)

@@ -12,33 +12,42 @@ void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t n);
 
 static atomic_int counting;
-static atomic_long calls;
+static atomic_long calls, fail_at;
 
-static void note(void) {
-    if (atomic_load(&counting)) atomic_fetch_add(&calls, 1);
+/* counts the call; 1 when it is the one to fail */
+static int note(void) {
+    if (!atomic_load(&counting)) return 0;
+    long k = atomic_fetch_add(&calls, 1) + 1;
+    return k == atomic_load(&fail_at);
 }
 
 void *__wrap_malloc(size_t n) {
-    note();
-    return __real_malloc(n);
+    return note() ? NULL : __real_malloc(n);
 }
 
 void *__wrap_calloc(size_t n, size_t size) {
-    note();
-    return __real_calloc(n, size);
+    return note() ? NULL : __real_calloc(n, size);
 }
 
 void *__wrap_realloc(void *p, size_t n) {
-    note();
-    return __real_realloc(p, n);
+    return note() ? NULL : __real_realloc(p, n);
 }
 
 void t_alloc_count_start(void) {
+    atomic_store(&fail_at, 0);
     atomic_store(&calls, 0);
+    atomic_store(&counting, 1);
+}
+
+void t_alloc_fail_at(long n) {
+    atomic_store(&counting, 0);
+    atomic_store(&calls, 0);
+    atomic_store(&fail_at, n);
     atomic_store(&counting, 1);
 }
 
 long t_alloc_count_stop(void) {
     atomic_store(&counting, 0);
+    atomic_store(&fail_at, 0);
     return atomic_load(&calls);
 }

@@ -14,5 +14,8 @@
 /* Start counting from zero; stop and return the number of calls since. */
 void t_alloc_count_start(void);
 long t_alloc_count_stop(void);
+/* Start counting from zero and make the n-th call from now (1-based) fail
+ * (return NULL, as an exhausted heap would); t_alloc_count_stop ends it. */
+void t_alloc_fail_at(long n);
 
 #endif

@@ -111,7 +111,7 @@ Test(dataset, batches_pad_sort_and_shuffle) {
     memset(&b, 0, sizeof b);
     size_t seen = 0, nb = 0;
     unsigned char *hit = calloc(40, 1);
-    while (mr_batcher_next(&bt, &b, &e)) {
+    while (mr_batcher_next(&bt, &b, &e) > 0) {
         nb++;
         cr_assert(b.B == (nb < 3 ? 16u : 8u));
         for (size_t k = 0; k < b.B; k++) {
@@ -143,7 +143,7 @@ Test(dataset, batches_pad_sort_and_shuffle) {
     mr_batcher_epoch(&bt); /* second epoch of bt: a different order than its first */
     mr_batch c2;
     memset(&c2, 0, sizeof c2);
-    cr_assert(mr_batcher_next(&b2, &c2, &e));
+    cr_assert(mr_batcher_next(&b2, &c2, &e) == 1);
     free(hit);
     mr_batch_free(&b);
     mr_batch_free(&c2);

@@ -61,5 +61,39 @@ Test(layout, check_names_an_upward_include) {
     cr_assert(strstr(out, "datasets/s.c:1:") != NULL, "sibling include not named: %s", out);
     cr_assert(strstr(out, "bench/y.c:1:") != NULL, "bench → verify not named: %s", out);
     cr_assert(strstr(out, "ref/train/u.c:1:") != NULL, "train → api not named: %s", out);
-    cr_assert(strstr(out, "4 upward include(s)") != NULL, "%s", out);
+    cr_assert(strstr(out, "4 violation(s)") != NULL, "%s", out);
+}
+
+/* The loopholes of the first version, each planted alone in a tree that is
+ * otherwise clean: an angle-bracket include of the tree (compiles with -I.),
+ * a relative one ("../model/model.h" from ref/nn), one from the installed
+ * public header into the tree, and a source file in a folder of no layer
+ * (paper/) — each must fail and be named; same-folder and downward relative
+ * includes must not. */
+Test(layout, check_sees_angle_relative_include_and_unlisted_folders) {
+    char root[4096], out[65536];
+    t_path(root, sizeof root, "layers2");
+    mkdir(root, 0755);
+    put(root, "ref/core/common.h", "#include <stdio.h>\n");
+    put(root, "ref/model/model.h", "#include \"ref/core/common.h\"\n");
+    put(root, "ref/nn/rnn.h", "#include \"../core/common.h\"\n");
+    put(root, "ref/nn/rnn.c", "#include \"rnn.h\"\n#include <math.h>\n");
+    put(root, "include/mimrl/mimrl.h", "#include <stddef.h>\n");
+    put(root, "ref/api/mimrl.c", "#include \"mimrl/mimrl.h\"\n#include <mimrl/mimrl.h>\n");
+    cr_assert(run(root, out, sizeof out) == 0, "a clean tree was refused:\n%s", out);
+    const char *plant[4][3] = {
+        {"ref/nn/a.c", "#include <ref/model/model.h>\n", "ref/nn/a.c:1: #include <ref/model/model.h> points up (ref/nn → ref/model)"},
+        {"ref/nn/b.c", "#include \"../model/model.h\"\n", "ref/nn/b.c:1: #include \"../model/model.h\" points up (ref/nn → ref/model)"},
+        {"include/mimrl/extra.h", "#include \"ref/core/common.h\"\n", "include/mimrl/extra.h:1: #include \"ref/core/common.h\" points up (include → ref/core)"},
+        {"paper/tool.c", "#include <stdio.h>\n", "paper/tool.c: in no layer"}};
+    for (int k = 0; k < 4; k++) {
+        char path[4200];
+        put(root, plant[k][0], plant[k][1]);
+        cr_assert(run(root, out, sizeof out) == 1, "planted %s not refused:\n%s", plant[k][0], out);
+        cr_assert(strstr(out, plant[k][2]) != NULL, "expected \"%s\" in:\n%s", plant[k][2], out);
+        cr_assert(strstr(out, "1 violation(s)") != NULL, "%s", out);
+        snprintf(path, sizeof path, "%s/%s", root, plant[k][0]);
+        remove(path);
+    }
+    cr_assert(run(root, out, sizeof out) == 0, "clean again:\n%s", out);
 }

@@ -733,9 +733,9 @@ int mr_cmd_eval(int argc, char **argv) {
     }
     free(pred);
     gsl_rng_free(t.r_anchor);
+    mr_trainer_release(&t); /* workspace, token ids, encoding: before the dataset they point into */
     mr_dataset_free(&d);
     mr_model_free(&t.m);
-    mr_encoding_free(&t.enc);
     if (have_tok) mr_tokenizer_free(&tok);
     return rc ? 2 : 0;
 }

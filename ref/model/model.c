@@ -263,6 +263,8 @@ static size_t branch_len(const mr_step_dims *d, int v) { return v == MR_VISUAL ?
 
 static int branch_parallel(void); /* below, with the encoder threads */
 
+mr_step_dims mr_workspace_dims(const mr_workspace *ws) { return ws->max; }
+
 int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace **out, mr_error *e) {
     *out = NULL;
     const mr_model_cfg *c = &m->cfg;

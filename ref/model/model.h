@@ -166,6 +166,8 @@ typedef struct mr_workspace mr_workspace;
 /* MR_ENOMEM is only possible here. */
 int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace **ws, mr_error *e);
 void mr_workspace_free(mr_workspace *ws);
+/* The sizes ws was created for. */
+mr_step_dims mr_workspace_dims(const mr_workspace *ws);
 
 typedef struct {
     double *output;             /* [B], inside the workspace */

@@ -119,24 +119,57 @@ void mr_trainer_free(mr_trainer *t) {
     free(t->bank_label), free(t->bank_T), free(t->bank_A), free(t->bank_V);
     free(t->best_params), free(t->pred_valid), free(t->pred_test), free(t->pred_valid_best), free(t->pred_test_at_best),
         free(t->pred_test_best);
+    mr_trainer_release(t);
     mr_model_free(&t->m);
-    mr_encoding_free(&t->enc);
     memset(t, 0, sizeof *t);
 }
 
-/* the batch's transcripts through the tokenizer (spec §7.6) */
-static int encode(mr_trainer *t, const mr_dataset *d, const size_t *index, size_t B, mr_error *e) {
-    const char *txt[B ? B : 1];
-    size_t len[B ? B : 1];
-    for (size_t k = 0; k < B; k++) {
-        txt[k] = d->text_bytes + d->text_off[index[k]];
-        len[k] = (size_t)(d->text_off[index[k] + 1] - d->text_off[index[k]]);
-    }
+void mr_trainer_release(mr_trainer *t) {
+    mr_workspace_free(t->ws);
+    t->ws = NULL;
     mr_encoding_free(&t->enc);
     memset(&t->enc, 0, sizeof t->enc);
-    int rc = mr_tokenizer_encode_batch(t->tok, txt, len, B, t->pad == MR_PAD_MAX_LENGTH ? t->mc.time_len : 0, t->pad, &t->enc, e);
-    if (rc) return rc;
+    for (int c = 0; c < 4; c++) {
+        for (size_t i = 0; t->tokc[c].pieces && i < t->tokc[c].d->N; i++) free(t->tokc[c].pieces[i]);
+        free(t->tokc[c].pieces), free(t->tokc[c].n);
+        memset(&t->tokc[c], 0, sizeof t->tokc[c]);
+    }
+}
+
+/* The transcripts of d tokenized once (spec §7.6; errors name the sample):
+ * its slot of t->tokc, filled on first use. */
+static int tokenized(mr_trainer *t, const mr_dataset *d, int *slot, mr_error *e) {
+    int c = 0;
+    for (; c < 4 && t->tokc[c].d && t->tokc[c].d != d; c++) {}
+    if (c == 4) return mr_fail(e, MR_EINVAL, "more than 4 splits tokenized by one trainer");
+    *slot = c;
+    if (t->tokc[c].d) return MR_OK;
+    int64_t **p = calloc(d->N ? d->N : 1, sizeof *p);
+    size_t *n = calloc(d->N ? d->N : 1, sizeof *n);
+    if (!p || !n) {
+        free(p), free(n);
+        return mr_fail(e, MR_ENOMEM, "out of memory for the token ids of %zu transcripts", d->N);
+    }
+    t->tokc[c].d = d, t->tokc[c].pieces = p, t->tokc[c].n = n;
+    for (size_t i = 0; i < d->N; i++) {
+        mr_error sub = {0};
+        int rc = mr_tokenize(t->tok, d->text_bytes + d->text_off[i], (size_t)(d->text_off[i + 1] - d->text_off[i]), &p[i], &n[i], &sub);
+        if (rc) return mr_fail(e, rc, "transcript of sample %zu: %s", i, sub.msg);
+    }
     return MR_OK;
+}
+
+/* the batch's transcripts, tokenized once per split, packed with [CLS],
+ * [SEP] and padding (spec §7.6) */
+static int encode(mr_trainer *t, const mr_dataset *d, const size_t *index, size_t B, mr_error *e) {
+    int c, rc = tokenized(t, d, &c, e);
+    if (rc) return rc;
+    const int64_t *pc[B ? B : 1];
+    size_t n[B ? B : 1];
+    for (size_t k = 0; k < B; k++) pc[k] = t->tokc[c].pieces[index[k]], n[k] = t->tokc[c].n[index[k]];
+    mr_encoding_free(&t->enc);
+    memset(&t->enc, 0, sizeof t->enc);
+    return mr_tokenizer_pack(t->tok, pc, n, B, t->pad == MR_PAD_MAX_LENGTH ? t->mc.time_len : 0, t->pad, &t->enc, e);
 }
 
 static int to_inputs(mr_trainer *t, const mr_dataset *d, const mr_batch *b, mr_inputs *in, double *label_buf, mr_error *e) {
@@ -164,30 +197,67 @@ static size_t max_len(const mr_ragged *r, size_t N) {
     return L;
 }
 
-static int step_workspace(mr_trainer *t, const mr_dataset *d, mr_workspace **ws, mr_error *e) {
+/* The step dimensions batches of d need (lengths as the batcher pads them;
+ * with BERT the longest packed transcript), against a bank of N rows. */
+static int split_dims(mr_trainer *t, const mr_dataset *d, size_t N, mr_step_dims *x, mr_error *e) {
     size_t B = t->tc.batch_size < d->N ? t->tc.batch_size : d->N;
-    mr_step_dims x = {B ? B : 1, d->text_emb.x ? max_len(&d->text_emb, d->N) : 1, max_len(&d->audio, d->N),
-                      max_len(&d->vision, d->N), t->N};
+    mr_step_dims r = {B ? B : 1, d->text_emb.x ? max_len(&d->text_emb, d->N) : 1, max_len(&d->audio, d->N), max_len(&d->vision, d->N), N};
     if (t->mc.bert && !t->tok) return mr_fail(e, MR_EINVAL, "the model has a BERT but no tokenizer was given");
-    if (t->mc.bert) { /* the longest encoded transcript of the split */
+    if (t->mc.bert) { /* [CLS] + pieces + [SEP]: time_len (Dec), or the longest transcript + 2 */
         size_t Lt = t->pad == MR_PAD_MAX_LENGTH ? t->mc.time_len : 1;
-        for (size_t i = 0; i < d->N && t->pad == MR_PAD_LONGEST; i++) {
-            int rc = encode((mr_trainer *)t, d, &i, 1, e);
-            if (rc) return rc;
-            if (t->enc.L > Lt) Lt = t->enc.L;
-        }
-        x.Lt = Lt;
+        int c, rc = tokenized(t, d, &c, e);
+        if (rc) return rc;
+        for (size_t i = 0; i < d->N && t->pad == MR_PAD_LONGEST; i++)
+            if (t->tokc[c].n[i] + 2 > Lt) Lt = t->tokc[c].n[i] + 2;
+        r.Lt = Lt;
     }
-    return mr_workspace_create(&t->m, &x, ws, e);
+    *x = r;
+    return MR_OK;
 }
 
-static void clip(mr_trainer *t) {
-    if (t->tc.gradient_clip <= 0) return;
+#define MAXZ(a, b) ((a) > (b) ? (a) : (b))
+
+/* The run's workspace, fit for batches of d against the current banks:
+ * created on first use for every split the trainer knows (and d), kept for
+ * the run, and grown only when d needs more. */
+static int step_workspace(mr_trainer *t, const mr_dataset *d, mr_error *e) {
+    mr_step_dims need, x;
+    const mr_dataset *all[4] = {d, t->train, t->valid, t->test};
+    size_t bankN = MAXZ(t->N, t->train ? t->train->N : 0);
+    int rc = split_dims(t, d, bankN, &need, e);
+    for (int k = 1; k < 4 && !rc; k++) {
+        if (!all[k]) continue;
+        if ((rc = split_dims(t, all[k], bankN, &x, e))) break;
+        need.B = MAXZ(need.B, x.B), need.Lt = MAXZ(need.Lt, x.Lt), need.La = MAXZ(need.La, x.La), need.Lv = MAXZ(need.Lv, x.Lv);
+    }
+    if (rc) return rc;
+    if (t->ws) {
+        mr_step_dims h = mr_workspace_dims(t->ws);
+        if (need.B <= h.B && need.Lt <= h.Lt && need.La <= h.La && need.Lv <= h.Lv && need.N <= h.N) return MR_OK;
+        need.B = MAXZ(need.B, h.B), need.Lt = MAXZ(need.Lt, h.Lt), need.La = MAXZ(need.La, h.La), need.Lv = MAXZ(need.Lv, h.Lv);
+        need.N = MAXZ(need.N, h.N);
+        mr_workspace_free(t->ws);
+        t->ws = NULL;
+    }
+    return mr_workspace_create(&t->m, &need, &t->ws, e);
+}
+
+/* The next batch: *more = 1 with a batch, 0 when the epoch is over; an
+ * allocation failure is an error (MR_ENOMEM), never an early end of epoch. */
+static int next_batch(mr_batcher *bt, mr_batch *b, int *more, mr_error *e) {
+    int r = mr_batcher_next(bt, b, e);
+    *more = r > 0;
+    return r < 0 ? MR_ENOMEM : MR_OK;
+}
+
+static int clip(mr_trainer *t, mr_error *e) {
+    if (t->tc.gradient_clip <= 0) return MR_OK;
     size_t *all = malloc(t->m.p.n * sizeof *all);
-    if (!all) return;
+    if (!all) return mr_fail(e, MR_ENOMEM, "out of memory for the gradient-clip index (%zu bytes)", t->m.p.n * sizeof *all);
     size_t n = mr_params_select(&t->m.p, NULL, NULL, all);
     mr_clip_grad_value(&t->m.p, all, n, t->tc.gradient_clip);
     free(all);
+    return MR_OK;
 }
 
 /* ------------------------------------------------------------ progress */
@@ -273,15 +343,16 @@ static void stats_mean(mr_split_stats *st, size_t nb) {
     for (int k = 0; k < MR_NMI; k++) st->terms[k] /= (double)nb, st->terms_nats[k] /= (double)nb;
 }
 
-static void finish_stats(mr_trainer *t, mr_split_stats *st, const double *pred, const mr_dataset *d, size_t nb) {
+static int finish_stats(mr_trainer *t, mr_split_stats *st, const double *pred, const mr_dataset *d, size_t nb, mr_error *e) {
     stats_mean(st, nb);
     double *y = malloc(d->N * sizeof *y);
-    if (!y) return;
+    if (!y) return mr_fail(e, MR_ENOMEM, "out of memory for %zu labels", d->N);
     for (size_t i = 0; i < d->N; i++) y[i] = t->avec ? d->label[i] / 25.0 : d->label[i];
     if (t->avec) mr_metrics_avec(pred, y, d->N, 25.0, &st->met);
     else mr_metrics_mosi(pred, y, d->N, &st->met);
     st->n = d->N;
     free(y);
+    return MR_OK;
 }
 
 int mr_evaluate(mr_trainer *t, const mr_dataset *d, mr_split_stats *st, double *pred, mr_error *e) {
@@ -295,10 +366,11 @@ int mr_evaluate(mr_trainer *t, const mr_dataset *d, mr_split_stats *st, double *
     mr_banks bk = {t->N, t->bank_label, t->bank_T, t->bank_A, t->bank_V};
     mr_rand r = {NULL, t->r_anchor, {0}, {0}};
     size_t nb = 0, nbt = mr_batcher_count(&bt);
+    int more = 0;
     for (size_t i = 0; i < d->N; i++) pred[i] = 0.0;
-    mr_workspace *ws = NULL;
-    rc = step_workspace(t, d, &ws, e);
-    while (!rc && mr_batcher_next(&bt, &b, e)) {
+    rc = lab ? step_workspace(t, d, e) : mr_fail(e, MR_ENOMEM, "out of memory for %zu labels", t->tc.batch_size);
+    mr_workspace *ws = t->ws;
+    while (!rc && (rc = next_batch(&bt, &b, &more, e)) == MR_OK && more) {
         mr_inputs in;
         if ((rc = to_inputs(t, d, &b, &in, lab, e))) break;
         mr_step s;
@@ -307,11 +379,10 @@ int mr_evaluate(mr_trainer *t, const mr_dataset *d, mr_split_stats *st, double *
         for (size_t k = 0; k < b.B; k++) pred[b.index[k]] = s.output[k];
         progress(t, d == t->valid ? "valid" : d == t->test ? "test" : "eval", nb++, nbt, b.B, 1.0 / 3.0);
     }
-    mr_workspace_free(ws);
     free(lab);
     mr_batch_free(&b);
     mr_batcher_free(&bt);
-    if (!rc) finish_stats(t, st, pred, d, nb);
+    if (!rc) rc = finish_stats(t, st, pred, d, nb, e);
     return rc;
 }
 
@@ -322,20 +393,20 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
     double *lab = malloc(B * sizeof *lab);
     mr_batch b;
     memset(&b, 0, sizeof b);
-    int rc = MR_OK;
+    int rc = MR_OK, more = 0;
     t->prog_t0 = t->prog_shown = mr_seconds();
     t->prog_units = 0, t->prog_samples = 0;
     mr_banks old = {t->N, t->bank_label, t->bank_T, t->bank_A, t->bank_V};
     mr_rand r = {t->r_drop, t->r_anchor, {0}, {0}};
-    mr_workspace *ws = NULL;
-    rc = step_workspace(t, d, &ws, e);
+    rc = lab ? step_workspace(t, d, e) : mr_fail(e, MR_ENOMEM, "out of memory for %zu labels", B);
+    mr_workspace *ws = t->ws;
     /* ---- stage 1: the estimators (not at epoch 0) */
     if (t->epoch > 0 && t->N > 0) {
         for (size_t pass = 0; pass < t->tc.stage1_n && !rc; pass++) {
             mr_batcher_epoch(&t->bt_train);
             double l1 = 0;
             size_t i = 0;
-            while (!rc && mr_batcher_next(&t->bt_train, &b, e)) {
+            while (!rc && (rc = next_batch(&t->bt_train, &b, &more, e)) == MR_OK && more) {
                 mr_inputs in;
                 if ((rc = to_inputs(t, d, &b, &in, lab, e))) break;
                 mr_step s;
@@ -344,7 +415,7 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
                 mr_params_zero_grad(&t->m.p);
                 if ((rc = mr_model_backward(&t->m, ws, 1, 0, e))) break;
                 if ((rc = check_grads(t, "stage 1", i, nbat, e))) break;
-                clip(t);
+                if ((rc = clip(t, e))) break;
                 mr_optim_step(&t->opt_vmi);
                 l1 += s.loss_stage1;
                 progress(t, "stage 1", i++, nbat, b.B, 1.0);
@@ -357,14 +428,14 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
     double *nl = malloc(N * sizeof *nl), *nT = malloc(N * D * sizeof *nT), *nA = malloc(N * D * sizeof *nA), *nV = malloc(N * D * sizeof *nV);
     if (!nl || !nT || !nA || !nV || !lab) {
         free(nl), free(nT), free(nA), free(nV), free(lab);
-        mr_workspace_free(ws);
         return mr_fail(e, MR_ENOMEM, "out of memory for the feature banks");
     }
     size_t rows = 0, nb2 = 0;
     double *pred = malloc(N * sizeof *pred);
     double *ytr = malloc(N * sizeof *ytr);
+    if (!rc && (!pred || !ytr)) rc = mr_fail(e, MR_ENOMEM, "out of memory for %zu predictions and labels", N);
     mr_batcher_epoch(&t->bt_train);
-    while (!rc && mr_batcher_next(&t->bt_train, &b, e)) {
+    while (!rc && (rc = next_batch(&t->bt_train, &b, &more, e)) == MR_OK && more) {
         mr_inputs in;
         if ((rc = to_inputs(t, d, &b, &in, lab, e))) break;
         mr_step s;
@@ -382,14 +453,13 @@ int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_s
         mr_params_zero_grad(&t->m.p);
         if ((rc = mr_model_backward(&t->m, ws, 2, 1, e))) break;
         if ((rc = check_grads(t, "stage 2", nb2, nbat, e))) break;
-        clip(t);
+        if ((rc = clip(t, e))) break;
         mr_optim_step(&t->opt_main);
         stats_add(tr, &s);
         progress(t, "stage 2", nb2++, nbat, b.B, 1.0);
     }
     free(lab);
     mr_batch_free(&b);
-    mr_workspace_free(ws);
     if (rc) {
         free(nl), free(nT), free(nA), free(nV), free(pred), free(ytr);
         return rc;

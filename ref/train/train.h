@@ -64,6 +64,18 @@ typedef struct {
     mr_pad_mode pad;                     /* MR_PAD_MAX_LENGTH (Dec: truncate + pad to time_len) or
                                             MR_PAD_LONGEST (SDK/AVEC: longest of the batch, cropped by the model) */
     mr_encoding enc;                     /* the current batch's ids */
+    /* transcripts tokenized once per split (WordPiece ids without [CLS]/[SEP]);
+     * a batch only packs them (mr_tokenizer_pack): the same ids as tokenizing
+     * per batch */
+    struct {
+        const mr_dataset *d;
+        int64_t **pieces;
+        size_t *n;
+    } tokc[4];
+    /* the run's one step workspace, shared by training and evaluation, sized
+     * for the largest batch, lengths and bank of its splits (grown, never
+     * shrunk, when mr_evaluate meets a larger split) */
+    mr_workspace *ws;
 } mr_trainer;
 
 /* The BERT side of a trainer (mc->bert): the tokenizer (vocab.txt), the
@@ -86,6 +98,9 @@ int mr_trainer_init_bert(mr_trainer *t, const mr_model_cfg *mc, const mr_train_c
                          const mr_dataset *valid, const mr_dataset *test, int avec, const mr_trainer_bert *tb, FILE *log,
                          mr_error *e);
 void mr_trainer_free(mr_trainer *t);
+/* What mr_evaluate on a hand-built trainer (mimrl eval) leaves behind: the
+ * workspace and the tokenized transcripts (mr_trainer_free does this too). */
+void mr_trainer_release(mr_trainer *t);
 /* One epoch; fills the statistics of train (stage 2), valid and test.
  * A non-finite loss (stage 1 or 2) or gradient stops it before any
  * parameter changes: MR_EINVAL, a message naming the epoch, the batch and
