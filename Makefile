@@ -447,6 +447,17 @@ paper-estimate: $(BIN)
 paper-status:
 	@$(PAPER_ENV) $(PYTHON) paper/sweep.py status --profile $(PAPER_PROFILE) --root $(PAPER_ROOT)
 
+# The planted-information study (issue #20, paper T6): every knob of `mimrl synth` swept alone,
+# ground truth (a) MIMRL composites and (b) MMI PID from `mimrl synth --truth-only`, (c) MIMRL trained
+# on the data (3 seeds, small sizes); response matrix, figures -> paper/out/planted/ (PLANTED_JOBS runs
+# at a time). Its smoke version is the planted_smoke case of test-paper.
+PLANTED_JOBS ?= 2
+.PHONY: paper-planted
+paper-planted: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(PAPER_PKGS)"
+	$(MAKE) all
+	nice -n 10 $(PYTHON) paper/planted.py run --bin $(BIN) --jobs $(PLANTED_JOBS)
+
 # The paper tests run once (not per BLAS build): local smoke sweep, failed run, SIGKILL + resume,
 # aggregation reports, and the smoke sweep through a real single-node Slurm (skipped when not root).
 # paper/test_slurm.py (scancel, TIMEOUT, requeue, squeue failing, dependent aggregation, stale
