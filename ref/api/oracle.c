@@ -56,6 +56,25 @@ static mr_oracle_tensor *add(mr_oracle_result *r, const char *name, mr_dtype dt,
     return t;
 }
 
+/* The members both listings end with: every parameter gradient of both
+ * stages, then the anchors each CMI estimator used (inputs, not outputs). */
+static void add_grads_and_anchors(const mr_model *m, mr_oracle_result *r) {
+    const mr_step *st = &r->st;
+    char name[MR_NAME_MAX + 16];
+    for (int stage = 1; stage <= 2; stage++)
+        for (size_t i = 0; i < m->p.n; i++) {
+            uint64_t sh[MR_MAXDIM];
+            for (int d = 0; d < m->p.t[i].ndim; d++) sh[d] = m->p.t[i].shape[d];
+            snprintf(name, sizeof name, "grad_stage%d/%s", stage, m->p.t[i].name);
+            add(r, name, MR_DT_F8, m->p.t[i].ndim, sh, r->grad[stage - 1] + m->p.t[i].offset, 1);
+        }
+    for (int j = 0; j < MR_NCMI && st->has_mi; j++) {
+        uint64_t sm[1] = {st->m_anchor};
+        snprintf(name, sizeof name, "anchors_%s", mr_cmi_names[j]);
+        add(r, name, MR_DT_I8, 1, sm, st->anchors[j], 0);
+    }
+}
+
 static void list(const mr_model *m, mr_oracle_result *r) {
     const mr_step *st = &r->st;
     uint64_t sB1[2] = {r->B, 1}, sBD[2] = {r->B, r->D}, s11[1] = {11}, s8[1] = {8};
@@ -75,18 +94,7 @@ static void list(const mr_model *m, mr_oracle_result *r) {
         snprintf(name, sizeof name, "neighbors_%s", mr_cmi_names[j]);
         add(r, name, MR_DT_I8, 2, sn, st->neighbors[j], 1);
     }
-    for (int stage = 1; stage <= 2; stage++)
-        for (size_t i = 0; i < m->p.n; i++) {
-            uint64_t sh[MR_MAXDIM];
-            for (int d = 0; d < m->p.t[i].ndim; d++) sh[d] = m->p.t[i].shape[d];
-            snprintf(name, sizeof name, "grad_stage%d/%s", stage, m->p.t[i].name);
-            add(r, name, MR_DT_F8, m->p.t[i].ndim, sh, r->grad[stage - 1] + m->p.t[i].offset, 1);
-        }
-    for (int j = 0; j < MR_NCMI && st->has_mi; j++) {
-        uint64_t sm[1] = {st->m_anchor};
-        snprintf(name, sizeof name, "anchors_%s", mr_cmi_names[j]);
-        add(r, name, MR_DT_I8, 1, sm, st->anchors[j], 0);
-    }
+    add_grads_and_anchors(m, r);
 }
 
 /* dump all: everything in forward order (oracle.h) */
@@ -129,18 +137,7 @@ static void list_all(const mr_model *m, mr_oracle_result *r) {
     add(r, "stage1_terms", MR_DT_F8, 1, s11, st->stage1_terms, 1);
     add(r, "loss_stage1", MR_DT_F8, 0, NULL, &st->loss_stage1, 1);
     add(r, "loss_stage2", MR_DT_F8, 0, NULL, &st->loss_stage2, 1);
-    for (int stage = 1; stage <= 2; stage++)
-        for (size_t i = 0; i < m->p.n; i++) {
-            uint64_t sh[MR_MAXDIM];
-            for (int d = 0; d < m->p.t[i].ndim; d++) sh[d] = m->p.t[i].shape[d];
-            snprintf(name, sizeof name, "grad_stage%d/%s", stage, m->p.t[i].name);
-            add(r, name, MR_DT_F8, m->p.t[i].ndim, sh, r->grad[stage - 1] + m->p.t[i].offset, 1);
-        }
-    for (int j = 0; j < MR_NCMI && st->has_mi; j++) {
-        uint64_t sm[1] = {st->m_anchor};
-        snprintf(name, sizeof name, "anchors_%s", mr_cmi_names[j]);
-        add(r, name, MR_DT_I8, 1, sm, st->anchors[j], 0);
-    }
+    add_grads_and_anchors(m, r);
 }
 
 int mr_oracle_run(mr_model *m, const mr_oracle_batch *b, const char *what, gsl_rng *anchor_rng, mr_oracle_result *res,
