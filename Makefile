@@ -93,6 +93,7 @@ TORCH_PKGS = python3-torch
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev libsleef-dev zlib1g-dev libutf8proc-dev python3 python3-numpy
 FUZZ_PKGS = clang libclang-rt-14-dev
 
+.PHONY: conform
 .PHONY: run-bert all shared install uninstall run test test-run debug verify bitcheck fixtures bert-fixtures crosscheck crosscheck-fixtures bench-step bench-train bench-report bench bench-est bench-bert verify-peer fuzz fuzz-safetensors deps deps-fuzz clean banner
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -326,6 +327,15 @@ crosscheck: deps $(BIN)
 	OPENBLAS_NUM_THREADS=1 $(PYTORCH) verify/torch/crosscheck.py --bin $(BIN) --work $(OUT)/crosscheck \
 	    --report verify/results/crosscheck.tsv
 
+# `mimrl conform` with the PyTorch twin as the port (README "Conformance"):
+# CONFORM_SUITE quick|full|bert, CONFORM_DTYPE float64|float32
+CONFORM_SUITE ?= quick
+CONFORM_DTYPE ?= float64
+conform: deps $(BIN)
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
+	OPENBLAS_NUM_THREADS=1 $(BIN) conform --suite $(CONFORM_SUITE) --dtype $(CONFORM_DTYPE) --work $(OUT)/conform-$(CONFORM_SUITE) \
+	    --port '$(PYTORCH) verify/torch/mimrl_torch.py --checkpoint {ckpt} --batch {batch} --out {out} --dump all --dtype $(CONFORM_DTYPE)'
+
 crosscheck-fixtures: deps $(BIN)
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TORCH_PKGS)"
 	rm -rf verify/fixtures/crosscheck
@@ -436,6 +446,17 @@ paper-estimate: $(BIN)
 
 paper-status:
 	@$(PAPER_ENV) $(PYTHON) paper/sweep.py status --profile $(PAPER_PROFILE) --root $(PAPER_ROOT)
+
+# The planted-information study (issue #20, paper T6): every knob of `mimrl synth` swept alone,
+# ground truth (a) MIMRL composites and (b) MMI PID from `mimrl synth --truth-only`, (c) MIMRL trained
+# on the data (3 seeds, small sizes); response matrix, figures -> paper/out/planted/ (PLANTED_JOBS runs
+# at a time). Its smoke version is the planted_smoke case of test-paper.
+PLANTED_JOBS ?= 2
+.PHONY: paper-planted
+paper-planted: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(PAPER_PKGS)"
+	$(MAKE) all
+	nice -n 10 $(PYTHON) paper/planted.py run --bin $(BIN) --jobs $(PLANTED_JOBS)
 
 # The paper tests run once (not per BLAS build): local smoke sweep, failed run, SIGKILL + resume,
 # aggregation reports, and the smoke sweep through a real single-node Slurm (skipped when not root).

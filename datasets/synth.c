@@ -31,21 +31,22 @@ void mr_synth_default(mr_synth_cfg *c, mr_like like) {
     c->c_s = 0.8, c->c_t = 0.6, c->c_a = 0.4, c->c_v = 0.4, c->c_x = 0.6;
     c->sigma_y = 0.3, c->sigma_o = 0.5, c->sigma_f = 0.5;
     c->mc_samples = 3000;
+    c->redundancy = 1.0;
 }
 
-/* latent draw: T(2) A(3) V(3), unclipped y */
+void mr_synth_model(const mr_synth_cfg *c, mr_planted_model *m) {
+    m->redundancy = c->redundancy;
+    m->c_s = c->c_s, m->c_t = c->c_t, m->c_a = c->c_a, m->c_v = c->c_v;
+    m->g_ta = c->c_ta, m->g_tv = c->c_tv, m->g_av = c->c_x;
+    m->sigma_o = c->sigma_o, m->sigma_n = c->sigma_n, m->sigma_y = c->sigma_y;
+}
+
+/* latent draw: T(2, or 3 with w_t) A(3) V(3), unclipped y — planted.h's model
+ * (λ = 1, no T synergy, σ_n = 0: the historical draws, bit for bit) */
 static void draw_latent(const mr_synth_cfg *c, gsl_rng *r, double *T, double *A, double *V, double *y) {
-    double s = gsl_ran_gaussian(r, 1), ut = gsl_ran_gaussian(r, 1), ua = gsl_ran_gaussian(r, 1), uv = gsl_ran_gaussian(r, 1);
-    double wa = gsl_ran_gaussian(r, 1), wv = gsl_ran_gaussian(r, 1);
-    T[0] = s + c->sigma_o * gsl_ran_gaussian(r, 1);
-    T[1] = ut;
-    A[0] = s + c->sigma_o * gsl_ran_gaussian(r, 1);
-    A[1] = ua;
-    A[2] = wa;
-    V[0] = s + c->sigma_o * gsl_ran_gaussian(r, 1);
-    V[1] = uv;
-    V[2] = wv;
-    *y = c->c_s * s + c->c_t * ut + c->c_a * ua + c->c_v * uv + c->c_x * wa * wv + c->sigma_y * gsl_ran_gaussian(r, 1);
+    mr_planted_model m;
+    mr_synth_model(c, &m);
+    mr_planted_draw(&m, r, T, A, V, y);
 }
 
 /* ------------------------------------------------------------ ground truth */
@@ -102,9 +103,9 @@ static int ground_truth(const mr_synth_cfg *c, char *buf, size_t n, mr_error *e)
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, c->seed + 99);
     for (size_t i = 0; i < N; i++) {
-        double T[2], A[3], V[3], y;
+        double T[3], A[3], V[3], y;
         draw_latent(c, r, T, A, V, &y);
-        memcpy(blk[0] + 2 * i, T, sizeof T);
+        memcpy(blk[0] + 2 * i, T, 2 * sizeof(double));
         memcpy(blk[1] + 3 * i, A, sizeof A);
         memcpy(blk[2] + 3 * i, V, sizeof V);
         blk[3][i] = y;
@@ -135,6 +136,26 @@ static int ground_truth(const mr_synth_cfg *c, char *buf, size_t n, mr_error *e)
     snprintf(buf + k, n - k, "}");
     for (int b = 0; b < 4; b++) free(blk[b]);
     return rc;
+}
+
+/* planted mode: the historical keys (value, se, method) plus the whole
+ * three-level truth under "planted" */
+static int ground_truth_planted(const mr_synth_cfg *c, char *buf, size_t n, mr_error *e) {
+    mr_planted_model m;
+    mr_synth_model(c, &m);
+    mr_planted_truth t;
+    int rc = mr_planted_truth_compute(&m, c->mc_samples, c->seed + 99, 0, &t, e);
+    if (rc) return rc;
+    size_t k = (size_t)snprintf(buf, n, "{");
+    for (int q = 0; q < MR_PT_NTERMS; q++)
+        k += (size_t)snprintf(buf + k, n - k, "\"%s\": {\"value\": %.6f, \"se\": %.2g, \"method\": \"%s\"}, ", mr_planted_term_names[q],
+                              t.term[q].value, t.term[q].se,
+                              t.closed || q == 3 || q == 4 ? "closed form (Gaussian)" : "Monte Carlo (exact log-densities)");
+    k += (size_t)snprintf(buf + k, n - k, "\"planted\": ");
+    k += (size_t)mr_planted_truth_json(&t, buf + k, n - k);
+    k += (size_t)snprintf(buf + k, n - k, "}");
+    if (k >= n) return mr_fail(e, MR_EINVAL, "synth: ground-truth JSON longer than %zu bytes", n);
+    return MR_OK;
 }
 
 /* ------------------------------------------------------------------ splits */
@@ -177,6 +198,15 @@ static void frames(fbuf *f, size_t n, const double *Amat, const double *view, si
 
 static int write_split(const mr_synth_cfg *c, const char *prefix, int split, const double *Aa, const double *Av,
                        const double *At, const char *gt_json, FILE *log, mr_error *e) {
+    char knobs[1024] = "";
+    if (c->planted)
+        snprintf(knobs, sizeof knobs,
+                 "\"planted_knobs\": {\"redundancy\": %.17g, \"unique_t\": %.17g, \"unique_a\": %.17g, \"unique_v\": %.17g, "
+                 "\"synergy_ta\": %.17g, \"synergy_tv\": %.17g, \"synergy_av\": %.17g, \"obs_noise\": %.17g, \"c_s\": %.17g, "
+                 "\"sigma_o\": %.17g, \"sigma_y\": %.17g, \"model\": \"T=(lam s+sigma_o e_t, u_t[, w_t])+obs_noise n, "
+                 "A=(lam s+sigma_o e_a, u_a, w_a)+obs_noise n, V=(lam s+sigma_o e_v, u_v, w_v)+obs_noise n, Y=c_s lam s+c_t u_t+c_a "
+                 "u_a+c_v u_v+g_ta w_t w_a+g_tv w_t w_v+g_av w_a w_v+sigma_y eps (datasets/planted.h)\"}, ",
+                 c->redundancy, c->c_t, c->c_a, c->c_v, c->c_ta, c->c_tv, c->c_x, c->sigma_n, c->c_s, c->sigma_o, c->sigma_y);
     static const char *names[3] = {"train", "valid", "test"};
     size_t N = c->n[split];
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
@@ -202,9 +232,10 @@ static int write_split(const mr_synth_cfg *c, const char *prefix, int split, con
         if (vmax > c->max_frames) vmax = c->max_frames;
     }
     double med = avec ? 80 : mosei ? 150 : 120;
+    size_t kt = (c->c_ta != 0 || c->c_tv != 0) ? 3 : 2;
     size_t clip_count = 0;
     for (size_t i = 0; i < N; i++) {
-        double T[2], A[3], V[3], y;
+        double T[3], A[3], V[3], y;
         draw_latent(c, r, T, A, V, &y);
         double lab = avec ? 12 + 4 * y : y, lo = avec ? 0 : -3, hi = avec ? 24 : 3;
         if (lab < lo || lab > hi) clip_count++;
@@ -217,7 +248,7 @@ static int write_split(const mr_synth_cfg *c, const char *prefix, int split, con
         }
         frames(&fa, la, Aa, A, 3, c->sigma_f, r);
         frames(&fv, lv, Av, V, 3, c->sigma_f, r);
-        frames(&ft, words + 2, At, T, 2, c->sigma_f, r);
+        frames(&ft, words + 2, At, T, kt, c->sigma_f, r);
         fa.off[i + 1] = (int64_t)fa.rows;
         fv.off[i + 1] = (int64_t)fv.rows;
         ft.off[i + 1] = (int64_t)ft.rows;
@@ -248,21 +279,23 @@ static int write_split(const mr_synth_cfg *c, const char *prefix, int split, con
     }
     char path[4096];
     snprintf(path, sizeof path, "%s_%s.npz", prefix, names[split]);
-    char *meta = malloc(8192 + strlen(gt_json));
+    char *meta = malloc(8192 + sizeof knobs + strlen(gt_json));
     if (!meta) {
         rc = mr_fail(e, MR_ENOMEM, "out of memory");
         goto done;
     }
-    snprintf(meta, 8192 + strlen(gt_json),
+    snprintf(meta, 8192 + sizeof knobs + strlen(gt_json),
              "{\"source\": \"mimrl synth\", \"dataset\": \"%s\", \"split\": \"%s\", \"audio_feat\": \"synthetic-%zu\", "
              "\"vision_feat\": \"synthetic-%zu\", \"text_emb\": \"synthetic-%zu (stand-in for the BERT last hidden state)\", "
              "\"padding_side\": \"none (ragged)\", \"converter_version\": 1, \"seed\": %lu, "
              "\"construction\": {\"c_s\": %g, \"c_t\": %g, \"c_a\": %g, \"c_v\": %g, \"c_x\": %g, \"sigma_y\": %g, "
              "\"sigma_o\": %g, \"sigma_f\": %g, \"label\": \"%s\", \"labels_clipped\": %zu}, "
-             "\"ground_truth_variables\": \"T=(s+sigma_o e_t, u_t), A=(s+sigma_o e_a, u_a, w_a), V=(s+sigma_o e_v, u_v, w_v), "
-             "Y=unclipped y\", \"ground_truth\": %s}",
+             "%s\"ground_truth_variables\": \"%s\", \"ground_truth\": %s}",
              like_name(c->like), names[split], c->da, c->dv, c->dt, c->seed, c->c_s, c->c_t, c->c_a, c->c_v, c->c_x, c->sigma_y,
-             c->sigma_o, c->sigma_f, avec ? "12 + 4y clipped to [0, 24]" : "y clipped to [-3, 3]", clip_count, gt_json);
+             c->sigma_o, c->sigma_f, avec ? "12 + 4y clipped to [0, 24]" : "y clipped to [-3, 3]", clip_count, knobs,
+             c->planted ? "T, A, V = the latent views of planted_knobs.model, Y=unclipped y"
+                        : "T=(s+sigma_o e_t, u_t), A=(s+sigma_o e_a, u_a, w_a), V=(s+sigma_o e_v, u_v, w_v), Y=unclipped y",
+             gt_json);
     mr_npz_writer w;
     if ((rc = mr_npz_writer_open(&w, path, 0, e))) {
         free(meta);
@@ -309,18 +342,25 @@ done:
 }
 
 int mr_synth_write(const mr_synth_cfg *c, const char *prefix, FILE *log, mr_error *e) {
+    if (c->planted) {
+        mr_planted_model m;
+        mr_synth_model(c, &m);
+        int rc = mr_planted_check(&m, e);
+        if (rc) return rc;
+    }
     if (c->da == 0 || c->dv == 0 || c->dt == 0 || c->max_words == 0 || c->mc_samples < 10)
         return mr_fail(e, MR_EINVAL, "synth: feature widths, --max-words and the Monte-Carlo sample count must be positive");
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, c->seed);
-    double *Aa = malloc(c->da * 3 * sizeof *Aa), *Av = malloc(c->dv * 3 * sizeof *Av), *At = malloc(c->dt * 2 * sizeof *At);
-    char *gt = malloc(8192);
+    size_t kt = (c->c_ta != 0 || c->c_tv != 0) ? 3 : 2, gtn = c->planted ? 32768 : 8192;
+    double *Aa = malloc(c->da * 3 * sizeof *Aa), *Av = malloc(c->dv * 3 * sizeof *Av), *At = malloc(c->dt * kt * sizeof *At);
+    char *gt = malloc(gtn);
     int rc = (Aa && Av && At && gt) ? MR_OK : mr_fail(e, MR_ENOMEM, "out of memory");
     /* loading matrices with unit-variance entries scaled so each frame feature has variance ≈ 1 */
     for (size_t i = 0; !rc && i < c->da * 3; i++) Aa[i] = gsl_ran_gaussian(r, 1.0) / sqrt(3.0);
     for (size_t i = 0; !rc && i < c->dv * 3; i++) Av[i] = gsl_ran_gaussian(r, 1.0) / sqrt(3.0);
-    for (size_t i = 0; !rc && i < c->dt * 2; i++) At[i] = gsl_ran_gaussian(r, 1.0) / sqrt(2.0);
-    if (!rc) rc = ground_truth(c, gt, 8192, e);
+    for (size_t i = 0; !rc && i < c->dt * kt; i++) At[i] = gsl_ran_gaussian(r, 1.0) / sqrt((double)kt);
+    if (!rc) rc = c->planted ? ground_truth_planted(c, gt, gtn, e) : ground_truth(c, gt, gtn, e);
     if (!rc && log) fprintf(log, "ground truth (nats): %s\n", gt);
     for (int s = 0; s < 3 && !rc; s++) rc = write_split(c, prefix, s, Aa, Av, At, gt, log, e);
     free(Aa);

@@ -4,7 +4,7 @@
  * Construction (all latents independent N(0, 1), per utterance):
  *   shared      s                       (redundant: seen by every modality)
  *   private     u_t, u_a, u_v           (unique to text, audio, vision)
- *   synergy     w_a, w_v                (informative only jointly: w_a·w_v)
+ *   synergy     w_a, w_v                (the product w_a·w_v: uncorrelated with each factor, not independent of it; planted.h)
  *   observation noise e_t, e_a, e_v; label noise ε
  * Each modality's latent view:
  *   T = (s + σ_o e_t, u_t),  A = (s + σ_o e_a, u_a, w_a),  V = (s + σ_o e_v, u_v, w_v)
@@ -43,7 +43,18 @@ typedef struct {
     double c_s, c_t, c_a, c_v, c_x, sigma_y, sigma_o, sigma_f;
     unsigned long seed;
     size_t mc_samples;
+    /* planted knobs (datasets/planted.h): c_t, c_a, c_v are the uniqueness
+     * knobs, c_x the A×V synergy; these add redundancy λ (default 1), T×A and
+     * T×V synergy (0) and observation noise σ_n (0). planted = 1 when any knob
+     * was given: meta_json then carries the knobs and the three-level ground
+     * truth of planted.h; planted = 0 writes exactly the historical files. */
+    double redundancy, c_ta, c_tv, sigma_n;
+    int planted;
 } mr_synth_cfg;
+
+#include "datasets/planted.h"
+/* the planted model behind a configuration */
+void mr_synth_model(const mr_synth_cfg *c, mr_planted_model *m);
 
 void mr_synth_default(mr_synth_cfg *c, mr_like like);
 /* Writes <prefix>_train.npz, _valid.npz, _test.npz (atomically). */

@@ -414,6 +414,9 @@ def build_planted(ctx, tname, t):
         tv = "%.3f" % truth[q] if q in truth else "n/a (F is learned)"
         rows.append([QNAME[q], tv] + ["%s (n=%d)" % (mean_sd([v[i] for v in ok]), len(ok)) for ok in est])
     notes = table_notes(ctx, [ds], problems)
+    notes.append("T6's question (do inv/spec/comp track planted redundancy/uniqueness/synergy?) is answered by the planted-information "
+                 "study: paper/out/planted/ (make paper-planted; knob sweeps, MMI-PID reference, response matrix with verdicts). "
+                 "This table is one setting side by side.")
     notes.append(truth_note)
     notes.append("Composites as MIMRL forms them (spec 4.1): inv = I(T;A)+I(T;V); spec_T = I(T;Y|A)+I(T;Y|V)−I(T;A|Y)−I(T;V|Y); "
                  "spec_A = I(A;Y|T)−I(T;A|Y); spec_V = I(V;Y|T)−I(T;V|Y); comp = I(T;A|Y)+I(T;V|Y). Estimates are %s-split averages at the "

@@ -13,6 +13,9 @@
                      stop (exit 3) when both are; status/estimate write nothing
   aggregate_reports  aggregation needs only config.json, metrics.csv, summary.json; a missing, partial or
                      other-configuration run directory is reported and not averaged in
+  planted_smoke      paper/planted.py --smoke (the planted-information study at tiny sizes): every knob in
+                     the response matrix, the closed-form target cell redundancy x inv is TRACKS, the
+                     verdict rule and the Spearman/bootstrap helpers on hand cases, figures and RUN.md
   slurm_smoke        a real single-node Slurm (munge, slurmctld, slurmd) started here; the smoke sweep
                      (PAPER_TEST_SLURM_TABLES, default T1,T2; 'all' for every table) through sbatch job
                      arrays; tables equal the local ones byte for byte; skipped with the reason when the
@@ -311,6 +314,38 @@ def t_slurm_smoke(args, w):
         subprocess.run(["bash", os.path.join(HERE, "slurm", "local_cluster.sh"), "stop", cdir], capture_output=True)
 
 
+def t_planted_smoke(args, w):
+    sys.path.insert(0, HERE)
+    import planted
+    # hand cases of the helpers: ranks with ties, rho of a monotone / reversed / constant response
+    assert planted.ranks([3.0, 1.0, 1.0]) == [2.0, 0.5, 0.5]
+    assert planted.spearman([1, 2, 3, 4, 5], [0.1, 0.4, 0.5, 2.0, 9.0]) == 1.0
+    assert planted.spearman([1, 2, 3, 4, 5], [5, 4, 3, 2, 1]) == -1.0
+    assert planted.spearman([1, 2, 3], [7.0, 7.0, 7.0]) == 0.0
+    rho, lo, hi, _ = planted.response([0, 1, 2, 3, 4], [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [4.0, 4.0]])
+    assert (rho, lo, hi) == (1.0, 1.0, 1.0), (rho, lo, hi)
+    assert planted.verdict(0.2, 0.9, 1) == "TRACKS" and planted.verdict(-0.9, -0.2, 1) == "WRONG WAY"
+    assert planted.verdict(-0.3, 0.9, 1) == "FLAT" and planted.verdict(0.1, 0.5, 0) == "up" and planted.verdict(-0.5, -0.1, -1) == "TRACKS"
+    out, work = os.path.join(w, "planted-out"), os.path.join(w, "planted-work")
+    p = subprocess.run([sys.executable, os.path.join(HERE, "planted.py"), "run", "--smoke", "--bin", args.bin, "--out", out,
+                        "--work", work], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise AssertionError("planted.py exited %d:\n%s%s" % (p.returncode, p.stdout[-2000:], p.stderr[-2000:]))
+    import csv
+    rows = list(csv.DictReader(open(os.path.join(out, "matrix.csv"))))
+    knobs = {r["knob"] for r in rows}
+    assert knobs == set(planted.LEVELS), knobs
+    cell = [r for r in rows if r["knob"] == "redundancy" and r["quantity"] == "a:inv"]
+    assert len(cell) == 1 and cell[0]["verdict"] == "TRACKS", cell
+    assert any(r["knob"] == "redundancy" and r["quantity"].startswith("c:") for r in rows), "no trained (c) cells"
+    allowed = {"TRACKS", "FLAT", "WRONG WAY", "up", "down", "flat"}
+    assert all(r["verdict"] in allowed for r in rows), {r["verdict"] for r in rows}
+    assert "wall time" in open(os.path.join(out, "RUN.md")).read()
+    for f in ("F_planted_mimrl.png", "F_planted_pid.png"):
+        assert os.path.getsize(os.path.join(out, f)) > 0, f
+    return "%d cells" % len(rows)
+
+
 def t_scheduler_fallbacks(args, w):
     """reconcile without a live cluster, with stand-in squeue/sacct/scontrol (shell scripts in PATH):
     squeue no longer knows the array and accounting is off -> the reason comes from the jobcomp/filetxt
@@ -413,7 +448,8 @@ def t_limits(args, w):
 
 TESTS = [("limits", t_limits), ("scheduler_fallbacks", t_scheduler_fallbacks), ("local_smoke", t_local_smoke), ("failed_run", t_failed_run), ("kill_resume", t_kill_resume),
          ("aggregate_reports", t_aggregate_reports), ("ratio_bootstrap", t_ratio_bootstrap), ("preflight", t_preflight),
-         ("smoke_bert", t_smoke_bert), ("data_hash", t_data_hash), ("slurm_smoke", t_slurm_smoke)]
+         ("smoke_bert", t_smoke_bert), ("data_hash", t_data_hash), ("planted_smoke", t_planted_smoke),
+         ("slurm_smoke", t_slurm_smoke)]
 
 
 def main():

@@ -230,3 +230,8 @@ void t_npz_add_banks(mr_npz_writer *w, size_t N, size_t D, const double *label, 
         cr_assert(mr_npz_add(w, n, MR_DT_I8, 1, sm, anchors + (size_t)j * m, &e) == MR_OK, "%s", e.msg);
     }
 }
+
+int t_reference_phase(void) {
+    const char *b = getenv("MIMRL_BLAS");
+    return b && strcmp(b, "none") == 0;
+}

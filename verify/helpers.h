@@ -40,6 +40,14 @@ int t_run_cli(const char *args, char *out, size_t n);
 const char *t_python(void);
 #define T_NO_PYTHON "MIMRL_PYTHON unset: no python3 with numpy (run via make test, which installs python3-numpy)"
 
+/* 1 in make test's BLAS=none phase (MIMRL_BLAS=none). The slow statistical
+ * tests (estimator accuracy on thousands of samples, the PyTorch twin as a
+ * conformance port) run once, in the OpenBLAS phase: what they measure does
+ * not depend on the BLAS build beyond rounding, and the BLAS=none phase is
+ * for bit-reproducibility, which the oracle and bitcheck tests cover. */
+int t_reference_phase(void);
+#define T_ONCE_PER_TEST_RUN "slow test (PyTorch twin as a port, or estimator accuracy on 5,000 samples) run once per make test, in the OpenBLAS phase: its outcome does not depend on the BLAS build beyond rounding"
+
 /* Member name of an npz as doubles (t_alloc'd; want = 0: any count, else
  * the count it must have), asserting on failure: the fixture readers' one
  * accessor. */

@@ -190,7 +190,8 @@ Test(data_est, cli_bad_inputs_exit_2_and_print_nothing, .timeout = 120) {
     cr_assert(strstr(out, "\"method\": \"ksg\"") && strstr(out, "\"unit\": \"nats\""), "%s", out);
 }
 
-Test(data_est, binormal_every_method_in_its_band, .timeout = 1800) {
+Test(data_est, binormal_every_method_in_its_band, .timeout = 600) {
+    if (t_reference_phase()) cr_skip_test(T_ONCE_PER_TEST_RUN);
     size_t N = 5000;
     double *x = t_alloc(N), *y = t_alloc(N);
     binormal(N, x, y, 2121);
@@ -247,6 +248,7 @@ Test(data_est, binormal_every_method_in_its_band, .timeout = 1800) {
 }
 
 Test(data_est, cmi_methods_in_their_band, .timeout = 600) {
+    if (t_reference_phase()) cr_skip_test(T_ONCE_PER_TEST_RUN);
     size_t N = 5000;
     const mr_peer_task *t = mr_peer_task_find("tigramite-0.6");
     double *x = t_alloc(N), *y = t_alloc(N), *z = t_alloc(3 * N);

@@ -89,8 +89,67 @@ static void list(const mr_model *m, mr_oracle_result *r) {
     }
 }
 
+/* dump all: everything in forward order (oracle.h) */
+static void list_all(const mr_model *m, mr_oracle_result *r) {
+    const mr_step *st = &r->st;
+    uint64_t sB1[2] = {r->B, 1}, sBD[2] = {r->B, r->D}, s11[1] = {11}, s8[1] = {8};
+    char name[MR_NAME_MAX + 16];
+    const double *feats[3] = {st->T_F, st->A_F, st->V_F};
+    const char *fn[3] = {"T_F", "A_F", "V_F"};
+    int sects[3] = {MR_SECT_TEXT, MR_SECT_AUDIO, MR_SECT_VISUAL};
+    for (int k = 0; k < 3; k++) {
+        for (size_t i = 0; i < r->ninter; i++)
+            if (r->inter[i].sect == sects[k])
+                add(r, r->inter[i].name, r->inter[i].is_int ? MR_DT_I8 : MR_DT_F8, r->inter[i].ndim, r->inter[i].shape, r->inter[i].data, 1);
+        add(r, fn[k], MR_DT_F8, 2, sBD, feats[k], 1);
+    }
+    for (size_t i = 0; i < r->ninter; i++)
+        if (r->inter[i].sect == MR_SECT_CUBE) add(r, r->inter[i].name, MR_DT_F8, r->inter[i].ndim, r->inter[i].shape, r->inter[i].data, 1);
+    add(r, "F_F", MR_DT_F8, 2, sBD, st->F_F, 1);
+    add(r, "output", MR_DT_F8, 2, sB1, st->output, 1);
+    add(r, "loss_task", MR_DT_F8, 0, NULL, &st->loss_task, 1);
+    for (int e = 0; e < MR_NMI && st->has_mi; e++) {
+        int cmi = e >= MR_NVMI, j = cmi ? e - MR_NVMI : e;
+        const char *nm = cmi ? mr_cmi_names[j] : mr_vmi_names[j];
+        if (cmi) {
+            uint64_t sn[2] = {st->m_anchor, st->k};
+            snprintf(name, sizeof name, "neighbors_%s", nm);
+            add(r, name, MR_DT_I8, 2, sn, st->neighbors[j], 1);
+        }
+        for (size_t i = 0; i < r->ninter; i++)
+            if (r->inter[i].sect == (cmi ? MR_SECT_CMI : MR_SECT_VMI) && r->inter[i].idx == j)
+                add(r, r->inter[i].name, MR_DT_F8, r->inter[i].ndim, r->inter[i].shape, r->inter[i].data, 1);
+        snprintf(name, sizeof name, "%s/%s/estimate", cmi ? "cmi" : "vmi", nm);
+        add(r, name, MR_DT_F8, 0, NULL, &st->mi[e], 1);
+        snprintf(name, sizeof name, "%s/%s/%s", cmi ? "cmi" : "vmi", nm, cmi ? "bce" : "loss");
+        add(r, name, MR_DT_F8, 0, NULL, &st->stage1_terms[e], 1);
+    }
+    add(r, "mi", MR_DT_F8, 1, s11, st->mi, 1);
+    add(r, "mi_derived", MR_DT_F8, 1, s8, st->derived, 1);
+    add(r, "stage1_terms", MR_DT_F8, 1, s11, st->stage1_terms, 1);
+    add(r, "loss_stage1", MR_DT_F8, 0, NULL, &st->loss_stage1, 1);
+    add(r, "loss_stage2", MR_DT_F8, 0, NULL, &st->loss_stage2, 1);
+    for (int stage = 1; stage <= 2; stage++)
+        for (size_t i = 0; i < m->p.n; i++) {
+            uint64_t sh[MR_MAXDIM];
+            for (int d = 0; d < m->p.t[i].ndim; d++) sh[d] = m->p.t[i].shape[d];
+            snprintf(name, sizeof name, "grad_stage%d/%s", stage, m->p.t[i].name);
+            add(r, name, MR_DT_F8, m->p.t[i].ndim, sh, r->grad[stage - 1] + m->p.t[i].offset, 1);
+        }
+    for (int j = 0; j < MR_NCMI && st->has_mi; j++) {
+        uint64_t sm[1] = {st->m_anchor};
+        snprintf(name, sizeof name, "anchors_%s", mr_cmi_names[j]);
+        add(r, name, MR_DT_I8, 1, sm, st->anchors[j], 0);
+    }
+}
+
 int mr_oracle_run(mr_model *m, const mr_oracle_batch *b, const char *what, gsl_rng *anchor_rng, mr_oracle_result *res,
                   mr_error *e) {
+    return mr_oracle_run_dump(m, b, what, anchor_rng, 0, res, e);
+}
+
+int mr_oracle_run_dump(mr_model *m, const mr_oracle_batch *b, const char *what, gsl_rng *anchor_rng, int dump_all,
+                       mr_oracle_result *res, mr_error *e) {
     memset(res, 0, sizeof *res);
     const mr_model_cfg *mc = &m->cfg;
     size_t D = mc->d_common;
@@ -171,15 +230,26 @@ int mr_oracle_run(mr_model *m, const mr_oracle_batch *b, const char *what, gsl_r
     if (!res->grad[0] || !res->grad[1] || !res->t) return mr_fail(e, MR_ENOMEM, "out of memory");
     /* the step: the model's forward and the backward of each stage from zero gradients */
     mr_step_dims dims = {in.B, in.Lt, in.La, in.Lv, N};
-    if ((rc = mr_workspace_create(m, &dims, &res->ws, e))) return rc;
+    int keep = m->cfg.bert_keep;
+    if (dump_all) m->cfg.bert_keep = 1; /* every BERT chunk's hidden states stay readable */
+    rc = mr_workspace_create(m, &dims, &res->ws, e);
+    m->cfg.bert_keep = keep;
+    if (rc) return rc;
     if ((rc = mr_model_forward(m, &in, have_banks ? &bk : NULL, &rnd, &res->st, res->ws, e))) return rc;
+    if (dump_all) {
+        if ((rc = mr_workspace_intermediates(m, res->ws, &res->inter, &res->ninter, e))) return rc;
+        mr_oracle_tensor *t = realloc(res->t, (cap + res->ninter + 2 * MR_NMI) * sizeof *t);
+        if (!t) return mr_fail(e, MR_ENOMEM, "out of memory");
+        res->t = t;
+    }
     for (int stage = 1; stage <= 2; stage++) {
         mr_params_zero_grad(&m->p);
         if ((rc = mr_model_backward(m, res->ws, stage, 1, e))) return rc;
         memcpy(res->grad[stage - 1], m->p.grad, T * sizeof(double));
     }
     res->B = B, res->D = D;
-    list(m, res);
+    if (dump_all) list_all(m, res);
+    else list(m, res);
     return MR_OK;
 }
 
@@ -188,6 +258,7 @@ void mr_oracle_result_free(mr_oracle_result *res) {
     free(res->grad[0]);
     free(res->grad[1]);
     free(res->t);
+    mr_ws_tensors_free(res->inter, res->ninter);
     memset(res, 0, sizeof *res);
 }
 

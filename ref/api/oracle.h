@@ -68,6 +68,8 @@ typedef struct {
     size_t B, D;
     size_t n;          /* named tensors */
     mr_oracle_tensor *t;
+    mr_ws_tensor *inter; /* dump all: the step's intermediates (model.h), owned */
+    size_t ninter;
 } mr_oracle_result;
 
 /* Checks the batch (shapes against the model and each other, finite values,
@@ -77,6 +79,16 @@ typedef struct {
  * are given or there are no banks). m->p.grad is overwritten. */
 int mr_oracle_run(mr_model *m, const mr_oracle_batch *b, const char *what, gsl_rng *anchor_rng, mr_oracle_result *res,
                   mr_error *e);
+/* The same with dump_all = 1: res also lists every named intermediate of the
+ * step (README "Conformance"), all in_out, and the whole list is in forward
+ * order (text, audio, visual branches with their pooled features, CubeMLP
+ * and F_F, output, loss_task, per VMI estimator its scores and estimate and
+ * loss, per CMI estimator its neighbours, logits, estimate and BCE, then the
+ * objectives and the gradients). dump_all = 0 is mr_oracle_run. Values are
+ * the same bits either way (a BERT workspace keeps every chunk's
+ * activations, which does not change them). */
+int mr_oracle_run_dump(mr_model *m, const mr_oracle_batch *b, const char *what, gsl_rng *anchor_rng, int dump_all,
+                       mr_oracle_result *res, mr_error *e);
 void mr_oracle_result_free(mr_oracle_result *res);
 /* The tensor called name, or NULL. */
 const mr_oracle_tensor *mr_oracle_find(const mr_oracle_result *res, const char *name);

@@ -48,6 +48,8 @@ static void usage(FILE *f) {
             "                     our estimators on peer benchmarks (Beyond Normal, CCMI, tigramite)\n"
             "  oracle --checkpoint CKPT.npz --batch BATCH.npz --out OUT.npz\n"
             "                     one forward and the backward of both stage losses, randomness injected\n"
+            "  conform --port 'CMD {ckpt} {batch} {out}' [--suite quick|full|bert] [--dtype float64|float32]\n"
+            "                     run a port on a generated suite; per case pass/fail, first diverging tensor\n"
             "  tokenize --vocab FILE [--max_length N] [--pad longest|max_length] < TEXT\n"
             "                     bert-base-uncased WordPiece ids, one line of text per line\n"
             "  blas               which BLAS this build uses\n"
@@ -308,6 +310,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "estimate") == 0) return mr_cmd_estimate(argc, argv);
     if (strcmp(cmd, "synth") == 0) return mr_cmd_synth(argc, argv);
     if (strcmp(cmd, "oracle") == 0) return mr_cmd_oracle(argc, argv);
+    if (strcmp(cmd, "conform") == 0) return mr_cmd_conform(argc, argv);
     if (strcmp(cmd, "train") == 0) return mr_cmd_train(argc, argv);
     if (strcmp(cmd, "eval") == 0) return mr_cmd_eval(argc, argv);
     if (strncmp(cmd, "bert-", 5) == 0) return mr_cmd_bert(argc, argv);

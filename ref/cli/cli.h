@@ -30,6 +30,8 @@ int mr_cmd_oracle(int argc, char **argv);
 int mr_cmd_train(int argc, char **argv);
 int mr_cmd_eval(int argc, char **argv);
 int mr_cmd_tokenize(int argc, char **argv);
+/* conformance suite for ports (cli_conform.c) */
+int mr_cmd_conform(int argc, char **argv);
 /* bert-init, bert-info (cli_bert.c) */
 int mr_cmd_bert(int argc, char **argv);
 

@@ -24,13 +24,38 @@ static const char *SYNTH_HELP =
     "  --n-train N --n-valid N --n-test N    split sizes (default: the real ones)\n"
     "  --max-frames N        cap audio/visual lengths (default: the real maxima 375/500)\n"
     "  --max-words N         cap words per utterance (default 60; AVEC 120)\n"
-    "  --mc-samples N        Monte-Carlo draws for non-Gaussian ground truth (3000)\n";
+    "  --mc-samples N        Monte-Carlo draws for non-Gaussian ground truth (3000)\n"
+    "planted-information knobs (datasets/planted.h; giving any of them switches meta_json\n"
+    "to planted_knobs and the three-level ground truth; without them the files are the\n"
+    "historical ones, bit for bit). The model, all latents N(0,1):\n"
+    "  T = (λ s + σ_o e_t, u_t [, w_t]) + σ_n n,  A = (λ s + σ_o e_a, u_a, w_a) + σ_n n,\n"
+    "  V = (λ s + σ_o e_v, u_v, w_v) + σ_n n      (w_t only with T×A or T×V synergy)\n"
+    "  y = c_s λ s + c_t u_t + c_a u_a + c_v u_v + g_ta w_t w_a + g_tv w_t w_v + g_av w_a w_v + σ_y ε\n"
+    "  --redundancy λ        shared latent's strength in every view and in the label (1; ≥ 0)\n"
+    "  --unique-t c_t --unique-a c_a --unique-v c_v   label weight of the modality's private\n"
+    "                        latent, i.e. its unique predictive information (0.6, 0.4, 0.4; ≥ 0)\n"
+    "  --synergy-ta g_ta --synergy-tv g_tv --synergy-av g_av   weight of the pair's product,\n"
+    "                        uncorrelated with each factor but not independent of it (a factor\n"
+    "                        alone tells the label's scale) (0, 0, 0.6; ≥ 0; not all three non-zero)\n"
+    "  --obs-noise σ_n       extra Gaussian noise on every view coordinate (0; ≥ 0)\n"
+    "  (the label's sd must stay ≤ 3, the clip range; --mix still sets c_s and the defaults)\n"
+    "  --truth-only          print the ground truth as JSON and write no files: (a) the 11 MIMRL\n"
+    "                        terms on the raw views with F := Y and the composites of spec §4.3\n"
+    "                        (inv = I(T;A)+I(T;V), spec_T = I(T;Y|A)+I(T;Y|V)−I(T;A|Y)−I(T;V|Y),\n"
+    "                        spec_A = I(A;Y|T)−I(T;A|Y), spec_V = I(V;Y|T)−I(T;V|Y),\n"
+    "                        comp = I(T;A|Y)+I(T;V|Y)); (b) the MMI PID of (T,A→Y), (T,V→Y), (A,V→Y):\n"
+    "                        R = min(I1,I2), U_i = I_i−R, S = I12−max(I1,I2), and coi = I1+I2−I12;\n"
+    "                        nats; closed form when no synergy (Gaussian), else Monte Carlo with se\n";
 
 int mr_cmd_synth(int argc, char **argv) {
     mr_flag fl[] = {{"--like", 1, 0, 0},    {"--out", 1, 0, 0},      {"--seed", 1, 0, 0},      {"--mix", 1, 0, 0},
                     {"--sigma-y", 1, 0, 0}, {"--sigma-o", 1, 0, 0},  {"--sigma-f", 1, 0, 0},   {"--n-train", 1, 0, 0},
                     {"--n-valid", 1, 0, 0}, {"--n-test", 1, 0, 0},   {"--max-frames", 1, 0, 0}, {"--max-words", 1, 0, 0},
-                    {"--mc-samples", 1, 0, 0}, {"--help", 0, 0, 0}};
+                    {"--mc-samples", 1, 0, 0}, {"--help", 0, 0, 0},
+                    /* 14.. planted knobs */
+                    {"--redundancy", 1, 0, 0}, {"--unique-t", 1, 0, 0}, {"--unique-a", 1, 0, 0}, {"--unique-v", 1, 0, 0},
+                    {"--synergy-ta", 1, 0, 0}, {"--synergy-tv", 1, 0, 0}, {"--synergy-av", 1, 0, 0}, {"--obs-noise", 1, 0, 0},
+                    {"--truth-only", 0, 0, 0}};
     size_t nf = sizeof fl / sizeof fl[0];
     int rc = mr_parse_flags(argc, argv, 2, fl, nf, "synth");
     if (rc) return rc;
@@ -87,6 +112,42 @@ int mr_cmd_synth(int argc, char **argv) {
             }
             *sz[k] = v;
         }
+    double *kn[8] = {&c.redundancy, &c.c_t, &c.c_a, &c.c_v, &c.c_ta, &c.c_tv, &c.c_x, &c.sigma_n};
+    for (int k = 0; k < 8; k++)
+        if (fl[14 + k].value) {
+            if (mr_parse_double("synth", fl[14 + k].name, fl[14 + k].value, kn[k])) return 2;
+            c.planted = 1;
+        }
+    if (fl[22].seen) c.planted = 1;
+    if (c.planted) {
+        mr_planted_model m;
+        mr_synth_model(&c, &m);
+        mr_error ke = {0};
+        if (mr_planted_check(&m, &ke)) {
+            fprintf(stderr, "mimrl synth: %s\n", ke.msg);
+            return 2;
+        }
+    }
+    if (fl[22].seen) {
+        mr_planted_model m;
+        mr_synth_model(&c, &m);
+        mr_planted_truth t;
+        mr_error te = {0};
+        if ((rc = mr_planted_truth_compute(&m, c.mc_samples, c.seed + 99, 0, &t, &te))) {
+            fprintf(stderr, "mimrl synth: %s\n", te.msg);
+            return rc == MR_EINVAL ? 2 : 1;
+        }
+        size_t bn = 32768;
+        char *buf = malloc(bn);
+        if (!buf) return 1;
+        mr_planted_truth_json(&t, buf, bn);
+        printf("{\"knobs\": {\"redundancy\": %.17g, \"unique_t\": %.17g, \"unique_a\": %.17g, \"unique_v\": %.17g, "
+               "\"synergy_ta\": %.17g, \"synergy_tv\": %.17g, \"synergy_av\": %.17g, \"obs_noise\": %.17g, \"c_s\": %.17g, "
+               "\"sigma_o\": %.17g, \"sigma_y\": %.17g, \"seed\": %lu}, \"truth\": %s}\n",
+               c.redundancy, c.c_t, c.c_a, c.c_v, c.c_ta, c.c_tv, c.c_x, c.sigma_n, c.c_s, c.sigma_o, c.sigma_y, c.seed, buf);
+        free(buf);
+        return 0;
+    }
     char def[256];
     snprintf(def, sizeof def, "build/data/%s", l == MR_LIKE_MOSI ? "mosi" : l == MR_LIKE_MOSEI ? "mosei" : "avec2019");
     const char *out = fl[1].value ? fl[1].value : def;

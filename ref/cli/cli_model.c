@@ -76,12 +76,20 @@ static int load_int(const mr_npz *z, const char *name, int64_t **out, mr_oracle_
 }
 
 int mr_cmd_oracle(int argc, char **argv) {
-    mr_flag fl[] = {{"--checkpoint", 1, 0, 0}, {"--batch", 1, 0, 0}, {"--out", 1, 0, 0}, {"--bert_chunk", 1, 0, 0}};
-    int rc = mr_parse_flags(argc, argv, 2, fl, 4, "oracle");
+    mr_flag fl[] = {{"--checkpoint", 1, 0, 0}, {"--batch", 1, 0, 0}, {"--out", 1, 0, 0}, {"--bert_chunk", 1, 0, 0}, {"--dump", 1, 0, 0}};
+    int rc = mr_parse_flags(argc, argv, 2, fl, 5, "oracle");
     if (rc) return rc;
     if (!fl[0].value || !fl[1].value || !fl[2].value) {
-        fprintf(stderr, "usage: mimrl oracle --checkpoint CKPT.npz --batch BATCH.npz --out OUT.npz [--bert_chunk N] (README: Oracle)\n");
+        fprintf(stderr, "usage: mimrl oracle --checkpoint CKPT.npz --batch BATCH.npz --out OUT.npz [--bert_chunk N] [--dump all] (README: Oracle)\n");
         return 2;
+    }
+    int dump_all = 0;
+    if (fl[4].value) {
+        if (strcmp(fl[4].value, "all") != 0) {
+            fprintf(stderr, "mimrl oracle: --dump takes 'all' (every named intermediate, README: Conformance); got '%s'\n", fl[4].value);
+            return 2;
+        }
+        dump_all = 1;
     }
     size_t bert_chunk = 0;
     if (fl[3].value && mr_parse_bert_chunk(fl[3].value, &bert_chunk, "mimrl oracle")) return 2;
@@ -148,7 +156,7 @@ int mr_cmd_oracle(int argc, char **argv) {
         rc = load_int(&z, name, &ints[3 + j], &b.neighbors[j], &e);
     }
     if (rc) goto fail;
-    if ((rc = mr_oracle_run(&m, &b, fl[1].value, NULL, &res, &e))) {
+    if ((rc = mr_oracle_run_dump(&m, &b, fl[1].value, NULL, dump_all, &res, &e))) {
         if (rc == MR_ENOMEM) status = 1;
         goto fail;
     }

@@ -533,3 +533,24 @@ void mr_head_backward(const mr_head *h, mr_params *p, const double *F, size_t B,
     mr_act_backward(MR_ACT_RELU, g2, g1, pre, rl, B * MR_HEAD_WIDTH);
     mr_linear_backward(dF, mr_params_grad(p, h->w0), mr_params_grad(p, h->b0), g2, F, mr_params_val(p, h->w0), B, h->dim, MR_HEAD_WIDTH);
 }
+
+/* ------------------------------------------------- read-only accessors */
+
+void mr_cubemlp_block_output(const mr_cubemlp *m, size_t B, const double *cache, const double *Y, size_t i, double *out) {
+    if (i + 1 >= m->nb) {
+        memcpy(out, Y, B * m->out[m->nb - 1][0] * m->out[m->nb - 1][1] * m->out[m->nb - 1][2] * sizeof *out);
+        return;
+    }
+    /* block i's output is block i + 1's input: its first stage (axis 0) holds it permuted */
+    size_t off = 0;
+    for (size_t j = 0; j <= i; j++)
+        for (int a = 0; a < 3; a++) {
+            stage s;
+            stage_at(m, B, j, a, &s);
+            off += stage_size(&s, m->ln_first);
+        }
+    stage s;
+    stage_at(m, B, i + 1, 0, &s);
+    carve(&s, m->ln_first, (double *)cache + off);
+    from_last(s.xp, B, s.dims, 0, out, 0);
+}

@@ -62,6 +62,9 @@ void mr_cubemlp_forward(const mr_cubemlp *m, const mr_params *p, const double *X
                         double *Y, double *cache, double *work, const double *masks, gsl_rng *drop_rng);
 void mr_cubemlp_backward(const mr_cubemlp *m, mr_params *p, size_t B, const double *dY, double *dX,
                          const double *cache, double *work);
+/* Read-only: the output of block i [B, out[i][0], out[i][1], out[i][2]] of
+ * the last forward (cache and its output Y) into out. */
+void mr_cubemlp_block_output(const mr_cubemlp *m, size_t B, const double *cache, const double *Y, size_t i, double *out);
 
 /* ---- composition (spec §1.7): over K first, then T; each mean | sum | cat */
 typedef enum { MR_COMPOSE_MEAN = 0, MR_COMPOSE_SUM, MR_COMPOSE_CAT } mr_compose;

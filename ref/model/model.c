@@ -686,3 +686,116 @@ int mr_model_backward(mr_model *m, mr_workspace *w, int stage, int full, mr_erro
     }
     return main_backward(m, w, w->dout, e);
 }
+
+/* ------------------------------------------------- read-only accessors */
+
+typedef struct {
+    mr_ws_tensor *t;
+    size_t n, cap;
+    int ok;
+} ws_list;
+
+static mr_ws_tensor *ws_add(ws_list *l, int sect, int idx, const char *name, int is_int, int ndim, const uint64_t *shape,
+                            const void *src) {
+    if (!l->ok) return NULL;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 32;
+        mr_ws_tensor *t = realloc(l->t, cap * sizeof *t);
+        if (!t) return l->ok = 0, NULL;
+        l->t = t, l->cap = cap;
+    }
+    mr_ws_tensor *t = &l->t[l->n];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->sect = sect, t->idx = idx, t->is_int = is_int, t->ndim = ndim, t->count = 1;
+    for (int d = 0; d < ndim; d++) t->shape[d] = shape[d], t->count *= shape[d];
+    if (!(t->data = malloc((t->count ? t->count : 1) * 8))) return l->ok = 0, NULL;
+    l->n++;
+    if (src) memcpy(t->data, src, t->count * 8);
+    return t;
+}
+
+void mr_ws_tensors_free(mr_ws_tensor *t, size_t n) {
+    for (size_t i = 0; t && i < n; i++) free(t[i].data);
+    free(t);
+}
+
+int mr_workspace_intermediates(const mr_model *m, const mr_workspace *w, mr_ws_tensor **out, size_t *n, mr_error *e) {
+    *out = NULL, *n = 0;
+    if (!w || !w->ready) return mr_fail(e, MR_EINVAL, "no forward in this workspace");
+    const mr_model_cfg *c = &m->cfg;
+    const mr_params *p = &m->p;
+    size_t B = w->in.B, Lt = w->in.Lt, D = c->d_common, T = c->time_len;
+    ws_list l = {NULL, 0, 0, 1};
+    char name[64];
+    int rc = MR_OK;
+    if (c->bert) {
+        size_t H = c->d_t;
+        uint64_t sh[3] = {B, Lt, H};
+        for (size_t k = 0; k <= c->bert_cfg.num_hidden_layers && !rc && l.ok; k++) {
+            if (k == 0) snprintf(name, sizeof name, "bert/embeddings");
+            else snprintf(name, sizeof name, "bert/layer.%zu", k - 1);
+            mr_ws_tensor *t = ws_add(&l, MR_SECT_TEXT, 0, name, 0, 3, sh, NULL);
+            if (t) rc = mr_bert_ws_hidden(&m->bert, &w->bws, k, t->data, e);
+        }
+    }
+    uint64_t st[3] = {B, Lt, D};
+    ws_add(&l, MR_SECT_TEXT, 0, "text/W_t", 0, 3, st, w->t_lin);
+    for (int v = 0; v < MR_NBRANCH && !rc; v++) {
+        const branch_ws *b = &w->br[v];
+        size_t L = in_len(&w->in, v);
+        int sect = v == MR_AUDIO ? MR_SECT_AUDIO : MR_SECT_VISUAL;
+        uint64_t sb[1] = {B}, sy[3] = {B, L, D};
+        snprintf(name, sizeof name, "enc_%c/lengths", branch_tag[v]);
+        mr_ws_tensor *t = ws_add(&l, sect, 0, name, 1, 1, sb, NULL);
+        for (size_t i = 0; t && i < B; i++) ((int64_t *)t->data)[i] = b->len[i];
+        if (c->encoder != MR_ENC_CONV) {
+            const mr_rnn *r = &m->br[v].rnn;
+            uint64_t sh[3] = {2 * r->layers, B, D};
+            snprintf(name, sizeof name, "enc_%c/h_n", branch_tag[v]);
+            if ((t = ws_add(&l, sect, 0, name, 0, 3, sh, NULL))) mr_rnn_final_states(r, b->rc, B, L, b->len, t->data);
+        }
+        snprintf(name, sizeof name, "enc_%c/output", branch_tag[v]);
+        ws_add(&l, sect, 0, name, 0, 3, sy, b->y);
+        snprintf(name, sizeof name, "enc_%c/tail", branch_tag[v]);
+        ws_add(&l, sect, 0, name, 0, 3, sy, b->d);
+    }
+    uint64_t s0[4] = {B, T, 3, D};
+    ws_add(&l, MR_SECT_CUBE, 0, "cube/input", 0, 4, s0, w->X0);
+    for (size_t i = 0; i < c->nb && !rc; i++) {
+        uint64_t sh[4] = {B, c->out[i][0], c->out[i][1], c->out[i][2]};
+        snprintf(name, sizeof name, "cube/block.%zu", i);
+        mr_ws_tensor *t = ws_add(&l, MR_SECT_CUBE, 0, name, 0, 4, sh, NULL);
+        if (t) mr_cubemlp_block_output(&m->cube, B, w->cube_cache, w->enc, i, t->data);
+    }
+    if (w->has_mi) {
+        int base = mr_bound_uses_baseline(c->bound);
+        for (int i = 0; i < MR_NVMI; i++) {
+            uint64_t sS[2] = {B, B}, sl[1] = {B};
+            snprintf(name, sizeof name, "vmi/%s/scores", mr_vmi_names[i]);
+            ws_add(&l, MR_SECT_VMI, i, name, 0, 2, sS, w->S[i]);
+            if (base) {
+                snprintf(name, sizeof name, "vmi/%s/log_baseline", mr_vmi_names[i]);
+                ws_add(&l, MR_SECT_VMI, i, name, 0, 1, sl, w->la[i]);
+            }
+        }
+        for (int j = 0; j < MR_NCMI && w->Mp > 0; j++) {
+            /* the estimator's workspace (estimators/cmine.c): rows [2M'·3d] | MLP cache | logits [2M' × 2] */
+            size_t R = 2 * w->Mp;
+            const double *logits = w->qw[j] + R * 3 * m->vcmi[j].d + mr_mlp_cache_size(&m->vcmi[j].mlp, R);
+            uint64_t sh[2] = {w->Mp, 2};
+            snprintf(name, sizeof name, "cmi/%s/joint_logits", mr_cmi_names[j]);
+            ws_add(&l, MR_SECT_CMI, j, name, 0, 2, sh, logits);
+            snprintf(name, sizeof name, "cmi/%s/product_logits", mr_cmi_names[j]);
+            ws_add(&l, MR_SECT_CMI, j, name, 0, 2, sh, logits + 2 * w->Mp);
+        }
+    }
+    (void)p;
+    if (!rc && !l.ok) rc = mr_fail(e, MR_ENOMEM, "out of memory for the intermediates");
+    if (rc) {
+        mr_ws_tensors_free(l.t, l.n);
+        return rc;
+    }
+    *out = l.t, *n = l.n;
+    return MR_OK;
+}

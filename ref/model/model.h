@@ -211,4 +211,28 @@ int mr_model_backward(mr_model *m, mr_workspace *ws, int stage, int full, mr_err
  * step runs. */
 void mr_model_branch_threads(int n);
 
+/* ---- read-only access to the last forward's intermediates (README
+ * "Conformance": `mimrl oracle --dump all`). Each is a copy owned by the
+ * list; nothing in the workspace changes. sect says where it belongs in
+ * forward order: MR_SECT_TEXT (BERT hidden states, W_t H), MR_SECT_AUDIO,
+ * MR_SECT_VISUAL (lengths, RNN h_n, encoder output, tail), MR_SECT_CUBE
+ * (stacked input, each block's output), MR_SECT_VMI (estimator idx: scores,
+ * log baseline), MR_SECT_CMI (estimator idx: logits of the joint and of the
+ * product rows, before the clamp). With BERT the workspace must hold every
+ * chunk's activations (cfg.bert_keep = 1, or one chunk). */
+enum { MR_SECT_TEXT = 0, MR_SECT_AUDIO, MR_SECT_VISUAL, MR_SECT_CUBE, MR_SECT_VMI, MR_SECT_CMI };
+
+typedef struct {
+    char name[64];
+    int sect, idx;
+    int is_int; /* 1: int64 data, else double */
+    int ndim;
+    uint64_t shape[4];
+    uint64_t count;
+    void *data;
+} mr_ws_tensor;
+
+int mr_workspace_intermediates(const mr_model *m, const mr_workspace *w, mr_ws_tensor **out, size_t *n, mr_error *e);
+void mr_ws_tensors_free(mr_ws_tensor *t, size_t n);
+
 #endif

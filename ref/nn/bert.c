@@ -631,3 +631,23 @@ int mr_bert_backward(const mr_bert *m, mr_params *p, const unsigned char *frozen
      * recomputes what it needs again, which gives the same bits */
     return MR_OK;
 }
+
+/* ------------------------------------------------- read-only accessors */
+
+int mr_bert_ws_hidden(const mr_bert *m, const mr_bert_ws *w, size_t layer, double *out, mr_error *e) {
+    size_t nl = m->cfg.num_hidden_layers, H = m->cfg.hidden_size;
+    if (!w->fwd_valid) return mr_fail(e, MR_EINVAL, "bert: no forward in the workspace");
+    if (layer > nl) return mr_fail(e, MR_EINVAL, "bert: hidden state %zu of a %zu-layer model", layer, nl);
+    size_t B = w->fwd_B, L = w->fwd_L, nc = nchunks_of(B, w->chunk);
+    for (size_t c = 0; c < nc; c++) {
+        if (w->slot_chunk[slot_of(w, c)] != c)
+            return mr_fail(e, MR_EINVAL, "bert: the activations of chunk %zu are not in the workspace (keep them: bert_keep)", c);
+        size_t b0 = c * w->chunk, nb = B - b0 < w->chunk ? B - b0 : w->chunk, N = nb * L;
+        double *cs = w->cache + slot_of(w, c) * w->chunk * mr_bert_sample_cache_size(m, L);
+        /* hidden state 0 is layer 0's input (after the embedding LayerNorm; no dropout in
+         * the oracle), hidden state l ≥ 1 the output of layer l − 1 */
+        const double *src = layer == 0 ? layer_at(m, cs, nb, L, 0).x : layer_at(m, cs, nb, L, layer - 1).y;
+        memcpy(out + b0 * L * H, src, N * H * sizeof *out);
+    }
+    return MR_OK;
+}

@@ -161,6 +161,11 @@ int mr_bert_ws_alloc(mr_bert_ws *w, const mr_bert *m, size_t B, size_t L, size_t
 int mr_bert_ws_alloc_threads(mr_bert_ws *w, const mr_bert *m, size_t B, size_t L, size_t chunk, int keep, int threads,
                              mr_error *e);
 void mr_bert_ws_free(mr_bert_ws *w);
+/* Read-only: hidden state `layer` (0: the embeddings after their LayerNorm,
+ * l ≥ 1: the output of layer l − 1; HF's hidden_states[layer]) of the last
+ * forward, [B, L, H] into out. Needs every chunk's activations in the cache
+ * (keep = 1, or all chunks in their own slots); MR_EINVAL otherwise. */
+int mr_bert_ws_hidden(const mr_bert *m, const mr_bert_ws *w, size_t layer, double *out, mr_error *e);
 
 /* ids, type_ids (NULL: all 0, HF's default), att_mask (NULL: all 1) are
  * [B, L] int64; out [B, L, H] = last_hidden_state (overwritten). rng NULL:

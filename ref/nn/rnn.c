@@ -501,3 +501,18 @@ void mr_conv1d_backward(double *dx, double *dw, double *dbias, const double *dy,
             }
         }
 }
+
+/* ------------------------------------------------- read-only accessors */
+
+void mr_rnn_final_states(const mr_rnn *r, const double *cache, size_t B, size_t L, const int *len, double *h_n) {
+    size_t H = r->H;
+    for (size_t l = 0; l < r->layers; l++) {
+        layer_view v = view(r, cache, B, L, l);
+        for (int d = 0; d < 2; d++)
+            for (size_t b = 0; b < B; b++) {
+                /* forward: the state after the last valid frame; reverse: after frame 0 */
+                size_t t = d == 0 ? (size_t)len[b] - 1 : 0;
+                memcpy(h_n + ((2 * l + (size_t)d) * B + b) * H, v.out + (b * L + t) * 2 * H + (size_t)d * H, H * sizeof *h_n);
+            }
+    }
+}

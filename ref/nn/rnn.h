@@ -67,6 +67,10 @@ void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t
                     const int *len, double *y, double *cache, double *work);
 void mr_rnn_backward(const mr_rnn *r, mr_params *p, const double *x, size_t B, size_t L,
                      const int *len, const double *dy, double *dx, const double *cache, double *work);
+/* Read-only: the final hidden states of the last forward held by cache, in
+ * PyTorch's h_n order [2·layers, B, H] (layer-major, forward then reverse;
+ * packed semantics: forward after frame len−1, reverse after frame 0). */
+void mr_rnn_final_states(const mr_rnn *r, const double *cache, size_t B, size_t L, const int *len, double *h_n);
 
 /* ---- Conv1d(d_x → D, kernel 3, stride 1, zero padding 1) along time:
  * y[b,τ,:] = bias + Σ_{k=0..2} W[:, :, k] · x[b, τ+k−1, :]; names

@@ -57,8 +57,11 @@ def param_shapes(cfg):
     return [(PFX + k, v) for k, v in s]
 
 
-def bert(p, cfg, ids, type_ids, att_mask, masks=None):
-    """last_hidden_state [B, L, H] from parameters p (name → tensor)."""
+def bert(p, cfg, ids, type_ids, att_mask, masks=None, hidden=None, gelu=F.gelu):
+    """last_hidden_state [B, L, H] from parameters p (name → tensor).
+    hidden: a list that receives HF's hidden_states (the embeddings' output,
+    then each layer's); gelu: the FFN activation (the conformance tests swap
+    in the tanh approximation)."""
     H, nh, eps = cfg['hidden'], cfg['heads'], cfg['eps']
     d = H // nh
     B, L = ids.shape
@@ -73,6 +76,8 @@ def bert(p, cfg, ids, type_ids, att_mask, masks=None):
     c = torch.finfo(x.dtype).min if cfg['mask_kind'] == 0 else -10000.0
     ext = (1.0 - att_mask.to(x.dtype))[:, None, None, :] * c  # [B, 1, 1, L]
     heads = lambda t: t.view(B, L, nh, d).permute(0, 2, 1, 3)
+    if hidden is not None:
+        hidden.append(x)
     for l in range(cfg['layers']):
         w = lambda m, k='weight': g(f'encoder.layer.{l}.{m}.{k}')
         lin = lambda t, m: F.linear(t, w(m), w(m, 'bias'))
@@ -81,8 +86,10 @@ def bert(p, cfg, ids, type_ids, att_mask, masks=None):
         a = drop(torch.softmax(s, dim=-1), f'att{l}')
         ctx = torch.matmul(a, v).permute(0, 2, 1, 3).reshape(B, L, H)
         h1 = F.layer_norm(x + drop(lin(ctx, LAYER[3]), f'h1_{l}'), (H,), w(LAYER[4]), w(LAYER[4], 'bias'), eps)
-        f = lin(F.gelu(lin(h1, LAYER[5])), LAYER[6])
+        f = lin(gelu(lin(h1, LAYER[5])), LAYER[6])
         x = F.layer_norm(h1 + drop(f, f'h2_{l}'), (H,), w(LAYER[7]), w(LAYER[7], 'bias'), eps)
+        if hidden is not None:
+            hidden.append(x)
     return x
 
 

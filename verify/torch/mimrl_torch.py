@@ -28,7 +28,16 @@ Independence from the C code, where it matters:
 
 Usage (the oracle contract of the README, same files as `mimrl oracle`):
   python3 verify/torch/mimrl_torch.py --checkpoint CKPT.npz --batch BATCH.npz --out OUT.npz
-      [--dtype float64|float32] [--rnn dense|packed]
+      [--dtype float64|float32] [--rnn dense|packed] [--dump all] [--break NAME]
+
+--dump all also writes every named intermediate of `mimrl oracle --dump all`
+(README "Conformance"), so the twin is an example port for `mimrl conform`.
+--break NAME (tests of `mimrl conform` only) computes the step wrong on
+purpose: gelu_tanh (tanh-approximate GELU in BERT's FFN), whh_transposed
+(each gate block of every weight_hh transposed), len_off_by_one (packing
+lengths one short, floor 1), textbook_cmi (the nwj read-out where the
+checkpoint asks for the official one), no_readout_eps (the official read-out
+without its +1e-6).
 """
 import argparse
 import json
@@ -52,6 +61,19 @@ CMI = ['ac_t', 'ta_c', 'vc_t', 'tv_c', 'tc_a', 'tc_v']
 # §4.1: (x, y) of the VMI critics and (x, y, z) of the CMI estimators
 VMI_SRC = [('F', 'T'), ('F', 'A'), ('F', 'V'), ('T', 'A'), ('T', 'V')]
 CMI_SRC = [('A', 'C', 'T'), ('T', 'A', 'C'), ('V', 'C', 'T'), ('T', 'V', 'C'), ('T', 'C', 'A'), ('T', 'C', 'V')]
+
+# ---------------------------------------------------------------- dump / breaks
+# DUMP: None, or a dict that receives the named intermediates (README
+# "Conformance"); BREAKS: the deliberate errors of --break (tests only).
+DUMP = None
+BREAKS = set()
+BREAK_NAMES = ('gelu_tanh', 'whh_transposed', 'len_off_by_one', 'textbook_cmi', 'no_readout_eps')
+
+
+def keep(name, t):
+    if DUMP is not None:
+        DUMP[name] = t
+
 
 # ---------------------------------------------------------------- configuration
 # Parameters.py defaults (spec §8.1), d_t = 768, d_a = 5, d_v = 20.
@@ -194,6 +216,8 @@ def param_shapes(cfg):
 def seq_lengths(x):
     """number of frames with Σ_f |x| ≠ 0; 0 → 1 (O-4, O-10)"""
     n = (x.abs().sum(-1) != 0).sum(1)
+    if 'len_off_by_one' in BREAKS:
+        n = n - 1
     return torch.clamp(n, min=1)
 
 
@@ -215,38 +239,52 @@ def rnn_dir(kind, x, w, H):
     return _VF.lstm(x, (h0, h0), w, True, 1, 0.0, True, False, True)[0]
 
 
-def rnn_encoder(kind, p, prefix, x, lens, H, layers, impl):
+def rnn_encoder(kind, p, prefix, x, lens, H, layers, impl, which='a'):
     """bidirectional GRU/LSTM with packed-sequence semantics; directions summed"""
     B, L = x.shape[0], x.shape[1]
     names = lambda l, s: [f'{prefix}.{n}_l{l}{s}' for n in ('weight_ih', 'weight_hh', 'bias_ih', 'bias_hh')]
+    if 'whh_transposed' in BREAKS:
+        G = 3 if kind == 'gru' else 4
+        p = dict(p)
+        for l in range(layers):
+            for s in ('', '_reverse'):
+                n = f'{prefix}.weight_hh_l{l}{s}'
+                p[n] = p[n].view(G, H, H).transpose(1, 2).reshape(G * H, H)
     if impl == 'packed':
         flat = [p[n] for l in range(layers) for s in ('', '_reverse') for n in names(l, s)]
         pk = pack_padded_sequence(x, lens.cpu(), batch_first=True, enforce_sorted=False)
         h0 = x.new_zeros(2 * layers, B, H)
         if kind == 'gru':
-            out = _VF.gru(pk.data, pk.batch_sizes, h0, flat, True, layers, 0.0, True, True)[0]
+            out, h_n = _VF.gru(pk.data, pk.batch_sizes, h0, flat, True, layers, 0.0, True, True)[:2]
         else:
-            out = _VF.lstm(pk.data, pk.batch_sizes, (h0, h0), flat, True, layers, 0.0, True, True)[0]
+            out, (h_n, _) = _VF.lstm(pk.data, pk.batch_sizes, (h0, h0), flat, True, layers, 0.0, True, True)[:2]
+        keep(f'enc_{which}/h_n', h_n.index_select(1, pk.unsorted_indices))
         y, _ = pad_packed_sequence(torch.nn.utils.rnn.PackedSequence(out, pk.batch_sizes, pk.sorted_indices, pk.unsorted_indices),
                                    batch_first=True, total_length=L)
     else:
         valid = (torch.arange(L).unsqueeze(0) < lens.unsqueeze(1)).unsqueeze(-1).to(x.dtype)
         y = x
+        h_n, rows = [], torch.arange(B)
         for l in range(layers):
             fw = rnn_dir(kind, y, [p[n] for n in names(l, '')], H) * valid
             bw = reverse_within(rnn_dir(kind, reverse_within(y, lens), [p[n] for n in names(l, '_reverse')], H), lens) * valid
+            h_n += [fw[rows, lens - 1], bw[:, 0]]   # forward after frame len − 1, reverse after frame 0
             y = torch.cat([fw, bw], -1)
+        keep(f'enc_{which}/h_n', torch.stack(h_n))
     return y[..., :H] + y[..., H:]
 
 
 def encode(cfg, p, x, which, impl):
     lens = seq_lengths(x)
+    keep(f'enc_{which}/lengths', lens)
     if cfg.encoder == 'conv':
         y = F.conv1d(x.transpose(1, 2), p[f'conv_{which}.weight'], p[f'conv_{which}.bias'], padding=1).transpose(1, 2)
     else:
         layers = 2 if cfg.encoder == 'gru' else 1
-        y = rnn_encoder(cfg.encoder, p, f'rnn_{which}', x, lens, cfg.D, layers, impl)
+        y = rnn_encoder(cfg.encoder, p, f'rnn_{which}', x, lens, cfg.D, layers, impl, which)
+    keep(f'enc_{which}/output', y)
     y = F.relu(F.layer_norm(y, (cfg.D,), p[f'ln_{which}.weight'], p[f'ln_{which}.bias'], 1e-6))
+    keep(f'enc_{which}/tail', y)
     return y, lens
 
 
@@ -298,6 +336,7 @@ def cubemlp(cfg, p, X):
             else:
                 X = along(X, a + 1, lambda u: ln(mlp(u) + res(u)))
         ins = cfg.out[i]
+        keep(f'cube/block.{i}', X)
     return X
 
 
@@ -338,7 +377,12 @@ def text_input(cfg, p, batch):
     chunk = getattr(cfg, 'bert_chunk', 0)
     if not chunk:
         masks = bert_masks(cfg, ids.shape[0], ids.shape[1], dt) if cfg.train else None
-        return bert_torch.bert(p, cfg.bert, ids, tt, am, masks)
+        hidden = [] if DUMP is not None else None
+        gelu = (lambda u: F.gelu(u, approximate='tanh')) if 'gelu_tanh' in BREAKS else F.gelu
+        x = bert_torch.bert(p, cfg.bert, ids, tt, am, masks, hidden, gelu)
+        for l, h in enumerate(hidden or []):
+            keep('bert/embeddings' if l == 0 else f'bert/layer.{l - 1}', h)
+        return x
     # cfg.bert_chunk = c (the benchmark, bench/step_torch.py): chunks of c
     # samples, each under torch.utils.checkpoint (activations recomputed in
     # the backward) — mimrl.c's strategy, without which BERT-base at
@@ -353,12 +397,15 @@ def text_input(cfg, p, batch):
 
 
 def model_forward(cfg, p, text, audio, vision, impl='dense'):
-    t = drop(cfg, F.linear(text, p['W_t.weight']), cfg.dropout[0])
+    t = F.linear(text, p['W_t.weight'])
+    keep('text/W_t', t)
+    t = drop(cfg, t, cfg.dropout[0])
     a, alen = encode(cfg, p, audio, 'a', impl)
     v, vlen = encode(cfg, p, vision, 'v', impl)
     a, v = drop(cfg, a, cfg.dropout[1]), drop(cfg, v, cfg.dropout[2])
     feats = {'T': t.mean(1), 'A': pool(a, alen, cfg.masked_pool), 'V': pool(v, vlen, cfg.masked_pool)}
     X0 = torch.stack([pad_or_crop(t, cfg.T), pad_or_crop(a, cfg.T), pad_or_crop(v, cfg.T)], 2)
+    keep('cube/input', X0)
     fused = compose(cubemlp(cfg, p, X0), cfg.compose_k, cfg.compose_t)
     feats['F'] = fused
     return head(cfg, p, fused), feats
@@ -487,18 +534,23 @@ def tile(x, d):
     return x.repeat(1, d // x.shape[1]) if x.shape[1] < d else x
 
 
-def cmi_estimate(cfg, p, pre, J, P):
+def cmi_estimate(cfg, p, pre, J, P, name='?'):
     Mp = J.shape[0]
-    z = torch.clamp(mlps(p, pre + 'classifier.mlp', torch.cat([J, P], 0)), -10, 10)
+    z = mlps(p, pre + 'classifier.mlp', torch.cat([J, P], 0))
+    keep(f'cmi/{name}/joint_logits', z[:Mp])
+    keep(f'cmi/{name}/product_logits', z[Mp:])
+    z = torch.clamp(z, -10, 10)
     o = torch.sigmoid(z) if cfg.head == 'sigmoid' else F.hardtanh(z, 1e-4, 1 - 1e-4)
     t = torch.cat([o.new_tensor([[1.0, 0.0]]).expand(Mp, 2), o.new_tensor([[0.0, 1.0]]).expand(Mp, 2)], 0)
     bce = F.binary_cross_entropy(o, t)
     g = o[:, 0]
     gJ, gP = g[:Mp], g[Mp:]
-    if cfg.readout == 'mimrl':     # O-12: 1 + s_J/n − s_P/n, n = 2M'
+    readout = 'nwj' if cfg.readout == 'mimrl' and 'textbook_cmi' in BREAKS else cfg.readout
+    if readout == 'mimrl':         # O-12: 1 + s_J/n − s_P/n, n = 2M'
         n = 2 * Mp
-        cmi = 1 + torch.log(gJ / (1 - gJ + 1e-6)).sum() / n - torch.log(gP / (1 - gP + 1e-6)).sum() / n
-    elif cfg.readout == 'nwj':
+        eps = 0.0 if 'no_readout_eps' in BREAKS else 1e-6
+        cmi = 1 + torch.log(gJ / (1 - gJ + eps)).sum() / n - torch.log(gP / (1 - gP + eps)).sum() / n
+    elif readout == 'nwj':
         cmi = 1 + torch.log(gJ / (1 - gJ)).mean() - (gP / (1 - gP)).mean()
     else:
         cmi = torch.log(gJ / (1 - gJ)).mean() - torch.log((gP / (1 - gP)).mean())
@@ -543,8 +595,13 @@ def step(cfg, p, batch, impl='dense', want=('stage1', 'stage2')):
         pre = f'vmi_estimator_{name}.'
         x, yy = feats[xs], feats[ys]
         S = critic(cfg, p, pre, x, yy)
+        keep(f'vmi/{name}/scores', S)
         la = log_baseline(cfg, p, pre, yy) if cfg.bound in ('tuba', 'interpolate') else S.new_zeros(B)
+        if cfg.bound in ('tuba', 'interpolate'):
+            keep(f'vmi/{name}/log_baseline', la)
         I, l = bound(cfg, S, la)
+        keep(f'vmi/{name}/estimate', I)
+        keep(f'vmi/{name}/loss', l)
         mi.append(I)
         losses.append(l)
     k = cfg.k
@@ -558,7 +615,9 @@ def step(cfg, p, batch, impl='dense', want=('stage1', 'stage2')):
         s = anchors.repeat_interleave(k)
         P = torch.cat([tile(bank[xs][nb.reshape(-1)], D), tile(bank[ys][s], D), tile(bank[zs][s], D)], 1)
         J = torch.cat([tile(feats[xs], D), tile(feats[ys], D), tile(feats[zs], D)], 1)[:Mp]
-        cmi, bce = cmi_estimate(cfg, p, f'vcmi_estimator_{name}.', J, P)
+        cmi, bce = cmi_estimate(cfg, p, f'vcmi_estimator_{name}.', J, P, name)
+        keep(f'cmi/{name}/estimate', cmi)
+        keep(f'cmi/{name}/bce', bce)
         mi.append(cmi)
         losses.append(bce)
     I = mi
@@ -621,6 +680,9 @@ def oracle(cfg, p, batch, impl='dense'):
         res[k] = a.reshape(-1, 1) if k == 'output' else a
     for k, v in neigh.items():
         res[f'neighbors_{k}'] = v.numpy().astype(np.int64)
+    for k, v in (DUMP or {}).items():
+        a = v.detach()
+        res[k] = a.numpy().astype(np.int64) if not a.is_floating_point() else a.double().numpy()
     return res
 
 
@@ -631,7 +693,13 @@ def main(argv):
     ap.add_argument('--out', required=True)
     ap.add_argument('--dtype', default='float64', choices=['float64', 'float32'])
     ap.add_argument('--rnn', default='dense', choices=['dense', 'packed'])
+    ap.add_argument('--dump', choices=['all'], help='also every named intermediate (README "Conformance")')
+    ap.add_argument('--break', dest='breaks', action='append', default=[], choices=BREAK_NAMES,
+                    help='compute the step wrong on purpose (tests of mimrl conform only)')
     a = ap.parse_args(argv)
+    global DUMP
+    DUMP = {} if a.dump else None
+    BREAKS.update(a.breaks)
     dt = getattr(torch, a.dtype)
     cfg, p = load_checkpoint(a.checkpoint, dt)
     batch = load_batch(a.batch, dt)
