@@ -14,28 +14,41 @@
 #define PT_RHO 0.75 /* Beyond Normal's GAUSSIAN_CORRELATION */
 
 static const mr_peer_task TASKS[] = {
-    {"binormal-1x1", MR_PT_BINORMAL, 1, 0, 1},
-    {"normal-cdf-1x1", MR_PT_NORMAL_CDF, 1, 0, 0},
-    {"half-cube-1x1", MR_PT_HALF_CUBE, 1, 0, 1},
-    {"wiggly-1x1", MR_PT_WIGGLY, 1, 0, 0},
-    {"bimodal-1x1", MR_PT_BIMODAL, 1, 0, 1},
-    {"swiss-roll-2x1", MR_PT_SWISS_ROLL, 1, 0, 0},
-    {"additive-0.1-1x1", MR_PT_ADDITIVE, 1, 0.1, 1},
-    {"additive-0.75-1x1", MR_PT_ADDITIVE, 1, 0.75, 0},
-    {"dense-5x5", MR_PT_DENSE, 5, 0, 1},
-    {"dense-25x25", MR_PT_DENSE, 25, 0, 0},
-    {"2pair-5x5", MR_PT_2PAIR, 5, 0, 0},
-    {"2pair-25x25", MR_PT_2PAIR, 25, 0, 1},
-    {"2pair-cdf-5x5", MR_PT_2PAIR, 5, 1, 0},
-    {"2pair-cdf-25x25", MR_PT_2PAIR, 25, 1, 0},
-    {"2pair-spiral-5x5", MR_PT_2PAIR, 5, 2, 1},
-    {"2pair-spiral-25x25", MR_PT_2PAIR, 25, 2, 0},
-    {"asinh-student-1x1-nu1", MR_PT_STUDENT, 1, 1, 1},
-    {"asinh-student-3x3-nu2", MR_PT_STUDENT, 3, 2, 0},
-    {"ccmi1-dz20", MR_PT_CCMI1, 20, 0, 1},
-    {"ccmi2-dz20", MR_PT_CCMI2, 20, 0, 0},
-    {"tigramite-0.3", MR_PT_TIGRAMITE, 3, 0.3, 0},
-    {"tigramite-0.6", MR_PT_TIGRAMITE, 3, 0.6, 1},
+    {"binormal-1x1", MR_PT_BINORMAL, 1, 0, 1, 0},
+    {"normal-cdf-1x1", MR_PT_NORMAL_CDF, 1, 0, 0, 0},
+    {"half-cube-1x1", MR_PT_HALF_CUBE, 1, 0, 1, 0},
+    {"wiggly-1x1", MR_PT_WIGGLY, 1, 0, 0, 0},
+    {"bimodal-1x1", MR_PT_BIMODAL, 1, 0, 1, 0},
+    {"swiss-roll-2x1", MR_PT_SWISS_ROLL, 1, 0, 0, 0},
+    {"additive-0.1-1x1", MR_PT_ADDITIVE, 1, 0.1, 1, 0},
+    {"additive-0.75-1x1", MR_PT_ADDITIVE, 1, 0.75, 0, 0},
+    {"dense-5x5", MR_PT_DENSE, 5, 0, 1, 0},
+    {"dense-25x25", MR_PT_DENSE, 25, 0, 0, 0},
+    {"2pair-5x5", MR_PT_2PAIR, 5, 0, 0, 0},
+    {"2pair-25x25", MR_PT_2PAIR, 25, 0, 1, 0},
+    {"2pair-cdf-5x5", MR_PT_2PAIR, 5, 1, 0, 0},
+    {"2pair-cdf-25x25", MR_PT_2PAIR, 25, 1, 0, 0},
+    {"2pair-spiral-5x5", MR_PT_2PAIR, 5, 2, 1, 0},
+    {"2pair-spiral-25x25", MR_PT_2PAIR, 25, 2, 0, 0},
+    {"asinh-student-1x1-nu1", MR_PT_STUDENT, 1, 1, 1, 0},
+    {"asinh-student-3x3-nu2", MR_PT_STUDENT, 3, 2, 0, 0},
+    {"ccmi1-dz20", MR_PT_CCMI1, 20, 0, 1, 0},
+    {"ccmi2-dz20", MR_PT_CCMI2, 20, 0, 0, 0},
+    {"tigramite-0.3", MR_PT_TIGRAMITE, 3, 0.3, 0, 0},
+    {"tigramite-0.6", MR_PT_TIGRAMITE, 3, 0.6, 1, 0},
+    /* DINE linear-Gaussian grid (ours: d × d_z × ρ; the generator is DINE's) */
+    {"dine-lin-d1-dz1-r0.2", MR_PT_DINE_LIN, 1, 0.2, 0, 1},
+    {"dine-lin-d1-dz1-r0.6", MR_PT_DINE_LIN, 1, 0.6, 0, 1},
+    {"dine-lin-d1-dz5-r0.2", MR_PT_DINE_LIN, 1, 0.2, 0, 5},
+    {"dine-lin-d1-dz5-r0.6", MR_PT_DINE_LIN, 1, 0.6, 1, 5},
+    {"dine-lin-d1-dz20-r0.2", MR_PT_DINE_LIN, 1, 0.2, 0, 20},
+    {"dine-lin-d1-dz20-r0.6", MR_PT_DINE_LIN, 1, 0.6, 0, 20},
+    {"dine-lin-d5-dz1-r0.2", MR_PT_DINE_LIN, 5, 0.2, 0, 1},
+    {"dine-lin-d5-dz1-r0.6", MR_PT_DINE_LIN, 5, 0.6, 0, 1},
+    {"dine-lin-d5-dz5-r0.2", MR_PT_DINE_LIN, 5, 0.2, 0, 5},
+    {"dine-lin-d5-dz5-r0.6", MR_PT_DINE_LIN, 5, 0.6, 0, 5},
+    {"dine-lin-d5-dz20-r0.2", MR_PT_DINE_LIN, 5, 0.2, 0, 20},
+    {"dine-lin-d5-dz20-r0.6", MR_PT_DINE_LIN, 5, 0.6, 1, 20},
 };
 
 size_t mr_peer_tasks(const mr_peer_task **out) {
@@ -49,7 +62,9 @@ const mr_peer_task *mr_peer_task_find(const char *name) {
     return NULL;
 }
 
-int mr_peer_is_cmi(const mr_peer_task *t) { return t->kind == MR_PT_CCMI1 || t->kind == MR_PT_CCMI2 || t->kind == MR_PT_TIGRAMITE; }
+int mr_peer_is_cmi(const mr_peer_task *t) {
+    return t->kind == MR_PT_CCMI1 || t->kind == MR_PT_CCMI2 || t->kind == MR_PT_TIGRAMITE || t->kind == MR_PT_DINE_LIN;
+}
 
 void mr_peer_dims(const mr_peer_task *t, size_t *dx, size_t *dy, size_t *dz) {
     *dz = 0;
@@ -61,6 +76,7 @@ void mr_peer_dims(const mr_peer_task *t, size_t *dx, size_t *dy, size_t *dz) {
     case MR_PT_CCMI1:
     case MR_PT_CCMI2: *dx = *dy = 1, *dz = t->d; break;
     case MR_PT_TIGRAMITE: *dx = *dy = 1, *dz = 3; break;
+    case MR_PT_DINE_LIN: *dx = *dy = t->d, *dz = t->dz; break;
     default: *dx = *dy = 1; break;
     }
 }
@@ -91,6 +107,7 @@ double mr_peer_truth(const mr_peer_task *t) {
     case MR_PT_CCMI1:
     case MR_PT_CCMI2: return mr_ccmi_cmi();
     case MR_PT_TIGRAMITE: return -0.5 * log(1 - t->p1 * t->p1);
+    case MR_PT_DINE_LIN: return -0.5 * (double)t->d * log(1 - t->p1 * t->p1); /* derivation: peer_tasks.h */
     }
     return NAN;
 }
@@ -139,9 +156,53 @@ static void spiral(double *v, size_t d, size_t i, size_t j) {
     rot(v, i, j, r2 / (double)d);
 }
 
+/* f(h) = a·h/std(h) on each column of h[n×d] (std with divisor n); fac[k] = a/std */
+static void dine_linear(double *h, size_t n, size_t d, double a, double *fac) {
+    for (size_t k = 0; k < d; k++) {
+        double m = 0, v = 0;
+        for (size_t i = 0; i < n; i++) m += h[i * d + k];
+        m /= (double)n;
+        for (size_t i = 0; i < n; i++) v += (h[i * d + k] - m) * (h[i * d + k] - m);
+        double f = a / sqrt(v / (double)n);
+        for (size_t i = 0; i < n; i++) h[i * d + k] *= f;
+        if (fac) fac[k] = f;
+    }
+}
+
+void mr_peer_dine_sample(gsl_rng *r, size_t n, size_t d, size_t dz, double rho, double *x, double *y, double *z, double *A, double *B,
+                         double *sx, double *sy, double *ax, double *ay) {
+    double *own = (A && B) ? NULL : malloc(2 * dz * d * sizeof *own);
+    if (!A || !B) {
+        if (!own) { /* no status to return here: poison the data so every estimate is NaN */
+            for (size_t i = 0; i < n * d; i++) x[i] = y[i] = NAN;
+            return;
+        }
+        A = own, B = own + dz * d;
+    }
+    for (size_t i = 0; i < dz * d; i++) A[i] = gsl_ran_gaussian(r, 1.0);
+    for (size_t i = 0; i < dz * d; i++) B[i] = gsl_ran_gaussian(r, 1.0);
+    double a_x = 0.2 + 1.8 * gsl_rng_uniform(r), a_y = 0.2 + 1.8 * gsl_rng_uniform(r);
+    for (size_t i = 0; i < n; i++) {
+        double *xi = x + i * d, *yi = y + i * d, *zi = z + i * dz;
+        for (size_t k = 0; k < d; k++) binormal(r, rho, &xi[k], &yi[k]);
+        for (size_t j = 0; j < dz; j++) zi[j] = 0.01 * gsl_ran_gaussian(r, 1.0);
+        for (size_t j = 0; j < dz; j++)
+            for (size_t k = 0; k < d; k++) xi[k] += zi[j] * A[j * d + k], yi[k] += zi[j] * B[j * d + k];
+    }
+    dine_linear(x, n, d, a_x, sx);
+    dine_linear(y, n, d, a_y, sy);
+    if (ax) *ax = a_x;
+    if (ay) *ay = a_y;
+    free(own);
+}
+
 void mr_peer_sample(const mr_peer_task *t, gsl_rng *r, size_t n, double *x, double *y, double *z) {
     size_t dx, dy, dz;
     mr_peer_dims(t, &dx, &dy, &dz);
+    if (t->kind == MR_PT_DINE_LIN) {
+        mr_peer_dine_sample(r, n, t->d, t->dz, t->p1, x, y, z, NULL, NULL, NULL, NULL, NULL, NULL);
+        return;
+    }
     if (t->kind == MR_PT_CCMI1 || t->kind == MR_PT_CCMI2) {
         double *w = malloc(dz * sizeof *w), nrm = 0;
         if (!w) return;

@@ -52,6 +52,29 @@
  *                 data of tigramite's CMIknn test): given Z the original pair
  *                 is recovered, so I(X;Y|Z) = −½ ln(1 − ρ²); ρ = 0.3: 0.047155,
  *                 ρ = 0.6: 0.223144.
+ *   dine-lin-d<d>-dz<dz>-r<ρ>   DINE's linear-Gaussian CMI tasks (Duong & Nguyen,
+ *                 "Diffeomorphic Information Neural Estimation", AAAI 2023; the
+ *                 generator is theirs, the grid d ∈ {1, 5}, d_z ∈ {1, 5, 20},
+ *                 ρ ∈ {0.2, 0.6} is ours). X0, Y0 ∈ ℝ^d Gaussian, unit variances,
+ *                 corr(X0_i, Y0_i) = ρ, independent across i; Z = 0.01·ε ∈ ℝ^dz,
+ *                 ε iid N(0,1) ("Gaussian noise" variant); A, B ∈ ℝ^{dz×d} with
+ *                 iid N(0,1) entries, drawn once per data set; X = f_x(Z·A + X0),
+ *                 Y = f_y(Z·B + Y0) with the "linear" transform
+ *                 f(h) = a·h/std(h), a ~ U(0.2, 2) drawn once per transform (one
+ *                 scalar for X, one for Y) and std(h) the (ddof 0) standard
+ *                 deviation of each coordinate of h over the n rows of the
+ *                 data set. Truth: given Z = z, X = D_x(zA + X0) with D_x the
+ *                 positive diagonal a_x/std(h) — an invertible affine map of X0
+ *                 (shift zA, then scale); likewise Y of Y0. (X0, Y0) is
+ *                 independent of Z, so p(x0, y0 | z) = p(x0, y0) and, as MI is
+ *                 invariant under invertible maps of each side,
+ *                 I(X;Y|Z = z) = I(X0;Y0) = Σ_i I(X0_i;Y0_i) (independent
+ *                 pairs) = −(d/2) ln(1 − ρ²) for every z, hence also its mean
+ *                 over z. (The scale is one constant per data set computed
+ *                 from the sample; conditionally on it the map is still
+ *                 invertible, so the truth does not depend on it.)
+ *                 d = 1: ρ = 0.2 0.020411, ρ = 0.6 0.223144; d = 5: 0.102055,
+ *                 1.115718 nats.
  * Every truth is also checked against an independent computation in
  * verify/test_peer_tasks.c.
  */
@@ -74,7 +97,8 @@ typedef enum {
     MR_PT_STUDENT,     /* d, p1 = ν, asinh applied */
     MR_PT_CCMI1,       /* d = dz */
     MR_PT_CCMI2,       /* d = dz */
-    MR_PT_TIGRAMITE    /* p1 = ρ */
+    MR_PT_TIGRAMITE,   /* p1 = ρ */
+    MR_PT_DINE_LIN     /* d, dz, p1 = ρ */
 } mr_peer_kind;
 
 typedef struct {
@@ -83,6 +107,7 @@ typedef struct {
     size_t d;
     double p1;
     int quick; /* in the --quick subset */
+    size_t dz; /* MR_PT_DINE_LIN only */
 } mr_peer_task;
 
 /* The task list (Beyond Normal MI tasks, then the CMI tasks). */
@@ -105,5 +130,11 @@ double mr_peer_half_cube(double t);
 /* F⁻¹(Φ(g)) for the bimodal margins (which = 0: X, 1: Y), by bisection on
  * the upper or lower tail, whichever is smaller (exact to ~1e-12). */
 double mr_peer_bimodal_icdf(int which, double g);
+/* DINE's linear-Gaussian generator (as mr_peer_sample for MR_PT_DINE_LIN);
+ * if the out-pointers are not NULL it also returns A, B (dz×d, row-major),
+ * the per-coordinate factors sx[k] = a_x/std(h_x,k), sy[k] = a_y/std(h_y,k)
+ * (d each) and a_x, a_y, so that X0 = x/sx − zA can be recovered. */
+void mr_peer_dine_sample(gsl_rng *r, size_t n, size_t d, size_t dz, double rho, double *x, double *y, double *z, double *A, double *B,
+                         double *sx, double *sy, double *ax, double *ay);
 
 #endif

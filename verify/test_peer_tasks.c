@@ -9,6 +9,7 @@
  * the sample's s) is accepted within 4·σ/√n of its expectation (false-alarm
  * probability < 1e-4 per check under normality). */
 #include <criterion/criterion.h>
+#include <float.h>
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_sf_gamma.h>
@@ -309,4 +310,147 @@ Test(peer_tasks, generator_moments) {
     for (size_t i = 0; i < NS; i++) res += (y[i] - x[i] - z[20 * i]) * (y[i] - x[i] - z[20 * i]);
     WITHIN(res / NS, 0.01, 0.01 * sqrt(2.0));
 
+}
+
+/* ------------------------------------------------------------ DINE linear-Gaussian tasks */
+
+static size_t dine_tasks(const mr_peer_task **out, size_t max) {
+    const mr_peer_task *all;
+    size_t n = mr_peer_tasks(&all), k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (all[i].kind == MR_PT_DINE_LIN && k < max) out[k++] = &all[i];
+    return k;
+}
+
+Test(peer_tasks, dine_grid_names_match_parameters) {
+    const mr_peer_task *t[32];
+    size_t n = dine_tasks(t, 32), quick = 0;
+    cr_assert(n == 12, "the grid d ∈ {1,5} × d_z ∈ {1,5,20} × ρ ∈ {0.2,0.6} has 12 tasks, found %zu", n);
+    for (size_t i = 0; i < n; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "dine-lin-d%zu-dz%zu-r%.1f", t[i]->d, t[i]->dz, t[i]->p1);
+        cr_assert(!strcmp(name, t[i]->name), "%s has parameters of %s", t[i]->name, name);
+        cr_assert(mr_peer_is_cmi(t[i]));
+        size_t dx, dy, dz;
+        mr_peer_dims(t[i], &dx, &dy, &dz);
+        cr_assert(dx == t[i]->d && dy == t[i]->d && dz == t[i]->dz, "%s dims %zu %zu %zu", name, dx, dy, dz);
+        quick += t[i]->quick;
+    }
+    cr_assert(quick >= 2, "at least two DINE tasks in --quick");
+}
+
+/* Truth against the Gaussian CMI of the joint covariance of
+ * (D_x(X0 + ZA), D_y(Y0 + ZB), Z) by log-determinants (mr_gauss_cmi), with
+ * Cov Z = σ²I (σ = 0.01), Cov(X0 + ZA) = I + σ²AᵀA, Cov(X0 + ZA, Y0 + ZB) =
+ * ρI + σ²AᵀB, Cov(X0 + ZA, Z) = σ²Aᵀ, and D_x, D_y arbitrary positive diagonal
+ * scalings (the transform's a/std): no formula of peer_tasks.c is used.
+ * Tolerance: Cholesky's backward error is componentwise relative to the
+ * diagonal, |ΔS_ij| ≤ (n+1)ε√(S_ii S_jj) (Demmel 1989), so with S̃ the
+ * matrix scaled to unit diagonal each log-det errs by
+ * ≤ ‖S̃⁻¹‖·‖ΔS̃‖_* ≤ n·n(n+1)ε/λ_min(S̃) (also for its principal submatrices,
+ * whose λ_min is ≥ that of S̃ by interlacing); the CMI combines four log-dets
+ * with weight ½: ≤ 2n²(n+1)ε/λ_min. λ_min is bounded below by Gershgorin on
+ * S̃ (computed here; the test fails if that bound is not positive). */
+Test(peer_tasks, dine_truth_against_gaussian_logdets) {
+    const mr_peer_task *t[32];
+    size_t nt = dine_tasks(t, 32);
+    cr_assert(nt > 0);
+    gsl_rng *r = t_rng(31);
+    mr_error e;
+    const double sg = 0.01;
+    for (size_t ti = 0; ti < nt; ti++) {
+        size_t d = t[ti]->d, dz = t[ti]->dz, n = 2 * d + dz;
+        double rho = t[ti]->p1;
+        double *A = t_alloc(dz * d), *B = t_alloc(dz * d), *D = t_alloc(2 * d), *S = t_alloc(n * n);
+        for (size_t i = 0; i < dz * d; i++) A[i] = gsl_ran_gaussian(r, 1.0), B[i] = gsl_ran_gaussian(r, 1.0);
+        for (size_t i = 0; i < 2 * d; i++) D[i] = 0.1 + 10 * gsl_rng_uniform(r);
+        /* M is the (d+d)×dz loading of (U, V) on Z: U = X0 + ZA → row k of M = column k of A */
+        for (size_t p = 0; p < n; p++)
+            for (size_t q = 0; q < n; q++) {
+                double v;
+                if (p < 2 * d && q < 2 * d) {
+                    const double *Mp = p < d ? A : B, *Mq = q < d ? A : B;
+                    size_t kp = p % d, kq = q % d;
+                    double zz = 0;
+                    for (size_t j = 0; j < dz; j++) zz += Mp[j * d + kp] * Mq[j * d + kq];
+                    double base = p == q ? 1 : (kp == kq ? rho : 0); /* Cov(X0_k, Y0_k) = ρ */
+                    v = D[p] * D[q] * (base + sg * sg * zz);
+                } else if (p < 2 * d) {
+                    v = D[p] * sg * sg * (p < d ? A : B)[(q - 2 * d) * d + p % d];
+                } else if (q < 2 * d) {
+                    v = D[q] * sg * sg * (q < d ? A : B)[(p - 2 * d) * d + q % d];
+                } else
+                    v = p == q ? sg * sg : 0;
+                S[p * n + q] = v;
+            }
+        double lmin = 1;
+        for (size_t p = 0; p < n; p++) {
+            double off = 0;
+            for (size_t q = 0; q < n; q++)
+                if (q != p) off += fabs(S[p * n + q]) / sqrt(S[p * n + p] * S[q * n + q]);
+            if (1 - off < lmin) lmin = 1 - off;
+        }
+        cr_assert(lmin > 0, "%s: Gershgorin gives no positive lower bound (%g)", t[ti]->name, lmin);
+        size_t ix[5], iy[5], iz[20];
+        for (size_t k = 0; k < d; k++) ix[k] = k, iy[k] = d + k;
+        for (size_t j = 0; j < dz; j++) iz[j] = 2 * d + j;
+        double cmi;
+        cr_assert(mr_gauss_cmi(S, n, ix, d, iy, d, iz, dz, &cmi, &e) == MR_OK, "%s: %s", t[ti]->name, e.msg);
+        double tol = 2.0 * (double)(n * n * (n + 1)) * DBL_EPSILON / lmin;
+        double want = mr_peer_truth(t[ti]);
+        cr_assert(fabs(want - cmi) < tol, "%s: truth %.15f vs log-dets %.15f (tol %.2e)", t[ti]->name, want, cmi, tol);
+        cr_assert(fabs(want + 0.5 * (double)d * log(1 - rho * rho)) < MR_TOL_CLOSED);
+    }
+    gsl_rng_free(r);
+}
+
+/* The generator: the task wiring equals the documented generator; the
+ * transform's output has per-coordinate std (divisor n) exactly a ∈ [0.2, 2]
+ * (two-pass variance over n = 2·10⁴ rows: relative rounding ≤ n·ε ≈ 4.4e-12;
+ * allowed 1e-10); X0 = x/s_x − zA and Y0 = y/s_y − zB recovered from the
+ * returned A, B, s have the moments of the definition (WITHIN: 4σ/√n with σ
+ * the single-draw sd: X0_k, 1; X0_k², √2; X0_k·Y0_k with correlation ρ,
+ * √(1 + ρ²); X0_0·Y0_1, 1; z_j², √2·10⁻⁴; X0_k·z_j, 0.01). */
+Test(peer_tasks, dine_generator_moments) {
+    const char *names[2] = {"dine-lin-d5-dz20-r0.6", "dine-lin-d1-dz1-r0.2"};
+    for (int tn = 0; tn < 2; tn++) {
+        const mr_peer_task *t = task(names[tn]);
+        size_t d = t->d, dz = t->dz;
+        double rho = t->p1;
+        double *x = t_alloc(NS * d), *y = t_alloc(NS * d), *z = t_alloc(NS * dz);
+        double *x2 = t_alloc(NS * d), *y2 = t_alloc(NS * d), *z2 = t_alloc(NS * dz);
+        double *A = t_alloc(dz * d), *B = t_alloc(dz * d), *sx = t_alloc(d), *sy = t_alloc(d), ax, ay;
+        gsl_rng *r = t_rng(40 + (unsigned long)tn);
+        mr_peer_dine_sample(r, NS, d, dz, rho, x, y, z, A, B, sx, sy, &ax, &ay);
+        gsl_rng_free(r);
+        r = t_rng(40 + (unsigned long)tn);
+        mr_peer_sample(t, r, NS, x2, y2, z2);
+        gsl_rng_free(r);
+        cr_assert(!memcmp(x, x2, NS * d * sizeof *x) && !memcmp(y, y2, NS * d * sizeof *y) && !memcmp(z, z2, NS * dz * sizeof *z),
+                  "%s: mr_peer_sample differs from mr_peer_dine_sample", names[tn]);
+        cr_assert(ax >= 0.2 && ax <= 2 && ay >= 0.2 && ay <= 2, "a_x = %g, a_y = %g", ax, ay);
+        for (size_t k = 0; k < d; k++) {
+            double mx = col_mean(x, NS, d, k), my = col_mean(y, NS, d, k), vx = 0, vy = 0;
+            for (size_t i = 0; i < NS; i++) vx += (x[i * d + k] - mx) * (x[i * d + k] - mx), vy += (y[i * d + k] - my) * (y[i * d + k] - my);
+            cr_assert(fabs(sqrt(vx / NS) / ax - 1) < 1e-10 && fabs(sqrt(vy / NS) / ay - 1) < 1e-10, "%s std %zu: %.15g/%.15g, %.15g/%.15g",
+                      names[tn], k, sqrt(vx / NS), ax, sqrt(vy / NS), ay);
+        }
+        /* recover X0, Y0 in place */
+        for (size_t i = 0; i < NS; i++)
+            for (size_t k = 0; k < d; k++) {
+                double za = 0, zb = 0;
+                for (size_t j = 0; j < dz; j++) za += z[i * dz + j] * A[j * d + k], zb += z[i * dz + j] * B[j * d + k];
+                x[i * d + k] = x[i * d + k] / sx[k] - za;
+                y[i * d + k] = y[i * d + k] / sy[k] - zb;
+            }
+        for (size_t k = 0; k < d; k++) {
+            WITHIN(col_mean(x, NS, d, k), 0.0, 1.0);
+            WITHIN(prod_mean(x, d, k, x, d, k, NS), 1.0, sqrt(2.0));
+            WITHIN(prod_mean(y, d, k, y, d, k, NS), 1.0, sqrt(2.0));
+            WITHIN(prod_mean(x, d, k, y, d, k, NS), rho, sqrt(1 + rho * rho));
+            WITHIN(prod_mean(x, d, k, z, dz, dz - 1, NS), 0.0, 0.01);
+        }
+        if (d > 1) WITHIN(prod_mean(x, d, 0, y, d, 1, NS), 0.0, 1.0);
+        for (size_t j = 0; j < dz; j++) WITHIN(prod_mean(z, dz, j, z, dz, j, NS), 1e-4, sqrt(2.0) * 1e-4);
+    }
 }

@@ -735,7 +735,7 @@ int mr_cmd_verify_estimators(int argc, char **argv) {
  * data_est.h, then verify/results/peer.md (+ peer.csv: task × method mean ±
  * sd and solved; peer_runs.csv: every task × seed × method value). */
 
-#define PEER_MAXT 32
+#define PEER_MAXT 48
 
 static const char *PEER_MI_FULL = "nwj-separate,infonce-separate,js-separate,smile-separate,dv-separate,mine-separate,tuba-separate,"
                                   "interpolate-separate,js_fgan-separate,ksg";
@@ -754,7 +754,8 @@ int mr_cmd_verify_peer(int argc, char **argv) {
         printf("usage: mimrl verify-peer [--quick] [--seeds N (10; quick 3)] [--n N (5000)] [--out DIR (verify/results)]\n"
                "                         [--tasks T,..] [--methods M,..] [--label TEXT (e.g. the commit)]\n"
                "Tasks: the Beyond Normal tasks with analytic MI, CCMI models I/II (d_z = 20), tigramite's\n"
-               "confounded Gaussians (rho 0.3, 0.6). MI methods: every bound with the separate critic and KSG\n"
+               "confounded Gaussians (rho 0.3, 0.6), DINE's linear-Gaussian CMI grid (dine-lin-*).\n"
+               "MI methods: every bound with the separate critic and KSG\n"
                "(quick: infonce, nwj, smile, ksg); CMI: cmine-mimrl, cmine-nwj, cmine-dv, fp. Protocol: that of\n"
                "'mimrl estimate --data' with its defaults. Writes DIR/peer.md, DIR/peer.csv, DIR/peer_runs.csv.\n");
         return 0;
@@ -975,7 +976,8 @@ int mr_cmd_verify_peer(int argc, char **argv) {
             "| the test asserts abs(estimate − (−½ ln(1 − ρ²))) ≤ 0.02 (atol) | rows tigramite-0.3/0.6 (our N and k differ: N above, k = %zu) |\n"
             "| Beyond Normal (Czyż et al., NeurIPS 2023) | all its tasks | per-estimator results are given in figures; we did not read exact numbers "
             "from them and quote none | — |\n"
-            "| DINE linear-Gaussian grid | — | not implemented in this run (task definition not transcribed); no numbers quoted | — |\n\n",
+            "| DINE (Duong & Nguyen, AAAI 2023) | linear-Gaussian CMI tasks (our grid d ∈ {1, 5}, d_z ∈ {1, 5, 20}, ρ ∈ {0.2, 0.6} of their generator) "
+            "| their results are given in figures; we did not read exact numbers from them and quote none | rows dine-lin-* |\n\n",
             o.knn_k);
     fprintf(md, "Task definitions and the derivation of every truth: `estimators/peer_tasks.h`; truths checked in `verify/test_peer_tasks.c`.\n");
     int bad = mr_atomic_commit(cpath, tmp_csv, csv, &e);
