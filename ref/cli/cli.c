@@ -42,6 +42,8 @@ static void usage(FILE *f) {
             "  estimate [--preset poole|cmine|ccmi] [--dist D] [--bound B] [--critic C] ...\n"
             "                     train an MI/CMI estimator on a distribution with known\n"
             "                     information and print truth beside estimate ('mimrl estimate --help')\n"
+            "  estimate --data FILE.npz --x NAME --y NAME [--z NAME] [--method M,..|all] [--json]\n"
+            "                     MI or CMI of your own samples (also --x X.npy --y Y.npy)\n"
             "  verify-estimators [--out DIR] [--quick]\n"
             "                     the slow estimator benchmark of make verify (CSV + Markdown)\n"
             "  verify-peer [--quick] [--seeds N] [--n N] [--out DIR] [--tasks T,..] [--methods M,..]\n"
@@ -52,6 +54,10 @@ static void usage(FILE *f) {
             "                     run a port on a generated suite; per case pass/fail, first diverging tensor\n"
             "  tokenize --vocab FILE [--max_length N] [--pad longest|max_length] < TEXT\n"
             "                     bert-base-uncased WordPiece ids, one line of text per line\n"
+            "  bert-init --layers N --hidden H --out DIR [--vocab-from PREFIX_train.npz|FILE] ...\n"
+            "                     a small random BERT as a Hugging Face directory ('mimrl bert-init --help')\n"
+            "  bert-info DIR|FILE.safetensors\n"
+            "                     check and describe a BERT directory or safetensors file\n"
             "  blas               which BLAS this build uses\n"
             "  version, help\n",
             MIMRL_VERSION);
