@@ -235,3 +235,17 @@ int t_reference_phase(void) {
     const char *b = getenv("MIMRL_BLAS");
     return b && strcmp(b, "none") == 0;
 }
+
+int t_shared_lib(char *buf, size_t n) {
+    const char *lib = getenv("MIMRL_LIB"), *bin = getenv("MIMRL_BIN");
+    if (lib && *lib) snprintf(buf, n, "%s", lib);
+    else {
+        snprintf(buf, n, "%s", bin && *bin ? bin : "build/mimrl");
+        char *slash = strrchr(buf, '/');
+        size_t at = slash ? (size_t)(slash - buf + 1) : 0;
+        snprintf(buf + at, n - at, "libmimrl.so");
+    }
+    FILE *f = fopen(buf, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}

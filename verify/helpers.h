@@ -46,6 +46,10 @@ const char *t_python(void);
  * not depend on the BLAS build beyond rounding, and the BLAS=none phase is
  * for bit-reproducibility, which the oracle and bitcheck tests cover. */
 int t_reference_phase(void);
+
+/* The shared library this run's CLI goes with: MIMRL_LIB (make test), else
+ * libmimrl.so next to MIMRL_BIN (default build/), in buf; 1 if it exists. */
+int t_shared_lib(char *buf, size_t n);
 #define T_ONCE_PER_TEST_RUN "slow test (PyTorch twin as a port, or estimator accuracy on 5,000 samples) run once per make test, in the OpenBLAS phase: its outcome does not depend on the BLAS build beyond rounding"
 
 /* Member name of an npz as doubles (t_alloc'd; want = 0: any count, else

@@ -351,21 +351,6 @@ Test(api, errors_name_the_input) {
     problem_free(&p);
 }
 
-/* The shared library this run's CLI goes with: MIMRL_LIB (make test), else
- * libmimrl.so next to MIMRL_BIN (default build/). */
-static int shared_lib(char *buf, size_t n) {
-    const char *lib = getenv("MIMRL_LIB"), *bin = getenv("MIMRL_BIN");
-    if (lib && *lib) snprintf(buf, n, "%s", lib);
-    else {
-        snprintf(buf, n, "%s", bin && *bin ? bin : "build/mimrl");
-        char *slash = strrchr(buf, '/');
-        size_t at = slash ? (size_t)(slash - buf + 1) : 0;
-        snprintf(buf + at, n - at, "libmimrl.so");
-    }
-    FILE *f = fopen(buf, "rb");
-    if (f) fclose(f);
-    return f != NULL;
-}
 
 static void python_binding_on(const char *fixture, const char *tag) {
     const char *py = t_python();
@@ -373,7 +358,7 @@ static void python_binding_on(const char *fixture, const char *tag) {
     const char *variant = getenv("MIMRL_VARIANT");
     if (variant && strncmp(variant, "debug", 5) == 0) cr_skip_test("sanitizer build (%s): Python cannot load its library", variant);
     char lib[4096];
-    if (!shared_lib(lib, sizeof lib)) cr_skip_test("%s not built (make shared; make test builds it)", lib);
+    if (!t_shared_lib(lib, sizeof lib)) cr_skip_test("%s not built (make shared; make test builds it)", lib);
     problem p;
     problem_load(&p, fixture, tag);
     run_cli(&p);

@@ -300,20 +300,6 @@ Test(data_est, same_seed_same_numbers_and_summary) {
     cr_assert(fabs(a[0].mean - m) < T_FEW_OPS && fabs(a[0].sd - sqrt(v / 2)) < T_FEW_OPS);
 }
 
-/* The shared library this run's CLI goes with (as test_api.c finds it). */
-static int shared_lib(char *buf, size_t n) {
-    const char *lib = getenv("MIMRL_LIB"), *bin = getenv("MIMRL_BIN");
-    if (lib && *lib) snprintf(buf, n, "%s", lib);
-    else {
-        snprintf(buf, n, "%s", bin && *bin ? bin : "build/mimrl");
-        char *slash = strrchr(buf, '/');
-        size_t at = slash ? (size_t)(slash - buf + 1) : 0;
-        snprintf(buf + at, n - at, "libmimrl.so");
-    }
-    FILE *f = fopen(buf, "rb");
-    if (f) fclose(f);
-    return f != NULL;
-}
 
 Test(data_est, python_estimate_equals_cli, .timeout = 300) {
     const char *py = t_python();
@@ -321,7 +307,7 @@ Test(data_est, python_estimate_equals_cli, .timeout = 300) {
     const char *variant = getenv("MIMRL_VARIANT");
     if (variant && strncmp(variant, "debug", 5) == 0) cr_skip_test("sanitizer build (%s): Python cannot load its library", variant);
     char lib[4096];
-    if (!shared_lib(lib, sizeof lib)) cr_skip_test("%s not built (make shared; make test builds it)", lib);
+    if (!t_shared_lib(lib, sizeof lib)) cr_skip_test("%s not built (make shared; make test builds it)", lib);
     const char *bin = getenv("MIMRL_BIN");
     char cmd[16384], out[16384];
     snprintf(cmd, sizeof cmd, "MIMRL_LIB='%s' '%s' verify/python/test_estimate.py '%s' '%s' 2>&1", lib, py, bin && *bin ? bin : "build/mimrl",
