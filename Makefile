@@ -140,8 +140,8 @@ $(BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 	@./$@ blas
 
-# The test binary counts its own code's allocations (verify/alloc_count.h).
-TEST_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+# The test binary counts its own code's allocations and thread starts (verify/alloc_count.h).
+TEST_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=pthread_create
 $(TESTBIN): $(TEST_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_WRAP) -o $@ $^ $(TEST_LDLIBS)
 
