@@ -76,6 +76,7 @@
 
 #include "ref/core/bert_config.h"
 #include "ref/core/params.h"
+#include "ref/core/pool.h"
 
 typedef enum { MR_BERT_MASK_FINFO_MIN = 0, MR_BERT_MASK_10000 } mr_bert_mask_kind;
 typedef enum { MR_BERT_FREEZE_NO = 0, MR_BERT_FREEZE_PART, MR_BERT_FREEZE_ALL } mr_bert_freeze_mode;
@@ -152,6 +153,7 @@ typedef struct {
     double *work_t[MR_BERT_MAX_THREADS]; /* mr_bert_work_size(m, chunk, L) each; [0] also for the chunk backwards */
     unsigned long *seeds; /* [B] per-sample dropout seeds of the last forward */
     gsl_rng *srng_t[MR_BERT_MAX_THREADS]; /* per-thread mask generators (mt19937), reseeded per sample */
+    mr_pool *pool;      /* `threads` lanes, started with the workspace (none for 1) */
     /* set by the forward, checked by the backward */
     size_t fwd_B, fwd_L;
     int fwd_dropout, fwd_valid;
