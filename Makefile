@@ -88,6 +88,7 @@ PIC_OBJ = build/obj/$(VARIANT)-pic
 LIB_PIC = $(LIB_SRC:%.c=$(PIC_OBJ)/%.o)
 BIN = $(OUT)/mimrl
 TESTBIN = $(OUT)/test_all
+SHIM_FAIL_THREADS = $(OUT)/fail_threads.so
 
 TORCH_PKGS = python3-torch
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev libsleef-dev zlib1g-dev libutf8proc-dev python3 python3-numpy
@@ -142,8 +143,15 @@ $(BIN): $(CLI_OBJ) $(LIB)
 
 # The test binary counts its own code's allocations and thread starts (verify/alloc_count.h).
 TEST_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=pthread_create
-$(TESTBIN): $(TEST_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_WRAP) -o $@ $^ $(TEST_LDLIBS)
+$(TESTBIN): $(TEST_OBJ) $(LIB) $(SHIM_FAIL_THREADS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_WRAP) -o $@ $(TEST_OBJ) $(LIB) $(TEST_LDLIBS)
+
+# An LD_PRELOAD shim whose pthread_create fails (verify/shim/fail_threads.c):
+# the tests run `mimrl train` under it, next to which it is built. Without
+# the sanitizer flags: it is preloaded, also into the ASan builds' mimrl.
+$(SHIM_FAIL_THREADS): verify/shim/fail_threads.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $<
 
 # ----------------------------------------------------------------- install
 # make install [PREFIX=/usr/local] [DESTDIR=] [BLAS=…]: bin/mimrl,

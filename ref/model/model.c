@@ -276,9 +276,10 @@ int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace
     if (!w) return mr_fail(e, MR_ENOMEM, "out of memory for the step workspace");
     w->max = *max;
     /* the branch threads, started here once for every step of the workspace */
-    if (!(w->pool = mr_pool_create(branch_parallel() ? 2 : 1, e))) {
+    mr_error pe = {0};
+    if (!(w->pool = mr_pool_create(branch_parallel() ? 2 : 1, &pe))) {
         free(w);
-        return e ? e->code : MR_ENOMEM;
+        return mr_fail(e, pe.code, "step workspace: %s (MIMRL_ENCODER_THREADS=1: none)", pe.msg);
     }
     int ok = 1;
     TAKE(ok, w, w->t_lin, B * Lt * D), TAKE(ok, w, w->t_mask, B * Lt * D), TAKE(ok, w, w->t_d, B * Lt * D);
