@@ -244,7 +244,7 @@ struct mr_workspace {
     mr_pool *pool; /* the branch threads: 2 lanes (audio on the caller, visual on the pool's thread) or 1 */
 };
 
-/* zeroed, so that a first step sees what calloc gave the old per-step buffers */
+/* zeroed (calloc): a workspace's first step starts from zeroed buffers */
 static void *take(mr_workspace *w, size_t n, size_t size) {
     if (!w || w->nbuf == MR_WS_MAXBUF) return NULL;
     void *p = calloc(n ? n : 1, size);
@@ -437,7 +437,8 @@ static void branch_forward(mr_model *m, mr_workspace *w, int v) {
     if (m->cfg.encoder == MR_ENC_CONV) {
         mr_conv1d_forward(b->y, x, mr_params_val(p, br->conv_w), mr_params_val(p, br->conv_b), B, L, br->d_in, D);
     } else {
-        /* the encoder's cache and scratch as the per-step calloc gave them */
+        /* the encoder's cache and scratch cleared in every forward: each step
+         * starts from zeroed buffers whatever the previous batch left */
         memset(b->rc, 0, mr_rnn_cache_size(&br->rnn, B, L) * sizeof *b->rc);
         memset(b->rw, 0, mr_rnn_work_size(&br->rnn, B, L) * sizeof *b->rw);
         mr_rnn_forward(&br->rnn, p, x, B, L, b->len, b->y, b->rc, b->rw);
