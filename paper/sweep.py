@@ -187,7 +187,10 @@ def data_plan(spec, profile, root, env):
     plan = {}
     for name, ds in spec["datasets"].items():
         synthetic = prof["data"] == "synthetic" or ds.get("always_synthetic")
-        if synthetic:
+        if synthetic and "like" not in ds:
+            plan[name] = {"skip": "no synthetic shape for %s (mimrl synth --like has mosi, mosei, avec only); "
+                                  "profile %s uses synthetic data" % (ds["title"], profile)}
+        elif synthetic:
             args = ["--like", ds["like"]] + prof.get("synth_args", []) + ds.get("synth_args", [])
             prefix = os.path.join(root, "data", name)
             plan[name] = {"prefix": prefix, "synth": args, "synthetic": True,

@@ -6,6 +6,8 @@
   failed_run         a run that exits non-zero is recorded as failed with its stderr's last lines
   kill_resume        SIGKILL of a `mimrl train` mid-epoch; the re-run continues it with --resume and the
                      tables equal the uninterrupted sweep's byte for byte
+  data_plan          every profile plans every declared dataset: one without a synthetic shape (POM) is skipped
+                     with the reason in synthetic profiles, and needs its PAPER_DATA_* in the real one (no binary)
   limits             experiments.json "limits" per dataset: Slurm --time/--mem, --limit overrides, --max-time
                      segments, the local engine's concurrency (no Slurm needed)
   scheduler_fallbacks  a run's state without a live cluster (stand-in squeue/sacct/scontrol): the jobcomp
@@ -446,7 +448,30 @@ def t_limits(args, w):
     return "synthetic profile limits as declared; --limit, bad --limit, --max-time segments, local concurrency %d" % jobs
 
 
-TESTS = [("limits", t_limits), ("scheduler_fallbacks", t_scheduler_fallbacks), ("local_smoke", t_local_smoke), ("failed_run", t_failed_run), ("kill_resume", t_kill_resume),
+def t_data_plan(args, w):
+    """sweep.data_plan on every profile of experiments.json: a dataset with no 'like' (no mimrl synth shape)
+    is skipped with a stated reason instead of breaking the plan; the others are planned as before."""
+    sys.path.insert(0, HERE)
+    import sweep as sw
+    spec = json.load(open(os.path.join(HERE, "experiments.json")))
+    no_shape = [n for n, d in spec["datasets"].items() if "like" not in d]
+    assert "pom" in no_shape, "POM is declared without a synthetic shape: %s" % no_shape
+    for prof in spec["profiles"]:
+        plan = sw.data_plan(spec, prof, os.path.join(w, "dp"), {})
+        assert sorted(plan) == sorted(spec["datasets"]), (prof, sorted(plan))
+        for n in no_shape:
+            why = plan[n].get("skip", "")
+            if spec["profiles"][prof]["data"] == "synthetic":
+                assert "no synthetic shape" in why and "mimrl synth" in why, (prof, n, plan[n])
+            else:
+                assert spec["datasets"][n]["env"] + " not set" in why, (prof, n, plan[n])
+        for n, d in spec["datasets"].items():
+            if "like" in d and (spec["profiles"][prof]["data"] == "synthetic" or d.get("always_synthetic")):
+                assert plan[n]["synth"][:2] == ["--like", d["like"]], (prof, n, plan[n])
+    return "%d profiles planned; %s skipped with the reason where data is synthetic" % (len(spec["profiles"]), ", ".join(no_shape))
+
+
+TESTS = [("data_plan", t_data_plan), ("limits", t_limits), ("scheduler_fallbacks", t_scheduler_fallbacks), ("local_smoke", t_local_smoke), ("failed_run", t_failed_run), ("kill_resume", t_kill_resume),
          ("aggregate_reports", t_aggregate_reports), ("ratio_bootstrap", t_ratio_bootstrap), ("preflight", t_preflight),
          ("smoke_bert", t_smoke_bert), ("data_hash", t_data_hash), ("planted_smoke", t_planted_smoke),
          ("slurm_smoke", t_slurm_smoke)]
