@@ -178,14 +178,12 @@ Test(converters, cubemlp_sdk_pom) {
     cr_assert(mr_npz_read(&z, "label_all", &a, &e) == MR_OK, "%s", e.msg);
     cr_assert(a.ndim == 2 && a.shape[0] == 4 && a.shape[1] == 18, "label_all shape");
     mr_array_free(&a);
-    double *all = t_npz_get(&z, "label_all", 4 * 18);
+    double *all = t_npz_get(&z, "label_all", 4 * 18); /* t_alloc'd: freed at exit */
     for (size_t i = 0; i < 4; i++)
         for (size_t k = 0; k < 18; k++)
             cr_assert(fabs(all[i * 18 + k] - (1.0 + i + k / 100.0)) < T_F32_WIDE, "label_all[%zu][%zu] = %g", i, k, all[i * 18 + k]);
-    free(all);
     double *l7 = t_npz_get(&z, "label_7", 4);
     for (size_t i = 0; i < 4; i++) cr_assert(l7[i] == (double)(i % 7));
-    free(l7);
     mr_npz_close(&z);
     /* `mimrl info` reads it */
     char out[4096];
