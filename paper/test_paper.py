@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """paper/test_paper.py - tests of the paper sweep (make test-paper; part of make test).
 
+  layers             paper/ imports point one way (plan <- aggregate <- sweep); planted upward imports are caught
   local_smoke        the whole smoke profile through the local pool: T1-T6 (.md, .tex), figures, manifest;
                      a second `run` finds everything done and trains nothing
   failed_run         a run that exits non-zero is recorded as failed with its stderr's last lines
@@ -54,6 +55,53 @@ def same_tables(a, b, names):
             with open(os.path.join(a, n + ext), "rb") as f1, open(os.path.join(b, n + ext), "rb") as f2:
                 if f1.read() != f2.read():
                     raise AssertionError("%s%s differs between %s and %s" % (n, ext, a, b))
+
+# the layers of paper/ (plan.py's docstring): a module imports only modules of a lower rank; anything
+# not listed here is not one of ours (stdlib, matplotlib)
+PAPER_LAYERS = {"plan": 0, "aggregate": 1, "sweep": 2, "planted": 2, "testlib": 3, "test_paper": 4, "test_slurm": 4}
+
+
+def layer_violations(folder):
+    """'file:line: imports X (rank a -> b)' for every import in folder/*.py, at any depth (function-local
+    imports included), of a sibling module whose rank is not lower than the importer's."""
+    import ast
+    bad = []
+    for fn in sorted(os.listdir(folder)):
+        mod = fn[:-3]
+        if not fn.endswith(".py"):
+            continue
+        if mod not in PAPER_LAYERS:
+            bad.append("%s: in no layer (add it to PAPER_LAYERS)" % fn)
+            continue
+        tree = ast.parse(open(os.path.join(folder, fn)).read(), fn)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module.split(".")[0]]
+            else:
+                continue
+            for n in names:
+                if n in PAPER_LAYERS and n != mod and PAPER_LAYERS[n] >= PAPER_LAYERS[mod]:
+                    bad.append("%s:%d: imports %s (rank %d -> %d)" % (fn, node.lineno, n, PAPER_LAYERS[mod], PAPER_LAYERS[n]))
+    return bad
+
+
+def t_layers(args, w):
+    bad = layer_violations(HERE)
+    assert not bad, "paper/ imports point up:\n" + "\n".join(bad)
+    # the check must see each kind of violation: a top-level, a function-local and a from-import upward
+    plants = {"top": "import sweep\n", "local": "def f():\n    import aggregate\n", "from": "from sweep import Run\n"}
+    for kind, code in plants.items():
+        d = os.path.join(w, "layers-" + kind)
+        os.makedirs(d)
+        for fn in ("plan.py", "aggregate.py", "sweep.py"):
+            shutil.copy(os.path.join(HERE, fn), d)
+        with open(os.path.join(d, "plan.py"), "a") as f:
+            f.write("\n" + code)
+        found = layer_violations(d)
+        assert any(b.startswith("plan.py:") for b in found), "planted %s import not caught: %s" % (kind, found)
+    return "%d modules, 3 planted violations caught" % len([f for f in os.listdir(HERE) if f.endswith(".py")])
 
 
 def t_local_smoke(args, w):
@@ -446,7 +494,7 @@ def t_limits(args, w):
     return "synthetic profile limits as declared; --limit, bad --limit, --max-time segments, local concurrency %d" % jobs
 
 
-TESTS = [("limits", t_limits), ("scheduler_fallbacks", t_scheduler_fallbacks), ("local_smoke", t_local_smoke), ("failed_run", t_failed_run), ("kill_resume", t_kill_resume),
+TESTS = [("layers", t_layers), ("limits", t_limits), ("scheduler_fallbacks", t_scheduler_fallbacks), ("local_smoke", t_local_smoke), ("failed_run", t_failed_run), ("kill_resume", t_kill_resume),
          ("aggregate_reports", t_aggregate_reports), ("ratio_bootstrap", t_ratio_bootstrap), ("preflight", t_preflight),
          ("smoke_bert", t_smoke_bert), ("data_hash", t_data_hash), ("planted_smoke", t_planted_smoke),
          ("slurm_smoke", t_slurm_smoke)]
