@@ -260,6 +260,18 @@ def row_label(spec, row):
     return row.get("label") or spec["configs"][row["config"]]["label"]
 
 
+def reading_notes(t, synthetic):
+    """what the table shows and what it cannot show (experiments.json tables.*.reading), and, on synthetic
+    data, what it cannot show because the data is generated; first in every table's notes."""
+    r = t.get("reading")
+    if not r:
+        return []
+    notes = ["What this table shows: " + r["shows"], "What it cannot show: " + r["cannot_show"]]
+    if synthetic and r.get("cannot_show_synthetic"):
+        notes.append("What it cannot show on this profile's synthetic data, whatever the numbers: " + r["cannot_show_synthetic"])
+    return notes
+
+
 def table_notes(ctx, datasets, problems):
     prof = ctx.spec["profiles"][ctx.profile]
     text = prof.get("text", "features")
@@ -651,6 +663,7 @@ def aggregate(spec, profile, root, out, dplan, skipped, tables=None):
     for tname in names:
         t = spec["tables"][tname]
         header, rows, notes = BUILDERS[t["kind"]](ctx, tname, t)
+        notes = reading_notes(t, spec["profiles"][profile]["data"] == "synthetic") + notes
         title = "%s — %s" % (tname, t["title"])
         md = "### %s\n\n%s\n\n%s\n" % (title, md_table(header, rows), "\n".join("* " + n for n in notes))
         with open(os.path.join(out, tname + ".md"), "w") as f:

@@ -113,6 +113,11 @@ def t_local_smoke(args, w):
             text = open(os.path.join(out, n + ext)).read()
             assert "synthetic" in text and "smoke" in text, "%s%s does not say it is synthetic smoke data" % (n, ext)
             assert "/" + os.path.basename(w) + "/" not in text, "%s%s contains a run-root path" % (n, ext)
+            if ext == ".md":
+                for want in ("What this table shows:", "What it cannot show:"):
+                    assert want in text, "%s.md does not say %r" % (n, want)
+                if n != "T6":  # T6 is planted synthetic data by design; its limits are in cannot_show
+                    assert "on this profile's synthetic data, whatever the numbers:" in text, "%s.md does not say what synthetic data cannot show" % n
     for f in ("F1_mosi.png", "F1_mosei.png", "F1_avec.png", "F1_planted.png", "F2_shares.png", "F3_ratio.png", "manifest.json", "README.md"):
         assert os.path.getsize(os.path.join(out, f)) > 0, f
     man = json.load(open(os.path.join(out, "manifest.json")))
