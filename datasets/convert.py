@@ -230,14 +230,12 @@ SDK_TEXT = ['text', 'glove', 'last_hidden_state', 'masked_last_hidden_state', 'p
 # (kiva12138/MIMRL Solver.get_label_from_datas: `labels[0][:, 0]` for pom_SDK).
 POM_TARGETS = 18
 POM_LABEL_COLUMN = 0
-SDK_FIELDS = {'mosi': ['features', 'label', 'label_2', 'label_7', 'segment'],
-              'mosei': ['features', 'label', 'label_2', 'label_7', 'segment'],
-              'pom': ['features', 'label', 'label_7', 'segment']}
+POM_FIELDS = ['features', 'label', 'label_7', 'segment']  # MOSI/MOSEI samples have label_2 too (5 items)
 
 
 def sdk_pom_sample(s, where):
     """the checked (label_all row, label_7) of one POM sample; every problem names the file, the row and the field."""
-    fields = SDK_FIELDS['pom']
+    fields = POM_FIELDS
     need(isinstance(s, (list, tuple)), '%s: expected a list %s, got %s' % (where, fields, type(s).__name__))
     if len(s) < len(fields):  # the segment is the last item in every SDK layout, so 3 items lack label_7
         missing = ['label_7'] if len(s) == 3 else fields[len(s):]
@@ -254,7 +252,7 @@ def sdk_pom_sample(s, where):
     try:
         l7 = np.asarray(s[2]).reshape(-1)
         need(l7.size == 1 and float(l7[0]) == int(l7[0]), "%s: field 'label_7' must be one integer class, got %r" % (where, s[2]))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         raise ConvertError("%s: field 'label_7' must be one integer class, got %r" % (where, s[2]))
     return row, int(l7[0])
 
