@@ -363,7 +363,7 @@ def projection(spec, profile, runs, root, jobs, dplan):
         if run_state(root, r) == "done":
             continue
         epochs = int(r.flags.get("epochs_num", 70))
-        like = spec["datasets"][r.dataset]["like"]
+        like = spec["datasets"][r.dataset].get("like", r.dataset)  # POM has no synthetic shape; bench rows are keyed by shape
         if r.dataset in measured:
             s, why = measured[r.dataset], "measured in this run root"
         elif "smoke_epoch_seconds" in prof:
