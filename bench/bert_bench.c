@@ -26,7 +26,7 @@
 
 #include "ref/core/blas.h"
 #include "ref/core/common.h"
-#include "ref/nn/bert.h"
+#include "ref/bert/bert.h"
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

@@ -11,7 +11,7 @@
 
 #include "ref/core/gradcheck.h"
 #include "ref/core/npz.h"
-#include "ref/nn/bert.h"
+#include "ref/bert/bert.h"
 #include "ref/nn/layers.h"
 #include "verify/helpers.h"
 #include "verify/tolerance.h"

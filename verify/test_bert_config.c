@@ -5,7 +5,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "ref/core/bert_config.h"
+#include "ref/bert/bert_config.h"
 #include "verify/helpers.h"
 
 typedef struct {

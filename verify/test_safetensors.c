@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ref/core/bert_config.h"
-#include "ref/core/hfdir.h"
+#include "ref/bert/bert_config.h"
+#include "ref/bert/hfdir.h"
 #include "ref/core/json.h"
 #include "ref/core/npz.h"
 #include "ref/core/safetensors.h"

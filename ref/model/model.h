@@ -26,7 +26,7 @@
 #include "ref/model/cubemlp.h"
 #include "ref/core/npz.h"
 #include "ref/core/params.h"
-#include "ref/nn/bert.h"
+#include "ref/bert/bert.h"
 #include "ref/nn/rnn.h"
 
 typedef enum { MR_ENC_GRU = 0, MR_ENC_LSTM, MR_ENC_CONV } mr_encoder;

@@ -74,7 +74,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ref/core/bert_config.h"
+#include "ref/bert/bert_config.h"
 #include "ref/core/params.h"
 
 typedef enum { MR_BERT_MASK_FINFO_MIN = 0, MR_BERT_MASK_10000 } mr_bert_mask_kind;
