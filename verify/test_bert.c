@@ -1,4 +1,4 @@
-/* test_bert.c — BERT (ref/nn/bert.h): finite-difference gradients of the
+/* test_bert.c — BERT (ref/bert/bert.h): finite-difference gradients of the
  * masked softmax, the attention core and a whole tiny BERT (every tensor,
  * dropout off and on with fixed masks), accumulation, exact zero weight on
  * PAD keys, chunk-size invariance, the pooler and frozen tensors, input

@@ -1,6 +1,6 @@
 /* test_safetensors.c — ref/core/safetensors (reader/writer), the strict JSON
- * reader under it (ref/core/json), config.json (ref/core/bert_config), the
- * BERT weight loaders (ref/core/hfdir) and `mimrl bert-init` / `bert-info`
+ * reader under it (ref/core/json), config.json (ref/bert/bert_config), the
+ * BERT weight loaders (ref/bert/hfdir) and `mimrl bert-init` / `bert-info`
  * (ref/cli/cli_bert.c).
  *
  * Files are hand-built byte by byte, so the expected values are known
