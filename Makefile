@@ -66,9 +66,11 @@ PYTORCH = $(or $(PYTHON_TORCH),/usr/bin/python3)
 
 # The library, one folder per layer, each including only from the layers
 # before it (verify/check_layers.sh enforces it):
-#   ref/core → ref/nn → estimators → datasets, ref/model → ref/train → ref/api → ref/cli
+#   ref/core → ref/nn → ref/bert, estimators → datasets, ref/model → ref/train → ref/api → ref/cli
+# (ref/bert: BERT's config, weights from Hugging Face directories, safetensors
+# or npz, and its layers)
 # (ref/api: the oracle step and the public C API of include/mimrl/mimrl.h)
-LAYERS   = ref/core ref/nn estimators datasets ref/model ref/train ref/api
+LAYERS   = ref/core ref/nn ref/bert estimators datasets ref/model ref/train ref/api
 LIB_SRC  = $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
 CLI_SRC  = $(wildcard ref/cli/*.c)
 TEST_SRC = $(wildcard verify/*.c)
@@ -395,7 +397,7 @@ fuzz-safetensors: deps deps-fuzz $(TESTBIN)
 	@mkdir -p $(FUZZ_DIR)/corpus-st
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  $(CPPFLAGS) -DMR_REF=1 -o $(FUZZ_DIR)/fuzz_safetensors verify/fuzz/fuzz_safetensors.c ref/core/safetensors.c \
-	  ref/core/json.c ref/core/bert_config.c ref/core/npz.c ref/core/common.c -lz -lm
+	  ref/core/json.c ref/bert/bert_config.c ref/core/npz.c ref/core/common.c -lz -lm
 	OPENBLAS_NUM_THREADS=1 MIMRL_FUZZ_SEEDS=$(FUZZ_DIR)/corpus-st ./$(TESTBIN) --filter 'safetensors/write_fuzz_seeds' >/dev/null
 	./$(FUZZ_DIR)/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
 	  $(FUZZ_DIR)/corpus-st 2>&1 | tee $(FUZZ_DIR)/last-st.log | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done'

@@ -25,7 +25,6 @@
                      cluster cannot start (not root, packages missing)
 Prints one line per test and `paper: N passed, N failed, N skipped`; exit 1 on any failure.
 """
-import argparse
 import json
 import os
 import shutil
@@ -34,13 +33,11 @@ import subprocess
 import sys
 import time
 
+from testlib import Skip, counts, parse_args, run_one, selected, summary
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SWEEP = os.path.join(HERE, "sweep.py")
-
-
-class Skip(Exception):
-    pass
 
 
 def sweep(args, *extra, env=None, check=None):
@@ -531,34 +528,17 @@ TESTS = [("layers", t_layers), ("data_plan", t_data_plan), ("limits", t_limits),
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=os.path.join(REPO, "build", "mimrl"))
-    ap.add_argument("--work", default=os.path.join(REPO, "build", "paper-test"))
-    ap.add_argument("--only", help="comma-separated test names")
-    args = ap.parse_args()
-    args.bin = os.path.abspath(args.bin)
-    w = os.path.abspath(args.work)
+    args, w = parse_args(REPO, "paper-test")
     if os.path.exists(w):
         shutil.rmtree(w)
     os.makedirs(w)
-    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    c = counts()
     t_all = time.time()
-    for name, fn in TESTS:
-        if args.only and name not in args.only.split(","):
-            continue
-        t0 = time.time()
-        try:
-            note = fn(args, w)
-            counts["passed"] += 1
-            print("[PASS] paper::%s (%.0f s)%s" % (name, time.time() - t0, ": " + note if note else ""), flush=True)
-        except Skip as e:
-            counts["skipped"] += 1
-            print("[SKIP] paper::%s: %s" % (name, e), flush=True)
-        except Exception as e:  # noqa: BLE001 - any error is a failed test
-            counts["failed"] += 1
-            print("[FAIL] paper::%s (%.0f s): %s: %s" % (name, time.time() - t0, e.__class__.__name__, e), flush=True)
-    print("paper: %d passed, %d failed, %d skipped (%.0f s)" % (counts["passed"], counts["failed"], counts["skipped"], time.time() - t_all))
-    return 1 if counts["failed"] else 0
+    for name, fn in selected(TESTS, args.only):
+        line, k = run_one("paper", name, fn, args, w)
+        c[k] += 1
+        print(line, flush=True)
+    return summary("paper", c, t_all)
 
 
 if __name__ == "__main__":

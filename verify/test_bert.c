@@ -1,4 +1,4 @@
-/* test_bert.c — BERT (ref/nn/bert.h): finite-difference gradients of the
+/* test_bert.c — BERT (ref/bert/bert.h): finite-difference gradients of the
  * masked softmax, the attention core and a whole tiny BERT (every tensor,
  * dropout off and on with fixed masks), accumulation, exact zero weight on
  * PAD keys, chunk-size invariance, the pooler and frozen tensors, input
@@ -11,7 +11,7 @@
 
 #include "ref/core/gradcheck.h"
 #include "ref/core/npz.h"
-#include "ref/nn/bert.h"
+#include "ref/bert/bert.h"
 #include "ref/nn/layers.h"
 #include "verify/alloc_count.h"
 #include "verify/helpers.h"

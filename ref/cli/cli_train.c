@@ -16,7 +16,7 @@
 #include "ref/train/config.h"
 #include "ref/core/json.h"
 #include "ref/train/train.h"
-#include "ref/core/hfdir.h"
+#include "ref/bert/hfdir.h"
 #include "datasets/tokenizer.h"
 
 static const char *TRAIN_HELP =

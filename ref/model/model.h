@@ -1,5 +1,5 @@
 /* model.h — the MIMRL model (spec §1–§4): text from a BERT run on token ids
- * (cfg.bert, ref/nn/bert.h; spec §1.2) or from precomputed token features,
+ * (cfg.bert, ref/bert/bert.h; spec §1.2) or from precomputed token features,
  * through W_t, audio and visual encoders with their tails, pooled
  * T_F / A_F / V_F, CubeMLP, composition, head, F_F; the 5 variational MI
  * estimators and the 6 conditional MI estimators wired as §4.1; the stage-1
@@ -26,7 +26,7 @@
 #include "ref/model/cubemlp.h"
 #include "ref/core/npz.h"
 #include "ref/core/params.h"
-#include "ref/nn/bert.h"
+#include "ref/bert/bert.h"
 #include "ref/nn/rnn.h"
 
 typedef enum { MR_ENC_GRU = 0, MR_ENC_LSTM, MR_ENC_CONV } mr_encoder;
@@ -193,7 +193,7 @@ typedef struct {
 } mr_step;
 
 /* Dropout draws, in order, from r->drop: with BERT first its B per-sample
- * seeds (one gsl_rng_get each, ref/nn/bert.h), then the text mask, audio,
+ * seeds (one gsl_rng_get each, ref/bert/bert.h), then the text mask, audio,
  * visual, CubeMLP, head masks.
  * Forward pass and both objectives into ws (valid until its next forward).
  * banks NULL: no MI terms (epoch 0, O-22). */

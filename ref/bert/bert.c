@@ -1,5 +1,5 @@
 /* bert.c — BERT forward and backward over chunks of samples (bert.h). */
-#include "ref/nn/bert.h"
+#include "ref/bert/bert.h"
 
 #include <float.h>
 #include <gsl/gsl_randist.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "ref/core/blas.h"
-#include "ref/core/hfdir.h"
+#include "ref/bert/hfdir.h"
 #include "ref/nn/layers.h"
 
 /* ------------------------------------------------------------ registration */
