@@ -642,7 +642,17 @@ Test(train, bert_weights_npz_and_chunk_size_give_the_same_run, .timeout = 600) {
     char flags[1400];
     snprintf(flags, sizeof flags, "--bert %s --bert_weights %s --bert_chunk 3 --bert_pad longest", wdir, wnpz);
     straight_and_resumed(prefix, flags, b, c2, 2);
-    same_run(a, b, 2);
+    /* chunk 8 against chunk 3, bit for bit: a claim about the BLAS=none
+     * build, whose products sum in a fixed order whatever the shape. OpenBLAS
+     * may pick its kernel or blocking by the product's shape, and the chunk
+     * size changes the shapes: on an AMD EPYC with AVX-512 and Debian's
+     * OpenBLAS 0.3.21 (measured 2026-12-06) these two 2-epoch runs differ by up
+     * to 8.9e-6 in the parameters (last-bit differences grown by training),
+     * while each is bit-reproducible, on any thread count. */
+    if (t_reference_phase())
+        same_run(a, b, 2);
+    else
+        cr_log_warn("chunk 8 vs chunk 3 compared bit for bit in the BLAS=none phase only (OpenBLAS may group sums by shape)");
     char cj[700];
     snprintf(cj, sizeof cj, "%s/config.json", c2);
     size_t n;
