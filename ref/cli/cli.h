@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "ref/core/fsutil.h"
 #include "ref/train/config.h"
 
 typedef struct {

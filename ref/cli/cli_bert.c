@@ -113,23 +113,12 @@ static int read_text(const char *path, words *W, mr_error *e) {
         mr_array_free(&o);
         return rc;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) return mr_fail(e, MR_EIO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return mr_fail(e, MR_EIO, "%s: not a regular file", path);
-    }
-    size_t n = (size_t)st.st_size;
-    unsigned char *b = malloc(n ? n : 1);
-    if (!b) {
-        fclose(f);
-        return mr_fail(e, MR_ENOMEM, "%s: out of memory", path);
-    }
-    size_t got = fread(b, 1, n, f);
-    fclose(f);
-    int rc = got != n ? mr_fail(e, MR_EIO, "%s: read failed", path)
-                      : split_text(W, b, n) ? mr_fail(e, MR_ENOMEM, "out of memory") : MR_OK;
+    char *b;
+    size_t n;
+    /* a corpus to count words in: up to 1 GiB, refused by name above */
+    int rc = mr_read_file(path, (size_t)1 << 30, &b, &n, e);
+    if (rc != MR_OK) return rc;
+    rc = split_text(W, (const unsigned char *)b, n) ? mr_fail(e, MR_ENOMEM, "out of memory") : MR_OK;
     free(b);
     return rc;
 }
@@ -235,8 +224,7 @@ static int bert_init(int argc, char **argv) {
     mr_params p;
     mr_params_init(&p);
     size_t vocab = 0;
-    if (rc == MR_OK && mkdir(dir, 0755) != 0 && errno != EEXIST)
-        rc = mr_fail(&e, MR_EIO, "%s: cannot create the directory: %s", dir, strerror(errno));
+    if (rc == MR_OK) rc = mr_mkdir_p(dir, &e);
     if (rc == MR_OK) {
         snprintf(path, sizeof path, "%s/vocab.txt", dir);
         rc = write_vocab(path, &W, &vocab, &e);

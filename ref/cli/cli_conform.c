@@ -757,16 +757,11 @@ static int write_report(const char *path, const char *suite, const char *dtype, 
     return 0;
 }
 
-static int mkdir_p(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
+static int mkdir_p(const char *path, char *why, size_t n) {
+    mr_error e = {0};
+    if (mr_mkdir_p(path, &e) == MR_OK) return 0;
+    snprintf(why, n, "%s", e.msg);
+    return -1;
 }
 
 static double since(const struct timespec *t0) {
@@ -830,8 +825,9 @@ int mr_cmd_conform(int argc, char **argv) {
         const char *tmp = getenv("TMPDIR");
         snprintf(work, sizeof work, "%s/mimrl-conform-%s-%lu", tmp && *tmp ? tmp : "/tmp", suite, seed);
     }
-    if (mkdir_p(work)) {
-        fprintf(stderr, "mimrl conform: cannot create the work directory %s: %s\n", work, strerror(errno));
+    char why[8300];
+    if (mkdir_p(work, why, sizeof why)) {
+        fprintf(stderr, "mimrl conform: cannot create the work directory %s: %s\n", work, why);
         return 2;
     }
     int f32 = strcmp(dtype, "float32") == 0;
@@ -854,9 +850,9 @@ int mr_cmd_conform(int argc, char **argv) {
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         mr_error e = {0};
-        if (mkdir_p(dir)) {
+        if (mkdir_p(dir, why, sizeof why)) {
             snprintf(r->status, sizeof r->status, "FAIL");
-            snprintf(r->detail, sizeof r->detail, "cannot create %s: %s", dir, strerror(errno));
+            snprintf(r->detail, sizeof r->detail, "cannot create %s: %s", dir, why);
         } else if (generate(c, sel[s], seed, dir, &e)) {
             snprintf(r->status, sizeof r->status, "FAIL");
             snprintf(r->detail, sizeof r->detail, "generating the case: %s", e.msg);

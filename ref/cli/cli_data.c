@@ -155,17 +155,14 @@ int mr_cmd_synth(int argc, char **argv) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", out);
     char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-        for (char *p = dir + 1; *p; p++)
-            if (*p == '/') {
-                *p = '\0';
-                mkdir(dir, 0777);
-                *p = '/';
-            }
-        mkdir(dir, 0777);
-    }
     mr_error e = {0};
+    if (slash && slash > dir) {
+        *slash = '\0';
+        if ((rc = mr_mkdir_p(dir, &e))) {
+            fprintf(stderr, "mimrl synth: --out %s: %s\n", out, e.msg);
+            return 2;
+        }
+    }
     if ((rc = mr_synth_write(&c, out, stdout, &e))) {
         fprintf(stderr, "mimrl synth: %s\n", e.msg);
         return rc == MR_EIO || rc == MR_EINVAL ? 2 : 1;

@@ -561,16 +561,11 @@ int mr_cmd_estimate(int argc, char **argv) {
 
 /* ------------------------------------------------------ verify-estimators */
 
-static int mkdir_p(const char *d) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", d);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(buf, 0777);
-            *p = '/';
-        }
-    return mkdir(buf, 0777) == 0 || errno == EEXIST ? 0 : -1;
+static int mkdir_p(const char *cmd, const char *d) {
+    mr_error e = {0};
+    if (mr_mkdir_p(d, &e) == MR_OK) return 0;
+    fprintf(stderr, "mimrl %s: cannot create %s: %s\n", cmd, d, e.msg);
+    return -1;
 }
 
 int mr_cmd_verify_estimators(int argc, char **argv) {
@@ -581,10 +576,7 @@ int mr_cmd_verify_estimators(int argc, char **argv) {
     int quick = fl[1].seen;
     unsigned long seeds = quick ? 2 : 5;
     if (fl[2].value && (mr_parse_ulong("verify-estimators", "--seeds", fl[2].value, &seeds) || seeds == 0)) return 2;
-    if (mkdir_p(out)) {
-        fprintf(stderr, "mimrl verify-estimators: cannot create %s\n", out);
-        return 2;
-    }
+    if (mkdir_p("verify-estimators", out)) return 2;
     char path[4096];
     mr_error e = {0};
     double t_start = mr_seconds();
@@ -813,10 +805,7 @@ int mr_cmd_verify_peer(int argc, char **argv) {
         fprintf(stderr, "mimrl verify-peer: %s\n", e.msg);
         return 2;
     }
-    if (mkdir_p(out)) {
-        fprintf(stderr, "mimrl verify-peer: cannot create %s\n", out);
-        return 2;
-    }
+    if (mkdir_p("verify-peer", out)) return 2;
     mr_est_opts o;
     mr_est_opts_default(&o);
     o.seeds = 1;

@@ -15,6 +15,7 @@
 #include "ref/cli/cli.h"
 #include "ref/train/config.h"
 #include "ref/core/json.h"
+#include "ref/core/fsutil.h"
 #include "ref/train/train.h"
 #include "ref/core/hfdir.h"
 #include "datasets/tokenizer.h"
@@ -58,18 +59,6 @@ static void train_help(void) {
     mr_cfg_help(stdout);
 }
 
-static int mkdirs(const char *d) {
-    char b[4096];
-    snprintf(b, sizeof b, "%s", d);
-    for (char *p = b + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(b, 0777);
-            *p = '/';
-        }
-    return mkdir(b, 0777) == 0 || errno == EEXIST ? 0 : -1;
-}
-
 static int exists(const char *p) {
     struct stat st;
     return stat(p, &st) == 0;
@@ -80,7 +69,8 @@ static int ensure_synth(const char *prefix, mr_error *e) {
     char p[4200];
     snprintf(p, sizeof p, "%s_test.npz", prefix);
     if (exists(p)) return MR_OK;
-    mkdirs("build/data");
+    int rc = mr_mkdir_p("build/data", e);
+    if (rc != MR_OK) return rc;
     mr_synth_cfg c;
     mr_synth_default(&c, MR_LIKE_MOSI);
     c.max_frames = 50; /* shorter sequences than real MOSI: a run of a few minutes on 2 cores */
@@ -243,6 +233,10 @@ static int parse_args(int argc, char **argv, train_args *a) {
     return -1;
 }
 
+/* A run's config.json is a few kB; 16 MiB leaves room for long paths and
+ * whitespace, and a bigger file is refused by name, never cut. */
+enum { CONFIG_JSON_MAX = 16 << 20 };
+
 /* --resume: every setting comes from the run directory's config.json;
  * --epochs_num may extend the run. */
 static int resume_config(train_args *a) {
@@ -250,20 +244,17 @@ static int resume_config(train_args *a) {
     char path[4200];
     mr_error e = {0};
     snprintf(path, sizeof path, "%s/config.json", a->resume);
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    char *txt;
+    size_t n;
+    int frc = mr_read_file(path, CONFIG_JSON_MAX, &txt, &n, &e);
+    if (frc == MR_EIO && access(path, F_OK) != 0) {
         fprintf(stderr, "mimrl train: --resume %s: no config.json there\n", a->resume);
         return 2;
     }
-    char *txt = malloc(1 << 20);
-    if (!txt) {
-        fclose(f);
-        fprintf(stderr, "mimrl train: out of memory\n");
-        return 1;
+    if (frc != MR_OK) {
+        fprintf(stderr, "mimrl train: --resume %s: %s\n", a->resume, e.msg);
+        return frc == MR_ENOMEM ? 1 : 2;
     }
-    size_t n = fread(txt, 1, (1 << 20) - 1, f);
-    fclose(f);
-    txt[n] = 0;
     mr_model_cfg_default(&a->mc);
     mr_train_cfg_default(&a->tc);
     mr_kvlist l;
@@ -352,8 +343,9 @@ static const char *const RUN_FILES[] = {"summary.json", "last.npz", "best.npz", 
 static int open_rundir(train_args *a, int *lockfd) {
     char path[4200];
     if (!a->resume) snprintf(a->rundir, sizeof a->rundir, "%s%s", a->out ? "" : "runs/", a->out ? a->out : a->tc.task_name);
-    if (mkdirs(a->rundir)) {
-        fprintf(stderr, "mimrl train: cannot create the run directory %s: %s\n", a->rundir, strerror(errno));
+    mr_error me = {0};
+    if (mr_mkdir_p(a->rundir, &me)) {
+        fprintf(stderr, "mimrl train: cannot create the run directory %s: %s\n", a->rundir, me.msg);
         return 2;
     }
     snprintf(path, sizeof path, "%s/train.lock", a->rundir);
