@@ -334,12 +334,13 @@ static void usage(FILE *f) {
     for (size_t i = 0; i < NCOMMANDS; i++) {
         const mr_cmd_flags *c = COMMANDS[i].flags;
         const char *u = c->usage ? c->usage : "";
-        fprintf(f, "  %s%s", c->name, *u ? " " : "");
+        int col = fprintf(f, "  %s%s", c->name, *u ? " " : "");
         for (; *u; u++) {
-            if (*u == '\n') fprintf(f, "\n  %s ", c->name);
-            else fputc(*u, f);
+            if (*u == '\n') col = fprintf(f, "\n  %s ", c->name) - 1;
+            else col += fputc(*u, f) != EOF;
         }
-        fputs("\n                     ", f);
+        if (col < 19) fprintf(f, "%*s", 21 - col, ""); /* a short line: the summary beside it */
+        else fputs("\n                     ", f);
         for (const char *s = COMMANDS[i].summary; *s; s++) {
             fputc(*s, f);
             if (*s == '\n') fputs("                     ", f);

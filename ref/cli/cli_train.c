@@ -156,6 +156,7 @@ static int set_preset(void *field, const char *cmd, const char *val) {
 /* The run options (the official flags are the table of ref/train/config.c).
  * MR_OPT_CONFIG: written to the run's config.json and read back on --resume. */
 static const mr_opt TRAIN_OPTS[] = {
+    {NULL, MR_OPT_HEADING, 0, NULL, NULL, "run options:\n", NULL, 0},
     {"--data", MR_OPT_TEXT, offsetof(train_args, data), NULL, "PREFIX", "the three splits PREFIX_{train,valid,test}.npz", NULL,
      MR_OPT_CONFIG},
     {"--out", MR_OPT_TEXT, offsetof(train_args, out), NULL, "RUNDIR", "run directory [default runs/TASK_NAME]", NULL, 0},
@@ -186,8 +187,7 @@ const mr_cmd_flags mr_flags_train = {
     "train", "[--data PREFIX] [--out RUNDIR] [--overwrite] [--preset NAME] [official flags…]\n--resume RUNDIR [--epochs_num N]",
     "Trains MIMRL on PREFIX_train.npz / _valid.npz / _test.npz (mimrl-npz, datasets/SCHEMA.md).\n"
     "Without --data: the built-in synthetic MOSI-like dataset (build/data/synth_mosi_*, written on first use).\n"
-    "\n"
-    "run options:\n",
+    "\n",
     TRAIN_OPTS, MR_OPT_N(TRAIN_OPTS),
     "\n"
     "Run directory: config.json, metrics.csv, best.npz, last.npz, predictions_valid.npz,\n"
@@ -695,7 +695,7 @@ static const mr_opt EVAL_OPTS[] = {
 };
 
 const mr_cmd_flags mr_flags_eval = {
-    "eval", "--checkpoint FILE.npz --data PREFIX [--split test|valid|train] [--json] [--bert DIR [--bert_pad dec|longest] [--bert_chunk N]]",
+    "eval", "--checkpoint FILE.npz --data PREFIX [--split test|valid|train] [--json] [--bert DIR ...]",
     "Metrics of a saved model on a split (a checkpoint with BERT needs --bert DIR for its vocab.txt).\n", EVAL_OPTS,
     MR_OPT_N(EVAL_OPTS), NULL};
 

@@ -89,12 +89,18 @@ void mr_opts_help_rows(const mr_opt *opt, size_t nopt, FILE *f) {
             continue;
         }
         char head[128];
-        int n = snprintf(head, sizeof head, "  %s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        snprintf(head, sizeof head, "  %s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        int n = 0; /* columns: UTF-8 continuation bytes take none */
+        for (const char *p = head; *p; p++) n += ((unsigned char)*p & 0xC0) != 0x80;
         fputs(head, f);
-        if (n >= COL - 1) fprintf(f, "\n%*s", COL, "");
-        else fprintf(f, "%*s", COL - n, "");
-        put_indented(f, o->help ? o->help : "", COL);
-        if (o->def && mr_opt_takes_value(o) && !(o->help && strstr(o->help, "default"))) fprintf(f, " [default %s]", o->def);
+        const char *help = o->help ? o->help : "";
+        int def = o->def && mr_opt_takes_value(o) && !strstr(help, "default");
+        if (*help || def) {
+            if (n >= COL - 1) fprintf(f, "\n%*s", COL, "");
+            else fprintf(f, "%*s", COL - n, "");
+        }
+        put_indented(f, help, COL);
+        if (def) fprintf(f, "%s[default %s]", *help ? " " : "", o->def);
         fputc('\n', f);
     }
 }
