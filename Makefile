@@ -66,9 +66,11 @@ PYTORCH = $(or $(PYTHON_TORCH),/usr/bin/python3)
 
 # The library, one folder per layer, each including only from the layers
 # before it (verify/check_layers.sh enforces it):
-#   ref/core → ref/nn → estimators → datasets, ref/model → ref/train → ref/api → ref/cli
+#   ref/core → ref/nn → ref/bert, estimators → datasets, ref/model → ref/train → ref/api → ref/cli
+# (ref/bert: BERT's config, weights from Hugging Face directories, safetensors
+# or npz, and its layers)
 # (ref/api: the oracle step and the public C API of include/mimrl/mimrl.h)
-LAYERS   = ref/core ref/nn estimators datasets ref/model ref/train ref/api
+LAYERS   = ref/core ref/nn ref/bert estimators datasets ref/model ref/train ref/api
 LIB_SRC  = $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
 CLI_SRC  = $(wildcard ref/cli/*.c)
 TEST_SRC = $(wildcard verify/*.c)
@@ -88,6 +90,7 @@ PIC_OBJ = build/obj/$(VARIANT)-pic
 LIB_PIC = $(LIB_SRC:%.c=$(PIC_OBJ)/%.o)
 BIN = $(OUT)/mimrl
 TESTBIN = $(OUT)/test_all
+SHIM_FAIL_THREADS = $(OUT)/fail_threads.so
 
 TORCH_PKGS = python3-torch
 DEB_PKGS = make gcc libc6-dev pkg-config libgsl-dev libopenblas-dev libcriterion-dev libsleef-dev zlib1g-dev libutf8proc-dev python3 python3-numpy
@@ -140,10 +143,17 @@ $(BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 	@./$@ blas
 
-# The test binary counts its own code's allocations (verify/alloc_count.h).
-TEST_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
-$(TESTBIN): $(TEST_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_WRAP) -o $@ $^ $(TEST_LDLIBS)
+# The test binary counts its own code's allocations and thread starts (verify/alloc_count.h).
+TEST_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=pthread_create
+$(TESTBIN): $(TEST_OBJ) $(LIB) $(SHIM_FAIL_THREADS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_WRAP) -o $@ $(TEST_OBJ) $(LIB) $(TEST_LDLIBS)
+
+# An LD_PRELOAD shim whose pthread_create fails (verify/shim/fail_threads.c):
+# the tests run `mimrl train` under it, next to which it is built. Without
+# the sanitizer flags: it is preloaded, also into the ASan builds' mimrl.
+$(SHIM_FAIL_THREADS): verify/shim/fail_threads.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $<
 
 # ----------------------------------------------------------------- install
 # make install [PREFIX=/usr/local] [DESTDIR=] [BLAS=…]: bin/mimrl,
@@ -387,7 +397,7 @@ fuzz-safetensors: deps deps-fuzz $(TESTBIN)
 	@mkdir -p $(FUZZ_DIR)/corpus-st
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  $(CPPFLAGS) -DMR_REF=1 -o $(FUZZ_DIR)/fuzz_safetensors verify/fuzz/fuzz_safetensors.c ref/core/safetensors.c \
-	  ref/core/json.c ref/core/bert_config.c ref/core/npz.c ref/core/common.c -lz -lm
+	  ref/core/json.c ref/bert/bert_config.c ref/core/npz.c ref/core/common.c -lz -lm
 	OPENBLAS_NUM_THREADS=1 MIMRL_FUZZ_SEEDS=$(FUZZ_DIR)/corpus-st ./$(TESTBIN) --filter 'safetensors/write_fuzz_seeds' >/dev/null
 	./$(FUZZ_DIR)/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
 	  $(FUZZ_DIR)/corpus-st 2>&1 | tee $(FUZZ_DIR)/last-st.log | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done'

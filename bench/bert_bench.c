@@ -1,4 +1,4 @@
-/* bert_bench.c — BERT forward + backward throughput (ref/nn/bert.h).
+/* bert_bench.c — BERT forward + backward throughput (ref/bert/bert.h).
  *
  *   bert_bench [--B 128] [--L 100] [--chunk 8] [--keep 0] [--layers 12] [--reps 1] [--threads 1]
  *
@@ -26,7 +26,7 @@
 
 #include "ref/core/blas.h"
 #include "ref/core/common.h"
-#include "ref/nn/bert.h"
+#include "ref/bert/bert.h"
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

@@ -149,7 +149,7 @@ def train_section(out):
 BERT_PROSE = ('BERT-base (hidden 768, 12 layers, FFN 3072, vocab 30,522; random weights, HF init) at B × L tokens, '
               'training mode (dropout 0.1), loss Σ out·R, forward then backward, best of the repetitions. mimrl.c runs the '
               'batch in chunks of samples, keeps one chunk of activations per thread and recomputes the rest in the '
-              'backward (`ref/nn/bert.h`); *chunk threads* 2 runs the chunk forwards (the forward and the recompute) on '
+              'backward (`ref/bert/bert.h`); *chunk threads* 2 runs the chunk forwards (the forward and the recompute) on '
               'two threads with one OpenBLAS thread each, the chunk backwards sequentially with OpenBLAS\'s threads. '
               'The PyTorch twin (`verify/torch/bert_torch.py bench`, torch operations, 2 threads) runs each chunk\'s '
               'forward then backward (gradient accumulation, no recompute: one chunk forward fewer than mimrl.c). '

@@ -7,6 +7,8 @@ Run with Debian's system python3 (numpy and the standard library only):
   convert.py mult   mosi_data_noalign.pkl MOSI-label.csv --dataset mosi --out data/mosi [--glove]
   convert.py sdk    mosi_train.pkl --dataset mosi --split train --out data/mosi
                     [--audio covarep] [--video facet41] [--text-feature last_hidden_state]
+  convert.py sdk    pom_train.pkl --dataset pom --split train --out data/pom
+                    (POM: label = column 0 of the 18 targets, all kept as label_all)
   convert.py avec   train.pkl --split train --out data/avec2019 [--audio mfcc] [--video au]
 
 Each writes <out>_<split>.npz (MMSA and MulT files hold all three splits).
@@ -70,7 +72,7 @@ def ragged_bytes(strings):
     return np.frombuffer(b''.join(enc), 'u1').copy(), off
 
 
-def write_split(path, ids, texts, labels, audio, vision, meta, text_emb=None, bert_ids=None, aligned=False):
+def write_split(path, ids, texts, labels, audio, vision, meta, text_emb=None, bert_ids=None, aligned=False, extra=None):
     n = len(labels)
     need(len(ids) == n and len(texts) == n and len(audio) == n and len(vision) == n,
          '%s: inconsistent sample counts (labels %d, ids %d, texts %d, audio %d, vision %d)'
@@ -87,6 +89,9 @@ def write_split(path, ids, texts, labels, audio, vision, meta, text_emb=None, be
     if bert_ids is not None:
         out['bert_ids'] = np.concatenate([np.asarray(t, '<i4') for t in bert_ids]) if n else np.zeros(0, '<i4')
         out['bert_ids_offsets'] = np.concatenate([[0], np.cumsum([len(t) for t in bert_ids])]).astype('<i8')
+    for k, v in (extra or {}).items():
+        need(np.shape(v)[0] == n, '%s: member %s has %d rows for %d samples' % (path, k, np.shape(v)[0], n))
+        out[k] = v
     meta = dict(meta, converter_version=CONVERTER_VERSION)
     out['meta_json'] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), 'u1').copy()
     d = os.path.dirname(path)
@@ -220,9 +225,43 @@ SDK_VIDEO = {'mosi': ['facet41', 'facet42', 'openface'], 'mosei': ['facet42'], '
 SDK_TEXT = ['text', 'glove', 'last_hidden_state', 'masked_last_hidden_state', 'pooler_output', 'summed_last_four_states']
 
 
+# POM (pom_SDK): [[l, a, v], label, label_7, segment]; label holds 18 regression targets (the official
+# collate reshapes the batch's labels to (-1, 18)) and the official regression trains on column 0
+# (kiva12138/MIMRL Solver.get_label_from_datas: `labels[0][:, 0]` for pom_SDK).
+POM_TARGETS = 18
+POM_LABEL_COLUMN = 0
+POM_FIELDS = ['features', 'label', 'label_7', 'segment']  # MOSI/MOSEI samples have label_2 too (5 items)
+
+
+def sdk_pom_sample(s, where):
+    """the checked (label_all row, label_7) of one POM sample; every problem names the file, the row and the field."""
+    fields = POM_FIELDS
+    need(isinstance(s, (list, tuple)), '%s: expected a list %s, got %s' % (where, fields, type(s).__name__))
+    if len(s) < len(fields):  # the segment is the last item in every SDK layout, so 3 items lack label_7
+        missing = ['label_7'] if len(s) == 3 else fields[len(s):]
+        raise ConvertError("%s: field%s %s missing: a POM sample is %s (%d items), got %d items"
+                           % (where, 's' if len(missing) > 1 else '', ', '.join("'%s'" % m for m in missing), fields, len(fields), len(s)))
+    need(len(s) == len(fields), '%s: a POM sample is %s (4 items), got %d items (a MOSI/MOSEI sample has 5: '
+         'label_2 is not in POM)' % (where, fields, len(s)))
+    try:
+        row = np.asarray(s[1], dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as e:
+        raise ConvertError("%s: field 'label' is not numeric: %s" % (where, e))
+    need(row.size == POM_TARGETS, "%s: field 'label' has %d values, expected %d (POM's %d regression targets)"
+         % (where, row.size, POM_TARGETS, POM_TARGETS))
+    try:
+        l7 = np.asarray(s[2]).reshape(-1)
+        need(l7.size == 1 and float(l7[0]) == int(l7[0]), "%s: field 'label_7' must be one integer class, got %r" % (where, s[2]))
+    except (TypeError, ValueError, IndexError):
+        raise ConvertError("%s: field 'label_7' must be one integer class, got %r" % (where, s[2]))
+    return row, int(l7[0])
+
+
 def cmd_sdk(a):
     data = load_pickle(a.pkl)
     need(isinstance(data, list), '%s: expected a list of samples, got %s' % (a.pkl, type(data).__name__))
+    pom = a.dataset == 'pom'
+    label_all, label_7 = [], []
     ai = SDK_AUDIO[a.dataset].index(a.audio) if a.audio in SDK_AUDIO[a.dataset] else None
     vi = SDK_VIDEO[a.dataset].index(a.video) if a.video in SDK_VIDEO[a.dataset] else None
     need(ai is not None, '--audio %s is not among %s for %s' % (a.audio, SDK_AUDIO[a.dataset], a.dataset))
@@ -232,23 +271,37 @@ def cmd_sdk(a):
     adim = vdim = tdim = None
     for i, s in enumerate(data):
         where = '%s sample %d' % (a.pkl, i)
+        if pom:
+            row, l7 = sdk_pom_sample(s, where)
+            label_all.append(row)
+            label_7.append(l7)
         need(isinstance(s, (list, tuple)) and len(s) >= 3, '%s: expected [[l, a, v], label, ..., segment]' % where)
         feats = s[0]
-        need(len(feats) == 3, '%s: features must be [text_list, audio_list, video_list]' % where)
+        need(isinstance(feats, (list, tuple)) and len(feats) == 3,
+             "%s: field 'features' must be [text_list, audio_list, video_list]" % where)
+        for name, lst, names, k in (('text', feats[0], SDK_TEXT, 0), ('audio', feats[1], SDK_AUDIO[a.dataset], ai),
+                                    ('video', feats[2], SDK_VIDEO[a.dataset], vi)):
+            need(isinstance(lst, (list, tuple)) and len(lst) > k, "%s: field 'features' %s list has %s entries, needs %s (%s)"
+                 % (where, name, len(lst) if isinstance(lst, (list, tuple)) else 'no', k + 1, ', '.join(names[:k + 1])))
         words = [w.decode('utf-8') if isinstance(w, bytes) else str(w) for w in np.asarray(feats[0][0]).reshape(-1)]
         A = np.asarray(feats[1][ai], np.float64)
         V = np.asarray(feats[2][vi], np.float64)
+        need(A.ndim == 2 and V.ndim == 2, '%s: audio %s and video %s must be [words, dim]' % (where, A.shape, V.shape))
         need(A.shape[0] == V.shape[0] == len(words), '%s: audio %d, video %d and %d words must align (word-aligned SDK data)'
              % (where, A.shape[0], V.shape[0], len(words)))
+        if adim is not None and (A.shape[1], V.shape[1]) != (adim, vdim):
+            raise ConvertError('%s: audio %s is %d-d and video %s %d-d, but sample 0 had %d and %d'
+                               % (where, a.audio, A.shape[1], a.video, V.shape[1], adim, vdim))
         adim, vdim = A.shape[1], V.shape[1]
         audio.append(clean(A, adim, where + ' audio'))
         vision.append(clean(V, vdim, where + ' video'))
         if ti > 0 and ti != 4:
+            need(len(feats[0]) > ti, "%s: field 'features' text list has no %s (entry %d)" % (where, a.text_feature, ti))
             T = np.asarray(feats[0][ti], np.float64)
             tdim = T.shape[1]
             temb.append(clean(T, tdim, where + ' text feature'))
         texts.append(' '.join(words))
-        labels.append(float(np.asarray(s[1]).reshape(-1)[0]))
+        labels.append(float(label_all[-1][POM_LABEL_COLUMN]) if pom else float(np.asarray(s[1]).reshape(-1)[0]))
         seg = s[-1]
         ids.append(seg.decode('utf-8') if isinstance(seg, bytes) else str(seg))
     meta = dict(source='CubeMLP SDK pickle', dataset=a.dataset, split=a.split, audio_dim=int(adim or 0), vision_dim=int(vdim or 0),
@@ -256,7 +309,17 @@ def cmd_sdk(a):
     if temb:
         meta['text_emb_dim'] = int(tdim)
         meta['text_emb'] = a.text_feature
-    write_split('%s_%s.npz' % (a.out, a.split), ids, texts, labels, audio, vision, meta, temb if temb else None, aligned=True)
+    extra = None
+    if pom:
+        la = np.asarray(label_all, np.float64).reshape(-1, POM_TARGETS)
+        meta.update(label_column=POM_LABEL_COLUMN, label_targets=POM_TARGETS,
+                    label_all_nonfinite=int(np.sum(~np.isfinite(la))),
+                    label_note='label = label_all[:, %d], the target the official pom_SDK regression trains on; '
+                               'label_all keeps all %d targets in pickle order; label_7 is the stored 7-class label'
+                               % (POM_LABEL_COLUMN, POM_TARGETS))
+        extra = {'label_all': la.astype('<f4'), 'label_7': np.asarray(label_7, '<i4')}
+    write_split('%s_%s.npz' % (a.out, a.split), ids, texts, labels, audio, vision, meta, temb if temb else None, aligned=True,
+                extra=extra)
 
 
 # -------------------------------------------------------------- AVEC 2019

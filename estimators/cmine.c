@@ -1,6 +1,7 @@
 /* cmine.c — see cmine.h. */
 #include "estimators/cmine.h"
 
+#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,4 +322,72 @@ void mr_cmi_backward(const mr_cmi *c, mr_params *p, size_t Mp, mr_cmi_readout ro
     mr_mlp_backward(&c->mlp, p, s.rows, R, s.cache, s.g, dJ ? s.drows : NULL, s.mw);
     if (dJ)
         for (size_t i = 0; i < Mp * W; i++) dJ[i] += s.drows[i];
+}
+
+/* ---------------------------------------------------------------- trainer */
+
+int mr_cmi_trainer_init(mr_cmi_trainer *t, size_t d, size_t hidden, mr_cmi_head head, double lr, const double *J,
+                        const double *P, size_t Mp, size_t batch, size_t Mp_eval, gsl_rng *r_init, mr_error *e) {
+    memset(t, 0, sizeof *t);
+    mr_params_init(&t->p);
+    if (Mp == 0 || batch == 0)
+        return mr_fail(e, MR_EINVAL, "cmine trainer: %zu training rows, batch %zu (both must be positive)", Mp, batch);
+    t->J = J, t->P = P, t->Mp = Mp, t->Mp_eval = Mp_eval;
+    t->batch = batch < Mp ? batch : Mp;
+    int rc = mr_cmi_register(&t->cm, &t->p, "estimator", d, hidden, head, e);
+    if (!rc) rc = mr_params_alloc(&t->p, e);
+    if (rc) return rc;
+    mr_cmi_init(&t->cm, &t->p, r_init);
+    mr_optim_adam(&t->opt, &t->p, 0.0);
+    size_t *all = malloc(t->p.n * sizeof *all);
+    if (!all) return mr_fail(e, MR_ENOMEM, "cmine trainer: out of memory (%zu tensor indices)", t->p.n);
+    rc = mr_optim_add_group(&t->opt, all, mr_params_select(&t->p, NULL, NULL, all), lr, e);
+    free(all);
+    if (rc) return rc;
+    size_t W = 3 * t->cm.d, wsz = mr_cmi_work_size(&t->cm, t->batch), wsz_e = mr_cmi_work_size(&t->cm, Mp_eval);
+    if (wsz_e > wsz) wsz = wsz_e;
+    t->work = malloc(wsz * sizeof *t->work);
+    t->bj = malloc(t->batch * W * sizeof *t->bj);
+    t->bp = malloc(t->batch * W * sizeof *t->bp);
+    t->order = malloc(2 * Mp * sizeof *t->order);
+    if (!t->work || !t->bj || !t->bp || !t->order)
+        return mr_fail(e, MR_ENOMEM, "cmine trainer: out of memory (%zu doubles of workspace, 2 × %zu × %zu rows, %zu indices)",
+                       wsz, t->batch, W, 2 * Mp);
+    return MR_OK;
+}
+
+double mr_cmi_trainer_epoch(mr_cmi_trainer *t, gsl_rng *r) {
+    size_t Mp = t->Mp, bs = t->batch, W = 3 * t->cm.d, *order = t->order;
+    for (size_t i = 0; i < Mp; i++) order[i] = i, order[Mp + i] = i;
+    gsl_ran_shuffle(r, order, Mp, sizeof *order);
+    gsl_ran_shuffle(r, order + Mp, Mp, sizeof *order);
+    double bsum = 0;
+    size_t nb = 0;
+    for (size_t s = 0; s + bs <= Mp; s += bs) {
+        for (size_t i = 0; i < bs; i++) {
+            memcpy(t->bj + i * W, t->J + order[s + i] * W, W * sizeof *t->bj);
+            memcpy(t->bp + i * W, t->P + order[Mp + s + i] * W, W * sizeof *t->bp);
+        }
+        mr_cmi_out o = mr_cmi_forward(&t->cm, &t->p, t->bj, t->bp, bs, MR_CMI_READ_MIMRL, t->work);
+        mr_params_zero_grad(&t->p);
+        mr_cmi_backward(&t->cm, &t->p, bs, MR_CMI_READ_MIMRL, 0.0, 1.0, NULL, t->work);
+        mr_optim_step(&t->opt);
+        bsum += o.bce;
+        nb++;
+    }
+    return bsum / (double)nb;
+}
+
+mr_cmi_out mr_cmi_trainer_eval(mr_cmi_trainer *t, const double *Je, const double *Pe, size_t Mpe, mr_cmi_readout ro) {
+    return mr_cmi_forward(&t->cm, &t->p, Je, Pe, Mpe, ro, t->work);
+}
+
+void mr_cmi_trainer_free(mr_cmi_trainer *t) {
+    free(t->work);
+    free(t->bj);
+    free(t->bp);
+    free(t->order);
+    mr_optim_free(&t->opt);
+    mr_params_free(&t->p);
+    memset(t, 0, sizeof *t);
 }

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "ref/nn/mlp.h"
+#include "ref/nn/optim.h"
 
 /* The hidden width of MLP_For_CMI in MIMRL (spec §3.1, §8.2). */
 #define MR_CMI_HIDDEN 256
@@ -107,5 +108,39 @@ double mr_cmi_readout_se(const mr_cmi *c, size_t Mp, mr_cmi_readout ro, const do
  * when dJ is non-NULL, into dJ[M' × 3d]. Reads the forward's workspace. */
 void mr_cmi_backward(const mr_cmi *c, mr_params *p, size_t Mp, mr_cmi_readout ro, double g_cmi,
                      double g_bce, double *dJ, double *work);
+
+/* ---- training the classifier alone (`mimrl estimate` on the CMINE/CCMI
+ * distributions, estimate.h, and on the caller's samples, data_est.h)
+ *
+ * One classifier "estimator.classifier.mlp.*" (mr_cmi_register, then
+ * mr_cmi_init with r_init), Adam (β = 0.9, 0.999, no weight decay) at lr on
+ * all its tensors, trained on the BCE of M' joint rows J and M' product rows
+ * P (each M' × 3d, the caller's, not copied: they must outlive the trainer).
+ * One epoch: the joint and the product row orders are shuffled
+ * independently (two gsl_ran_shuffle calls of r, joint first), then
+ * ⌊M'/b⌋ minibatches of b = min(batch, M') joint and b product rows in those
+ * orders each make one step (forward with the mimrl read-out, gradients
+ * zeroed, backward of the BCE alone, Adam step); a remainder of fewer than b
+ * rows is left out. Evaluation reuses the workspace, which is sized for the
+ * larger of a minibatch and Mp_eval rows. */
+typedef struct {
+    mr_cmi cm;
+    mr_params p;
+    mr_optim opt;
+    const double *J, *P;
+    size_t Mp, batch, Mp_eval;
+    double *work, *bj, *bp; /* workspace; b joint and b product rows of a minibatch */
+    size_t *order;          /* 2·M': joint order, then product order */
+} mr_cmi_trainer;
+
+int mr_cmi_trainer_init(mr_cmi_trainer *t, size_t d, size_t hidden, mr_cmi_head head, double lr, const double *J,
+                        const double *P, size_t Mp, size_t batch, size_t Mp_eval, gsl_rng *r_init, mr_error *e);
+/* One epoch (shuffles drawn from r); returns the mean training BCE of its
+ * minibatches. */
+double mr_cmi_trainer_epoch(mr_cmi_trainer *t, gsl_rng *r);
+/* The classifier on Mpe ≤ Mp_eval joint and product rows, read-out ro;
+ * mr_cmi_readout_se(&t->cm, Mpe, ro, t->work) gives its standard error. */
+mr_cmi_out mr_cmi_trainer_eval(mr_cmi_trainer *t, const double *Je, const double *Pe, size_t Mpe, mr_cmi_readout ro);
+void mr_cmi_trainer_free(mr_cmi_trainer *t); /* also after a failed init */
 
 #endif

@@ -347,14 +347,12 @@ static int run_cmine(const double *X, size_t dx, const double *Y, size_t dy, con
     gsl_rng_set(r, seed);
     size_t w = dx > dy ? dx : dy;
     if (dz > w) w = dz;
-    size_t nte = (size_t)floor((double)n * o->test_frac), ntr = n - nte, W = 3 * w;
+    size_t nte = (size_t)floor((double)n * o->test_frac), ntr = n - nte;
     double *Xw = malloc(n * w * sizeof *Xw), *Yw = malloc(n * w * sizeof *Yw), *Zw = malloc(n * w * sizeof *Zw);
-    size_t *perm = malloc(n * sizeof *perm), *order = NULL;
-    double *J = NULL, *P = NULL, *Je = NULL, *Pe = NULL, *work = NULL, *bj = NULL, *bp = NULL;
-    mr_params p;
-    mr_params_init(&p);
-    mr_optim opt;
-    memset(&opt, 0, sizeof opt);
+    size_t *perm = malloc(n * sizeof *perm);
+    double *J = NULL, *P = NULL, *Je = NULL, *Pe = NULL;
+    mr_cmi_trainer t;
+    memset(&t, 0, sizeof t);
     int rc = 0;
     size_t Mp = 0, Mpe = 0;
     if (!Xw || !Yw || !Zw || !perm) {
@@ -366,45 +364,18 @@ static int run_cmine(const double *X, size_t dx, const double *Y, size_t dy, con
     gsl_ran_shuffle(r, perm, n, sizeof *perm);
     if ((rc = cmi_rows(Xw, Yw, Zw, Z, dz, w, perm, ntr, o->cmi_k, r, &J, &P, &Mp, e))) goto done;
     if ((rc = cmi_rows(Xw, Yw, Zw, Z, dz, w, perm + ntr, nte, o->cmi_k, r, &Je, &Pe, &Mpe, e))) goto done;
-    mr_cmi cm;
-    if ((rc = mr_cmi_register(&cm, &p, "estimator", w, o->cmi_hidden, MR_CMI_HEAD_SIGMOID, e))) goto done;
-    if ((rc = mr_params_alloc(&p, e))) goto done;
-    mr_cmi_init(&cm, &p, r);
-    mr_optim_adam(&opt, &p, 0.0);
-    size_t sel[8];
-    mr_optim_add_group(&opt, sel, mr_params_select(&p, NULL, NULL, sel), o->cmi_lr, NULL);
-    size_t bs = o->cmi_batch < Mp ? o->cmi_batch : Mp;
-    size_t wsz = mr_cmi_work_size(&cm, bs), wsze = mr_cmi_work_size(&cm, Mpe);
-    work = malloc((wsz > wsze ? wsz : wsze) * sizeof *work);
-    bj = malloc(bs * W * sizeof *bj);
-    bp = malloc(bs * W * sizeof *bp);
-    order = malloc(2 * Mp * sizeof *order);
-    if (!work || !bj || !bp || !order) {
-        rc = mr_fail(e, MR_ENOMEM, "out of memory");
+    if ((rc = mr_cmi_trainer_init(&t, w, o->cmi_hidden, MR_CMI_HEAD_SIGMOID, o->cmi_lr, J, P, Mp, o->cmi_batch, Mpe, r, e)))
         goto done;
-    }
     double best = INFINITY;
     size_t since = 0, ep = 0;
     *best_at = 0;
     for (int k = 0; k < MR_CMI_READ_COUNT; k++) est[k] = NAN;
     while (ep < o->cmi_epochs) {
-        for (size_t i = 0; i < Mp; i++) order[i] = i, order[Mp + i] = i;
-        gsl_ran_shuffle(r, order, Mp, sizeof *order);
-        gsl_ran_shuffle(r, order + Mp, Mp, sizeof *order);
-        for (size_t s = 0; s + bs <= Mp; s += bs) {
-            for (size_t i = 0; i < bs; i++) {
-                memcpy(bj + i * W, J + order[s + i] * W, W * sizeof *bj);
-                memcpy(bp + i * W, P + order[Mp + s + i] * W, W * sizeof *bp);
-            }
-            mr_cmi_forward(&cm, &p, bj, bp, bs, MR_CMI_READ_MIMRL, work);
-            mr_params_zero_grad(&p);
-            mr_cmi_backward(&cm, &p, bs, MR_CMI_READ_MIMRL, 0.0, 1.0, NULL, work);
-            mr_optim_step(&opt);
-        }
+        mr_cmi_trainer_epoch(&t, r);
         ep++;
         double ro[MR_CMI_READ_COUNT], bce = 0;
         for (int k = 0; k < MR_CMI_READ_COUNT; k++) {
-            mr_cmi_out out = mr_cmi_forward(&cm, &p, Je, Pe, Mpe, (mr_cmi_readout)k, work);
+            mr_cmi_out out = mr_cmi_trainer_eval(&t, Je, Pe, Mpe, (mr_cmi_readout)k);
             ro[k] = out.cmi;
             bce = out.bce;
         }
@@ -421,9 +392,8 @@ static int run_cmine(const double *X, size_t dx, const double *Y, size_t dy, con
     }
     *epochs_out = ep;
 done:
-    free(Xw), free(Yw), free(Zw), free(perm), free(order), free(J), free(P), free(Je), free(Pe), free(work), free(bj), free(bp);
-    mr_optim_free(&opt);
-    mr_params_free(&p);
+    free(Xw), free(Yw), free(Zw), free(perm), free(J), free(P), free(Je), free(Pe);
+    mr_cmi_trainer_free(&t);
     gsl_rng_free(r);
     return rc;
 }

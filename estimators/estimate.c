@@ -206,12 +206,9 @@ int mr_run_cmi(const mr_cmi_run *c, mr_cmi_result *res, mr_error *e) {
     res->truth = c->dist == MR_CMI_DIST_CMINE ? mr_cmine_chain_cmi(10, 1, 5, c->d)
                  : c->dist == MR_CMI_DIST_CMINE_ZERO ? 0.0 : mr_ccmi_cmi();
     triple tr = {0}, ev = {0};
-    double *J = NULL, *P = NULL, *Je = NULL, *Pe = NULL, *work = NULL, *bj = NULL, *bp = NULL;
-    size_t *order = NULL;
-    mr_params p;
-    mr_params_init(&p);
-    mr_optim opt;
-    memset(&opt, 0, sizeof opt);
+    double *J = NULL, *P = NULL, *Je = NULL, *Pe = NULL;
+    mr_cmi_trainer t;
+    memset(&t, 0, sizeof t);
     int rc = MR_OK;
     if (sample_triple(c, r_data, w, c->n_train, &tr) || sample_triple(c, r_data, w, c->n_eval, &ev)) {
         rc = mr_fail(e, MR_ENOMEM, "out of memory");
@@ -222,50 +219,17 @@ int mr_run_cmi(const mr_cmi_run *c, mr_cmi_result *res, mr_error *e) {
     size_t Mp, Mpe;
     if ((rc = build_rows(c, r_data, &tr, c->n_train, dmax, &J, &P, &Mp, e))) goto done;
     if ((rc = build_rows(c, r_data, &ev, c->n_eval, dmax, &Je, &Pe, &Mpe, e))) goto done;
-    mr_cmi cm;
-    if ((rc = mr_cmi_register(&cm, &p, "estimator", dmax, c->hidden, c->head, e))) goto done;
-    if ((rc = mr_params_alloc(&p, e))) goto done;
-    mr_cmi_init(&cm, &p, r_init);
-    mr_optim_adam(&opt, &p, 0.0);
-    size_t all[8];
-    mr_optim_add_group(&opt, all, mr_params_select(&p, NULL, NULL, all), c->lr, NULL);
-    size_t bs = c->batch < Mp ? c->batch : Mp, W = 3 * dmax;
-    size_t wsz = mr_cmi_work_size(&cm, bs), wsz_e = mr_cmi_work_size(&cm, Mpe);
-    work = malloc((wsz > wsz_e ? wsz : wsz_e) * sizeof *work);
-    bj = malloc(bs * W * sizeof *bj);
-    bp = malloc(bs * W * sizeof *bp);
-    order = malloc(2 * Mp * sizeof *order);
-    if (!work || !bj || !bp || !order) {
-        rc = mr_fail(e, MR_ENOMEM, "out of memory");
-        goto done;
-    }
+    if ((rc = mr_cmi_trainer_init(&t, dmax, c->hidden, c->head, c->lr, J, P, Mp, c->batch, Mpe, r_init, e))) goto done;
     for (size_t ep = 0; ep < c->epochs; ep++) {
-        /* independent shuffles of the joint and the product rows */
-        for (size_t i = 0; i < Mp; i++) order[i] = i, order[Mp + i] = i;
-        gsl_ran_shuffle(r_data, order, Mp, sizeof *order);
-        gsl_ran_shuffle(r_data, order + Mp, Mp, sizeof *order);
-        double bsum = 0;
-        size_t nb = 0;
-        for (size_t s = 0; s + bs <= Mp; s += bs) {
-            for (size_t i = 0; i < bs; i++) {
-                memcpy(bj + i * W, J + order[s + i] * W, W * sizeof *bj);
-                memcpy(bp + i * W, P + order[Mp + s + i] * W, W * sizeof *bp);
-            }
-            mr_cmi_out o = mr_cmi_forward(&cm, &p, bj, bp, bs, MR_CMI_READ_MIMRL, work);
-            mr_params_zero_grad(&p);
-            mr_cmi_backward(&cm, &p, bs, MR_CMI_READ_MIMRL, 0.0, 1.0, NULL, work);
-            mr_optim_step(&opt);
-            bsum += o.bce;
-            nb++;
-        }
+        double bce = mr_cmi_trainer_epoch(&t, r_data);
         if (c->progress && ((ep + 1) % 5 == 0 || ep + 1 == c->epochs)) {
-            fprintf(c->progress, "  cmi  epoch %3zu/%zu  train BCE %.5f  %6.1fs\n", ep + 1, c->epochs, bsum / (double)nb, mr_seconds() - t0);
+            fprintf(c->progress, "  cmi  epoch %3zu/%zu  train BCE %.5f  %6.1fs\n", ep + 1, c->epochs, bce, mr_seconds() - t0);
             fflush(c->progress);
         }
     }
     for (int ro = 0; ro < MR_CMI_READ_COUNT; ro++) {
-        res->est[ro] = mr_cmi_forward(&cm, &p, Je, Pe, Mpe, (mr_cmi_readout)ro, work).cmi;
-        res->se[ro] = mr_cmi_readout_se(&cm, Mpe, (mr_cmi_readout)ro, work);
+        res->est[ro] = mr_cmi_trainer_eval(&t, Je, Pe, Mpe, (mr_cmi_readout)ro).cmi;
+        res->se[ro] = mr_cmi_readout_se(&t.cm, Mpe, (mr_cmi_readout)ro, t.work);
     }
     res->fp = c->with_fp ? mr_fp_cmi(ev.x, ev.dx, ev.y, ev.dy, ev.z, ev.dz, c->n_eval, 5) : NAN;
     res->seconds = mr_seconds() - t0;
@@ -276,13 +240,8 @@ done:
     free(P);
     free(Je);
     free(Pe);
-    free(work);
-    free(bj);
-    free(bp);
-    free(order);
     free(w);
-    mr_optim_free(&opt);
-    mr_params_free(&p);
+    mr_cmi_trainer_free(&t);
     gsl_rng_free(r_init);
     gsl_rng_free(r_data);
     return rc;

@@ -16,6 +16,8 @@ import statistics
 import struct
 import zipfile
 
+import plan
+
 QUANT = ["ft", "fa", "fv", "in", "st", "sa", "sv", "cp"]
 QNAME = {"ft": "fus_T", "fa": "fus_A", "fv": "fus_V", "in": "inv", "st": "spec_T", "sa": "spec_A", "sv": "spec_V", "cp": "comp"}
 COLS = {  # table column -> (header, scale, decimals, metrics.csv suffix)
@@ -115,8 +117,7 @@ def read_run(run):
             res["provenance"] = json.load(f)
     except (OSError, ValueError):
         pass
-    import sweep
-    changed = sweep.data_changed(d, run.data)
+    changed = plan.data_changed(d, run.data)
     if changed:
         return dict(res, status="other", reason="data changed since this run: %s (sha256 differs from provenance.json)" % ", ".join(changed))
     return res
@@ -257,6 +258,18 @@ class Ctx:
 
 def row_label(spec, row):
     return row.get("label") or spec["configs"][row["config"]]["label"]
+
+
+def reading_notes(t, synthetic):
+    """what the table shows and what it cannot show (experiments.json tables.*.reading), and, on synthetic
+    data, what it cannot show because the data is generated; first in every table's notes."""
+    r = t.get("reading")
+    if not r:
+        return []
+    notes = ["What this table shows: " + r["shows"], "What it cannot show: " + r["cannot_show"]]
+    if synthetic and r.get("cannot_show_synthetic"):
+        notes.append("What it cannot show on this profile's synthetic data, whatever the numbers: " + r["cannot_show_synthetic"])
+    return notes
 
 
 def table_notes(ctx, datasets, problems):
@@ -460,10 +473,9 @@ def build_ratio(ctx, tname, t):
     """T7: the task metric over the ratio grid per dataset, the best ratio with its seed-bootstrap set, and
     whether two datasets' best ratios differ by more than seed noise (their 95% sets are disjoint)."""
     import random
-    import sweep
     spec = ctx.spec
     need = min_seeds(spec, ctx.profile)
-    groups = sweep.table_groups(spec, ctx.profile, tname)
+    groups = plan.table_groups(spec, ctx.profile, tname)
     header = ["Dataset", "inv : spec : comp", "Seeds", "metric", "bootstrap P(best)"]
     rows, problems, datasets, best_of = [], [], [], {}
     ctx.ratio = {}
@@ -506,7 +518,7 @@ def build_ratio(ctx, tname, t):
     notes.append(t["about"])
     grid = spec["profiles"][ctx.profile].get("ratio_grid", t["grid"])
     if grid != t["grid"]:
-        notes.append("This profile uses a coarser grid: step 1/%d (%d points) instead of 1/%d, to keep it short." % (grid, len(sweep.ratio_points(grid)), t["grid"]))
+        notes.append("This profile uses a coarser grid: step 1/%d (%d points) instead of 1/%d, to keep it short." % (grid, len(plan.ratio_points(grid)), t["grid"]))
     notes.append("Best ratio: the grid point with the best seed-mean. bootstrap P(best): how often each point is best when the seeds are "
                  "resampled with replacement (%d resamples, the same draw for every point, fixed generator seed); the 95%% set is the "
                  "fewest points that hold 95%% of those picks. A dataset with fewer than %d complete seeds at any point gets no best ratio."
@@ -634,8 +646,8 @@ def ratio_figure(ctx, out, plt, synth):
 
 # ------------------------------------------------------------------ entry point
 def aggregate(spec, profile, root, out, dplan, skipped, tables=None):
-    import sweep
-    runs, _, _ = sweep.plan_runs(spec, profile, root, os.environ, tables)
+    plan.forget_hashes()
+    runs, _, _ = plan.plan_runs(spec, profile, root, os.environ, tables)
     by = {}
     for r in runs:
         by.setdefault((r.dataset, r.config), []).append(r)
@@ -647,10 +659,11 @@ def aggregate(spec, profile, root, out, dplan, skipped, tables=None):
     if spec["profiles"][profile]["data"] == "synthetic":
         index += ["**All data in this profile is synthetic (`mimrl synth`): these are not the paper's results.**", ""]
     reported, empty = 0, []
-    names = sweep.profile_tables(spec, profile, tables)
+    names = plan.profile_tables(spec, profile, tables)
     for tname in names:
         t = spec["tables"][tname]
         header, rows, notes = BUILDERS[t["kind"]](ctx, tname, t)
+        notes = reading_notes(t, spec["profiles"][profile]["data"] == "synthetic") + notes
         title = "%s — %s" % (tname, t["title"])
         md = "### %s\n\n%s\n\n%s\n" % (title, md_table(header, rows), "\n".join("* " + n for n in notes))
         with open(os.path.join(out, tname + ".md"), "w") as f:
@@ -672,8 +685,7 @@ def aggregate(spec, profile, root, out, dplan, skipped, tables=None):
             index.append("* " + fg)
     with open(os.path.join(out, "README.md"), "w") as f:
         f.write("\n".join(index) + "\n")
-    import sweep as sw
-    manifest = {"profile": profile, "run_root": root, "aggregated_at_commit": sw.git_commit(),
+    manifest = {"profile": profile, "run_root": root, "aggregated_at_commit": plan.git_commit(),
                 "data": {k: v for k, v in dplan.items()}, "tables": ctx.manifest, "figures": figs}
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)

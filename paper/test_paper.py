@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """paper/test_paper.py - tests of the paper sweep (make test-paper; part of make test).
 
+  layers             paper/ imports point one way (plan <- aggregate <- sweep); planted upward imports are caught
   local_smoke        the whole smoke profile through the local pool: T1-T6 (.md, .tex), figures, manifest;
                      a second `run` finds everything done and trains nothing
   failed_run         a run that exits non-zero is recorded as failed with its stderr's last lines
   kill_resume        SIGKILL of a `mimrl train` mid-epoch; the re-run continues it with --resume and the
                      tables equal the uninterrupted sweep's byte for byte
+  data_plan          every profile plans every declared dataset: one without a synthetic shape (POM) is skipped
+                     with the reason in synthetic profiles, and needs its PAPER_DATA_* in the real one (no binary)
   limits             experiments.json "limits" per dataset: Slurm --time/--mem, --limit overrides, --max-time
                      segments, the local engine's concurrency (no Slurm needed)
   scheduler_fallbacks  a run's state without a live cluster (stand-in squeue/sacct/scontrol): the jobcomp
@@ -22,7 +25,6 @@
                      cluster cannot start (not root, packages missing)
 Prints one line per test and `paper: N passed, N failed, N skipped`; exit 1 on any failure.
 """
-import argparse
 import json
 import os
 import shutil
@@ -31,13 +33,11 @@ import subprocess
 import sys
 import time
 
+from testlib import Skip, counts, parse_args, run_one, selected, summary
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SWEEP = os.path.join(HERE, "sweep.py")
-
-
-class Skip(Exception):
-    pass
 
 
 def sweep(args, *extra, env=None, check=None):
@@ -55,6 +55,53 @@ def same_tables(a, b, names):
                 if f1.read() != f2.read():
                     raise AssertionError("%s%s differs between %s and %s" % (n, ext, a, b))
 
+# the layers of paper/ (plan.py's docstring): a module imports only modules of a lower rank; anything
+# not listed here is not one of ours (stdlib, matplotlib)
+PAPER_LAYERS = {"plan": 0, "aggregate": 1, "sweep": 2, "planted": 2, "testlib": 3, "test_paper": 4, "test_slurm": 4}
+
+
+def layer_violations(folder):
+    """'file:line: imports X (rank a -> b)' for every import in folder/*.py, at any depth (function-local
+    imports included), of a sibling module whose rank is not lower than the importer's."""
+    import ast
+    bad = []
+    for fn in sorted(os.listdir(folder)):
+        mod = fn[:-3]
+        if not fn.endswith(".py"):
+            continue
+        if mod not in PAPER_LAYERS:
+            bad.append("%s: in no layer (add it to PAPER_LAYERS)" % fn)
+            continue
+        tree = ast.parse(open(os.path.join(folder, fn)).read(), fn)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module.split(".")[0]]
+            else:
+                continue
+            for n in names:
+                if n in PAPER_LAYERS and n != mod and PAPER_LAYERS[n] >= PAPER_LAYERS[mod]:
+                    bad.append("%s:%d: imports %s (rank %d -> %d)" % (fn, node.lineno, n, PAPER_LAYERS[mod], PAPER_LAYERS[n]))
+    return bad
+
+
+def t_layers(args, w):
+    bad = layer_violations(HERE)
+    assert not bad, "paper/ imports point up:\n" + "\n".join(bad)
+    # the check must see each kind of violation: a top-level, a function-local and a from-import upward
+    plants = {"top": "import sweep\n", "local": "def f():\n    import aggregate\n", "from": "from sweep import Run\n"}
+    for kind, code in plants.items():
+        d = os.path.join(w, "layers-" + kind)
+        os.makedirs(d)
+        for fn in ("plan.py", "aggregate.py", "sweep.py"):
+            shutil.copy(os.path.join(HERE, fn), d)
+        with open(os.path.join(d, "plan.py"), "a") as f:
+            f.write("\n" + code)
+        found = layer_violations(d)
+        assert any(b.startswith("plan.py:") for b in found), "planted %s import not caught: %s" % (kind, found)
+    return "%d modules, 3 planted violations caught" % len([f for f in os.listdir(HERE) if f.endswith(".py")])
+
 
 def t_local_smoke(args, w):
     root, out = os.path.join(w, "local"), os.path.join(w, "local-out")
@@ -65,6 +112,11 @@ def t_local_smoke(args, w):
             text = open(os.path.join(out, n + ext)).read()
             assert "synthetic" in text and "smoke" in text, "%s%s does not say it is synthetic smoke data" % (n, ext)
             assert "/" + os.path.basename(w) + "/" not in text, "%s%s contains a run-root path" % (n, ext)
+            if ext == ".md":
+                for want in ("What this table shows:", "What it cannot show:"):
+                    assert want in text, "%s.md does not say %r" % (n, want)
+                if n != "T6":  # T6 is planted synthetic data by design; its limits are in cannot_show
+                    assert "on this profile's synthetic data, whatever the numbers:" in text, "%s.md does not say what synthetic data cannot show" % n
     for f in ("F1_mosi.png", "F1_mosei.png", "F1_avec.png", "F1_planted.png", "F2_shares.png", "F3_ratio.png", "manifest.json", "README.md"):
         assert os.path.getsize(os.path.join(out, f)) > 0, f
     man = json.load(open(os.path.join(out, "manifest.json")))
@@ -446,41 +498,47 @@ def t_limits(args, w):
     return "synthetic profile limits as declared; --limit, bad --limit, --max-time segments, local concurrency %d" % jobs
 
 
-TESTS = [("limits", t_limits), ("scheduler_fallbacks", t_scheduler_fallbacks), ("local_smoke", t_local_smoke), ("failed_run", t_failed_run), ("kill_resume", t_kill_resume),
+def t_data_plan(args, w):
+    """plan.data_plan on every profile of experiments.json: a dataset with no 'like' (no mimrl synth shape)
+    is skipped with a stated reason instead of breaking the plan; the others are planned as before."""
+    sys.path.insert(0, HERE)
+    import plan as pl
+    spec = json.load(open(os.path.join(HERE, "experiments.json")))
+    no_shape = [n for n, d in spec["datasets"].items() if "like" not in d]
+    assert "pom" in no_shape, "POM is declared without a synthetic shape: %s" % no_shape
+    for prof in spec["profiles"]:
+        plan = pl.data_plan(spec, prof, os.path.join(w, "dp"), {})
+        assert sorted(plan) == sorted(spec["datasets"]), (prof, sorted(plan))
+        for n in no_shape:
+            why = plan[n].get("skip", "")
+            if spec["profiles"][prof]["data"] == "synthetic":
+                assert "no synthetic shape" in why and "mimrl synth" in why, (prof, n, plan[n])
+            else:
+                assert spec["datasets"][n]["env"] + " not set" in why, (prof, n, plan[n])
+        for n, d in spec["datasets"].items():
+            if "like" in d and (spec["profiles"][prof]["data"] == "synthetic" or d.get("always_synthetic")):
+                assert plan[n]["synth"][:2] == ["--like", d["like"]], (prof, n, plan[n])
+    return "%d profiles planned; %s skipped with the reason where data is synthetic" % (len(spec["profiles"]), ", ".join(no_shape))
+
+
+TESTS = [("layers", t_layers), ("data_plan", t_data_plan), ("limits", t_limits), ("scheduler_fallbacks", t_scheduler_fallbacks), ("local_smoke", t_local_smoke), ("failed_run", t_failed_run), ("kill_resume", t_kill_resume),
          ("aggregate_reports", t_aggregate_reports), ("ratio_bootstrap", t_ratio_bootstrap), ("preflight", t_preflight),
          ("smoke_bert", t_smoke_bert), ("data_hash", t_data_hash), ("planted_smoke", t_planted_smoke),
          ("slurm_smoke", t_slurm_smoke)]
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=os.path.join(REPO, "build", "mimrl"))
-    ap.add_argument("--work", default=os.path.join(REPO, "build", "paper-test"))
-    ap.add_argument("--only", help="comma-separated test names")
-    args = ap.parse_args()
-    args.bin = os.path.abspath(args.bin)
-    w = os.path.abspath(args.work)
+    args, w = parse_args(REPO, "paper-test")
     if os.path.exists(w):
         shutil.rmtree(w)
     os.makedirs(w)
-    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    c = counts()
     t_all = time.time()
-    for name, fn in TESTS:
-        if args.only and name not in args.only.split(","):
-            continue
-        t0 = time.time()
-        try:
-            note = fn(args, w)
-            counts["passed"] += 1
-            print("[PASS] paper::%s (%.0f s)%s" % (name, time.time() - t0, ": " + note if note else ""), flush=True)
-        except Skip as e:
-            counts["skipped"] += 1
-            print("[SKIP] paper::%s: %s" % (name, e), flush=True)
-        except Exception as e:  # noqa: BLE001 - any error is a failed test
-            counts["failed"] += 1
-            print("[FAIL] paper::%s (%.0f s): %s: %s" % (name, time.time() - t0, e.__class__.__name__, e), flush=True)
-    print("paper: %d passed, %d failed, %d skipped (%.0f s)" % (counts["passed"], counts["failed"], counts["skipped"], time.time() - t_all))
-    return 1 if counts["failed"] else 0
+    for name, fn in selected(TESTS, args.only):
+        line, k = run_one("paper", name, fn, args, w)
+        c[k] += 1
+        print(line, flush=True)
+    return summary("paper", c, t_all)
 
 
 if __name__ == "__main__":

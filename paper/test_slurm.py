@@ -34,7 +34,6 @@ with the epochs raised so that there is time to interrupt a run:
 Skips every test with the reason when the cluster cannot start (not root, packages missing).
 Prints one line per test and `slurm: N passed, N failed, N skipped (S s)`; exit 1 on any failure.
 """
-import argparse
 import json
 import os
 import shutil
@@ -43,15 +42,13 @@ import sys
 import threading
 import time
 
+from testlib import Skip, counts, parse_args, run_one, selected, summary
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SWEEP = os.path.join(HERE, "sweep.py")
 CLUSTER = os.path.join(HERE, "slurm", "local_cluster.sh")
 AVEC = ("avec-avec_main-seed33", "avec-avec_main-seed44")
-
-
-class Skip(Exception):
-    pass
 
 
 class Ctx:
@@ -349,28 +346,21 @@ TESTS = [("scancel_resume", t_scancel_resume), ("timeout", t_timeout), ("requeue
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=os.path.join(REPO, "build", "mimrl"))
-    ap.add_argument("--work", default=os.path.join(REPO, "build", "paper-test-slurm"))
-    ap.add_argument("--only", help="comma-separated test names")
-    args = ap.parse_args()
-    args.bin = os.path.abspath(args.bin)
-    w = os.path.abspath(args.work)
+    args, w = parse_args(REPO, "paper-test-slurm")
     if os.path.exists(w):
         subprocess.run(["bash", CLUSTER, "stop", os.path.join(w, "cluster")], capture_output=True)
         shutil.rmtree(w)
     os.makedirs(w)
     t_all = time.time()
-    selected = [(n, f) for n, f in TESTS if not args.only or n in args.only.split(",")]
+    chosen = selected(TESTS, args.only)
     cdir = os.path.join(w, "cluster")
     cenv = dict(os.environ, PAPER_SLURM_PORT=os.environ.get("PAPER_SLURM_PORT", "16827"), PAPER_SLURM_CPUS="8")
     p = subprocess.run(["bash", CLUSTER, "start", cdir], capture_output=True, text=True, env=cenv)
     if p.returncode != 0:
         why = (p.stderr.strip() or p.stdout.strip() or "local_cluster.sh exited %d" % p.returncode).splitlines()[-1]
-        for n, _ in selected:
+        for n, _ in chosen:
             print("[SKIP] slurm::%s: %s" % (n, why), flush=True)
-        print("slurm: 0 passed, 0 failed, %d skipped (%.0f s)" % (len(selected), time.time() - t_all))
-        return 0
+        return summary("slurm", dict(counts(), skipped=len(chosen)), t_all)
     env = dict(os.environ, SLURM_CONF=os.path.join(cdir, "slurm.conf"), OPENBLAS_NUM_THREADS="1", PAPER_SLURM_POLL_S="1")
     env.pop("PAPER_SPEC", None)
     ctx = Ctx(args, w, env)
@@ -382,30 +372,24 @@ def main():
     # take about 190 s, three times the limit, and under load only longer
     ctx.spec_slow = write_spec(os.path.join(w, "spec_timeout.json"), 120, n_train=96)
     ctx.e_done = threading.Event()
-    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    c = counts()
     lock = threading.Lock()
 
     def one(name, fn):
-        t0 = time.time()
         try:
-            note = fn(ctx)
-            line, k = "[PASS] slurm::%s (%.0f s)%s" % (name, time.time() - t0, ": " + note if note else ""), "passed"
-        except Skip as e:
-            line, k = "[SKIP] slurm::%s: %s" % (name, e), "skipped"
-        except Exception as e:  # noqa: BLE001 - any error is a failed test
-            line, k = "[FAIL] slurm::%s (%.0f s): %s: %s" % (name, time.time() - t0, e.__class__.__name__, e), "failed"
+            line, k = run_one("slurm", name, fn, ctx)
         finally:
             if name == "no_wait":
                 ctx.e_done.set()
         with lock:
-            counts[k] += 1
+            c[k] += 1
             print(line, flush=True)
 
     try:
         threads = [threading.Thread(target=reference, args=(ctx,), daemon=True)]
-        if not any(n == "no_wait" for n, _ in selected):
+        if not any(n == "no_wait" for n, _ in chosen):
             ctx.e_done.set()
-        for name, fn in selected:
+        for name, fn in chosen:
             threads.append(threading.Thread(target=one, args=(name, fn), daemon=True))
         for t in threads:
             t.start()
@@ -413,8 +397,7 @@ def main():
             t.join()
     finally:
         subprocess.run(["bash", CLUSTER, "stop", cdir], capture_output=True)
-    print("slurm: %d passed, %d failed, %d skipped (%.0f s)" % (counts["passed"], counts["failed"], counts["skipped"], time.time() - t_all))
-    return 1 if counts["failed"] else 0
+    return summary("slurm", c, t_all)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 /* alloc_count.c — see alloc_count.h. */
 #include "verify/alloc_count.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -51,3 +53,28 @@ long t_alloc_count_stop(void) {
     atomic_store(&fail_at, 0);
     return atomic_load(&calls);
 }
+
+/* ---- threads */
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
+
+static atomic_int thread_counting, thread_failing;
+static atomic_long thread_calls;
+
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg) {
+    if (atomic_load(&thread_counting)) atomic_fetch_add(&thread_calls, 1);
+    if (atomic_load(&thread_failing)) return EAGAIN;
+    return __real_pthread_create(t, a, fn, arg);
+}
+
+void t_thread_count_start(void) {
+    atomic_store(&thread_calls, 0);
+    atomic_store(&thread_counting, 1);
+}
+
+long t_thread_count_stop(void) {
+    atomic_store(&thread_counting, 0);
+    return atomic_load(&thread_calls);
+}
+
+void t_thread_fail(int on) { atomic_store(&thread_failing, on ? 1 : 0); }

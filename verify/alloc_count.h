@@ -18,4 +18,13 @@ long t_alloc_count_stop(void);
  * (return NULL, as an exhausted heap would); t_alloc_count_stop ends it. */
 void t_alloc_fail_at(long n);
 
+/* Threads. The test binary is linked with --wrap=pthread_create too: every
+ * thread our code (libmimrl.a, the tests) starts is counted while counting
+ * is on; OpenBLAS's and Criterion's own threads are not (shared
+ * libraries). t_thread_fail(1) makes every pthread_create of ours fail
+ * with EAGAIN (as at the process's thread limit) until t_thread_fail(0). */
+void t_thread_count_start(void);
+long t_thread_count_stop(void);
+void t_thread_fail(int on);
+
 #endif

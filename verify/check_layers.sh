@@ -5,7 +5,9 @@
 #  -1 include     the installed public header: includes nothing of the tree
 #   0 ref/core    numeric base: errors, BLAS, JSON, npz/npy, parameters, gradcheck
 #   1 ref/nn      layers, losses, metrics, optimizers, MLP, recurrences
-#   2 estimators  MI bounds, critics, CMINE, k-NN, ground truth
+#   2 ref/bert    BERT: config.json, weights (HF directory,  (2: siblings,
+#                 safetensors, npz), the layers               neither includes
+#   2 estimators  MI bounds, critics, CMINE, k-NN, truth      the other)
 #   3 datasets    mimrl-npz loader, synthetic data     (3: siblings, neither
 #   3 ref/model   encoders, CubeMLP, the MIMRL model    includes the other)
 #   4 ref/train   configuration, two-stage training
@@ -27,7 +29,7 @@
 set -u
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root" || exit 2
-layers="include:-1 ref/core:0 ref/nn:1 estimators:2 datasets:3 ref/model:3 ref/train:4 ref/api:5 ref/cli:6 bench:7 verify:7"
+layers="include:-1 ref/core:0 ref/nn:1 ref/bert:2 estimators:2 datasets:3 ref/model:3 ref/train:4 ref/api:5 ref/cli:6 bench:7 verify:7"
 files=$(find . \( -path ./build -o -path ./.git -o -path './build-*' \) -prune -o -type f -name '*.[ch]' -print 2>/dev/null | sed 's|^\./||' | sort)
 printf '%s\n' "$files" | awk -v layers="$layers" '
 function folder(p,   i, best, f) {

@@ -104,6 +104,36 @@ def sdk():
         pickle.dump(samples, f)
 
 
+POM_TARGETS = 18
+
+
+def pom_label(i):
+    """POM's 18 regression targets of sample i (1..7 scale, as pom_r2c_7 assumes): column k = 1 + i + k / 100."""
+    return 1.0 + i + np.arange(POM_TARGETS) / 100.0
+
+
+def pom_sample(i):
+    """one pom_SDK sample, [[l_features, a_features, v_features], label (18,), label_7, segment] (spec §1.1)."""
+    words = WORDS[i % 4].split()
+    n = len(words)
+    l_feats = [np.array(words), frames(i, n, 300), frames(i, n, 768), frames(i, n, 768), np.zeros(768), frames(i, n, 768)]
+    return [[l_feats, [frames(i, n, 43)], [frames(i, n, 35)]], pom_label(i), (i % 7), 'pom_seg%d' % i]
+
+
+def pom():
+    for s, n in SPLITS.items():
+        with open(os.path.join(OUT, 'pom_%s.pkl' % s), 'wb') as f:
+            pickle.dump([pom_sample(i) for i in range(n)], f)
+    bad = [pom_sample(i) for i in range(SPLITS['train'])]
+    bad[2][1] = pom_label(2)[:17]  # a label row with 17 targets instead of 18
+    with open(os.path.join(OUT, 'pom_bad_label_width.pkl'), 'wb') as f:
+        pickle.dump(bad, f)
+    bad = [pom_sample(i) for i in range(SPLITS['train'])]
+    del bad[1][2]  # sample 1 without its label_7: [feats, label, segment]
+    with open(os.path.join(OUT, 'pom_missing_field.pkl'), 'wb') as f:
+        pickle.dump(bad, f)
+
+
 def avec():
     parts = []
     for i in range(SPLITS['train']):
@@ -118,5 +148,6 @@ mmsa(False)
 mmsa(True)
 mult()
 sdk()
+pom()
 avec()
 print('fabricated sources in', OUT)

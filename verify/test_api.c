@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 
 #include "mimrl/mimrl.h"
-#include "ref/core/bert_config.h"
+#include "ref/bert/bert_config.h"
 #include "ref/core/npz.h"
 #include "ref/train/config.h"
 #include "ref/model/model.h"

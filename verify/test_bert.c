@@ -1,4 +1,4 @@
-/* test_bert.c — BERT (ref/nn/bert.h): finite-difference gradients of the
+/* test_bert.c — BERT (ref/bert/bert.h): finite-difference gradients of the
  * masked softmax, the attention core and a whole tiny BERT (every tensor,
  * dropout off and on with fixed masks), accumulation, exact zero weight on
  * PAD keys, chunk-size invariance, the pooler and frozen tensors, input
@@ -11,8 +11,9 @@
 
 #include "ref/core/gradcheck.h"
 #include "ref/core/npz.h"
-#include "ref/nn/bert.h"
+#include "ref/bert/bert.h"
 #include "ref/nn/layers.h"
+#include "verify/alloc_count.h"
 #include "verify/helpers.h"
 #include "verify/tolerance.h"
 
@@ -348,6 +349,32 @@ Test(bert, chunk_size_and_thread_invariance) {
             gsl_rng_free(r);
             tb_free(&t);
         }
+}
+
+/* A training forward and backward on 2 and 3 chunk-forward threads (keep
+ * 0, so the backward recomputes) start no thread: the workspace's threads
+ * serve every step (verify/alloc_count.h counts our pthread_create calls).
+ * Nor do they allocate. */
+Test(bert, step_starts_no_thread) {
+    for (int threads = 2; threads <= 3; threads++) {
+        tb t;
+        tb_init(&t, 2, 5, 6, 1, 0, 26);
+        mr_error e;
+        mr_bert_ws_free(&t.w);
+        cr_assert(mr_bert_ws_alloc_threads(&t.w, &t.m, 5, 6, 1, 0, threads, &e) == MR_OK, "%s", e.msg);
+        gsl_rng *r = t_rng(98);
+        for (int rep = 0; rep < 2; rep++) { /* the second step is counted */
+            if (rep == 1) t_alloc_count_start(), t_thread_count_start();
+            int rc = mr_bert_forward(&t.m, &t.p, t.ids, t.tt, t.am, t.B, t.L, t.out, r, &t.w, &e);
+            if (rc == MR_OK) rc = mr_bert_backward(&t.m, &t.p, NULL, t.ids, t.tt, t.am, t.B, t.L, t.R, &t.w, &e);
+            long n = rep == 1 ? t_alloc_count_stop() : 0, nt = rep == 1 ? t_thread_count_stop() : 0;
+            cr_assert(rc == MR_OK, "%s", e.msg);
+            cr_assert(nt == 0, "%d chunk-forward threads: %ld threads started in a step", threads, nt);
+            cr_assert(n == 0, "%d chunk-forward threads: %ld allocations in a step", threads, n);
+        }
+        gsl_rng_free(r);
+        tb_free(&t);
+    }
 }
 
 /* ----------------------------------------------------------------- freezing */

@@ -1,11 +1,11 @@
-/* test_bert_config.c — ref/core/bert_config: BERT sizes and the canonical
+/* test_bert_config.c — ref/bert/bert_config: BERT sizes and the canonical
  * parameter list. bert-base-uncased's BertModel has 199 tensors and
  * 109,482,240 parameters (embeddings 23,837,184; 12 layers of 7,087,872;
  * pooler 590,592 — each count from the shapes of spec §1.2). */
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "ref/core/bert_config.h"
+#include "ref/bert/bert_config.h"
 #include "verify/helpers.h"
 
 typedef struct {

@@ -40,6 +40,23 @@ static void put(const char *root, const char *rel, const char *text) {
     cr_assert(t_write_file(path, text, strlen(text)) == 0, "cannot write %s", path);
 }
 
+/* Plants each {file, text, expected line} alone in the clean tree at root:
+ * the check must fail with exactly that one violation, and pass again once
+ * the file is removed. */
+static void plant_each(const char *root, const char *plant[][3], int n) {
+    char out[65536];
+    for (int k = 0; k < n; k++) {
+        char path[4200];
+        put(root, plant[k][0], plant[k][1]);
+        cr_assert(run(root, out, sizeof out) == 1, "planted %s not refused:\n%s", plant[k][0], out);
+        cr_assert(strstr(out, plant[k][2]) != NULL, "expected \"%s\" in:\n%s", plant[k][2], out);
+        cr_assert(strstr(out, "1 violation(s)") != NULL, "%s", out);
+        snprintf(path, sizeof path, "%s/%s", root, plant[k][0]);
+        remove(path);
+    }
+    cr_assert(run(root, out, sizeof out) == 0, "clean again:\n%s", out);
+}
+
 Test(layout, check_names_an_upward_include) {
     char root[4096], out[65536];
     t_path(root, sizeof root, "layers");
@@ -86,14 +103,29 @@ Test(layout, check_sees_angle_relative_include_and_unlisted_folders) {
         {"ref/nn/b.c", "#include \"../model/model.h\"\n", "ref/nn/b.c:1: #include \"../model/model.h\" points up (ref/nn → ref/model)"},
         {"include/mimrl/extra.h", "#include \"ref/core/common.h\"\n", "include/mimrl/extra.h:1: #include \"ref/core/common.h\" points up (include → ref/core)"},
         {"paper/tool.c", "#include <stdio.h>\n", "paper/tool.c: in no layer"}};
-    for (int k = 0; k < 4; k++) {
-        char path[4200];
-        put(root, plant[k][0], plant[k][1]);
-        cr_assert(run(root, out, sizeof out) == 1, "planted %s not refused:\n%s", plant[k][0], out);
-        cr_assert(strstr(out, plant[k][2]) != NULL, "expected \"%s\" in:\n%s", plant[k][2], out);
-        cr_assert(strstr(out, "1 violation(s)") != NULL, "%s", out);
-        snprintf(path, sizeof path, "%s/%s", root, plant[k][0]);
-        remove(path);
-    }
-    cr_assert(run(root, out, sizeof out) == 0, "clean again:\n%s", out);
+    plant_each(root, plant, 4);
+}
+
+/* ref/bert (BERT's config, weight loaders and layers) sits at rank 2: it may
+ * include ref/core and ref/nn, ref/model and everything above may include it,
+ * and it is a sibling of estimators (neither includes the other). */
+Test(layout, bert_sits_between_nn_and_model) {
+    char root[4096], out[65536];
+    t_path(root, sizeof root, "layers3");
+    mkdir(root, 0755);
+    put(root, "ref/core/params.h", "#include <stddef.h>\n");
+    put(root, "ref/nn/layers.h", "#include \"ref/core/params.h\"\n");
+    put(root, "ref/bert/bert.h", "#include \"ref/core/params.h\"\n#include \"ref/nn/layers.h\"\n");
+    put(root, "ref/bert/bert.c", "#include \"bert.h\"\n#include \"ref/bert/hfdir.h\"\n");
+    put(root, "ref/bert/hfdir.h", "#include \"../core/params.h\"\n");
+    put(root, "ref/model/model.h", "#include \"ref/bert/bert.h\"\n");
+    put(root, "ref/cli/cli_bert.c", "#include \"ref/bert/hfdir.h\"\n");
+    put(root, "estimators/cmine.h", "#include \"ref/nn/layers.h\"\n");
+    cr_assert(run(root, out, sizeof out) == 0, "a tree with ref/bert between ref/nn and ref/model was refused:\n%s", out);
+    const char *plant[4][3] = {
+        {"ref/bert/up.c", "#include \"ref/model/model.h\"\n", "ref/bert/up.c:1: #include \"ref/model/model.h\" points up (ref/bert → ref/model)"},
+        {"ref/bert/side.c", "#include <estimators/cmine.h>\n", "ref/bert/side.c:1: #include <estimators/cmine.h> points up (ref/bert → estimators)"},
+        {"estimators/side.c", "#include \"../ref/bert/bert.h\"\n", "estimators/side.c:1: #include \"../ref/bert/bert.h\" points up (estimators → ref/bert)"},
+        {"ref/nn/up.c", "#include \"ref/bert/bert.h\"\n", "ref/nn/up.c:1: #include \"ref/bert/bert.h\" points up (ref/nn → ref/bert)"}};
+    plant_each(root, plant, 4);
 }

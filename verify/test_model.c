@@ -7,6 +7,7 @@
  * state_dict listing. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -267,12 +268,16 @@ Test(model, branch_threads_do_not_change_results) {
         double mi[2][MR_NMI];
         double out[2][6];
         for (int run = 0; run < 2; run++) {
+            /* the schedule is the workspace's (its threads start with it) */
+            mr_step_dims x = mr_workspace_dims(c.ws);
+            mr_error e;
             mr_model_branch_threads(run == 0 ? 1 : 2);
+            mr_workspace_free(c.ws);
+            cr_assert(mr_workspace_create(&c.m, &x, &c.ws, &e) == MR_OK, "%s", e.msg);
             gsl_rng *drop = t_rng(5), *anchor = t_rng(6);
             mr_rand r;
             memset(&r, 0, sizeof r);
             r.drop = drop, r.anchor = anchor;
-            mr_error e;
             cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &r, &st[run], c.ws, &e) == MR_OK, "%s", e.msg);
             memcpy(out[run], st[run].output, sizeof out[run]);
             memcpy(mi[run], st[run].mi, sizeof mi[run]);
@@ -367,18 +372,22 @@ Test(model, workspace_reuse_and_size_do_not_change_results) {
     free_model(&c);
 }
 
-/* Forward and backward of both stages allocate nothing, with dropout and
- * anchors drawn from streams, for every encoder and both branch schedules.
- * The counter sees every malloc/calloc/realloc our code makes (the binary
- * is linked with --wrap, verify/alloc_count.h); that it does is checked on
- * a library function that does allocate. */
+static void *t_nothing(void *v) { return v; }
+
+/* Forward and backward of both stages allocate nothing and start no thread
+ * (the branch threads are the workspace's, started with it), with dropout
+ * and anchors drawn from streams, for every encoder and both branch
+ * schedules. The counters see every malloc/calloc/realloc and every
+ * pthread_create our code makes (the binary is linked with --wrap,
+ * verify/alloc_count.h); that they do is checked on a library function
+ * that does allocate and on a thread started here. */
 Test(model, forward_and_backward_do_not_allocate) {
     mr_encoder encs[3] = {MR_ENC_GRU, MR_ENC_LSTM, MR_ENC_CONV};
     for (int q = 0; q < 3; q++)
         for (int threads = 1; threads <= 2; threads++) {
             mctx c;
+            mr_model_branch_threads(threads); /* read when the workspace is created */
             small_model(&c, encs[q], q == 2 ? MR_BOUND_TUBA : MR_BOUND_INFONCE, q == 1 ? MR_CRITIC_CONCAT : MR_CRITIC_SEPARATE, 0, 31 + q);
-            mr_model_branch_threads(threads);
             gsl_rng *drop = t_rng(5), *anchor = t_rng(6);
             mr_rand r;
             memset(&r, 0, sizeof r);
@@ -386,12 +395,13 @@ Test(model, forward_and_backward_do_not_allocate) {
             mr_error e;
             mr_step st;
             for (int rep = 0; rep < 2; rep++) { /* the second step is counted */
-                if (rep == 1) t_alloc_count_start();
+                if (rep == 1) t_alloc_count_start(), t_thread_count_start();
                 int rc = mr_model_forward(&c.m, &c.in, &c.bk, &r, &st, c.ws, &e);
                 for (int stage = 1; stage <= 2 && !rc; stage++) rc = mr_model_backward(&c.m, c.ws, stage, 1, &e);
-                long n = rep == 1 ? t_alloc_count_stop() : 0;
+                long n = rep == 1 ? t_alloc_count_stop() : 0, nt = rep == 1 ? t_thread_count_stop() : 0;
                 cr_assert(rc == MR_OK, "%s", e.msg);
                 cr_assert(n == 0, "encoder %d, %d branch threads: %ld allocations in a step", q, threads, n);
+                cr_assert(nt == 0, "encoder %d, %d branch threads: %ld threads started in a step", q, threads, nt);
             }
             mr_model_branch_threads(0);
             gsl_rng_free(drop);
@@ -408,4 +418,11 @@ Test(model, forward_and_backward_do_not_allocate) {
     long n = t_alloc_count_stop();
     cr_assert(rc == 0 && n >= 2, "%ld allocations counted", n);
     gsl_rng_free(g);
+    /* the thread counter counts */
+    pthread_t th;
+    t_thread_count_start();
+    cr_assert(pthread_create(&th, NULL, t_nothing, NULL) == 0);
+    long nt = t_thread_count_stop();
+    pthread_join(th, NULL);
+    cr_assert(nt == 1, "%ld thread starts counted for 1", nt);
 }

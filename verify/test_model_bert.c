@@ -124,7 +124,9 @@ Test(model_bert, stage_gradients_match_finite_differences) {
     mr_workspace *w;
     mr_error e;
     mr_step_dims dims = {B, LT, LA, LV, N};
+    mr_model_branch_threads(2); /* branches and BERT's chunk forwards on 2 threads, whatever the cores */
     cr_assert(mr_workspace_create(&m, &dims, &w, &e) == MR_OK, "%s", e.msg);
+    mr_model_branch_threads(0);
     size_t nb = m.bert.ntensors, tb = m.p.t[nb - 1].offset + m.p.t[nb - 1].size; /* BERT is [0, tb) */
     double *g1 = t_alloc(tb);
     for (int stage = 1; stage <= 2; stage++) {
@@ -172,12 +174,13 @@ Test(model_bert, stage_gradients_match_finite_differences) {
     mr_rand rd = r;
     rd.drop = drop;
     for (int rep = 0; rep < 2; rep++) {
-        if (rep == 1) t_alloc_count_start();
+        if (rep == 1) t_alloc_count_start(), t_thread_count_start();
         int rc = mr_model_forward(&m, &in, &bk, &rd, &st, w, &e);
         for (int stage = 1; stage <= 2 && !rc; stage++) rc = mr_model_backward(&m, w, stage, 1, &e);
-        long n = rep == 1 ? t_alloc_count_stop() : 0;
+        long n = rep == 1 ? t_alloc_count_stop() : 0, nt = rep == 1 ? t_thread_count_stop() : 0;
         cr_assert(rc == MR_OK, "%s", e.msg);
         cr_assert(n == 0, "%ld allocations in a step with BERT", n);
+        cr_assert(nt == 0, "%ld threads started in a step with BERT (branches and chunk forwards on 2 threads)", nt);
     }
     gsl_rng_free(drop);
     /* frozen (all): no BERT gradient, the rest unchanged */

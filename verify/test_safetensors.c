@@ -1,6 +1,6 @@
 /* test_safetensors.c — ref/core/safetensors (reader/writer), the strict JSON
- * reader under it (ref/core/json), config.json (ref/core/bert_config), the
- * BERT weight loaders (ref/core/hfdir) and `mimrl bert-init` / `bert-info`
+ * reader under it (ref/core/json), config.json (ref/bert/bert_config), the
+ * BERT weight loaders (ref/bert/hfdir) and `mimrl bert-init` / `bert-info`
  * (ref/cli/cli_bert.c).
  *
  * Files are hand-built byte by byte, so the expected values are known
@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ref/core/bert_config.h"
-#include "ref/core/hfdir.h"
+#include "ref/bert/bert_config.h"
+#include "ref/bert/hfdir.h"
 #include "ref/core/json.h"
 #include "ref/core/npz.h"
 #include "ref/core/safetensors.h"

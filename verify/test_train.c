@@ -18,7 +18,7 @@
 
 #include "datasets/dataset.h"
 #include "ref/core/npz.h"
-#include "ref/core/hfdir.h"
+#include "ref/bert/hfdir.h"
 #include "verify/helpers.h"
 #include "verify/tolerance.h"
 

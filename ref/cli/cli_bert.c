@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "ref/cli/cli.h"
-#include "ref/core/hfdir.h"
+#include "ref/bert/hfdir.h"
 #include "ref/core/npz.h"
 #include "ref/core/safetensors.h"
 

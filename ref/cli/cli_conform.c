@@ -22,7 +22,7 @@
 
 #include "ref/api/oracle.h"
 #include "ref/cli/cli.h"
-#include "ref/core/bert_config.h"
+#include "ref/bert/bert_config.h"
 #include "ref/core/npz.h"
 #include "ref/model/model.h"
 #include "ref/train/config.h"

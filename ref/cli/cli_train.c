@@ -17,7 +17,7 @@
 #include "ref/core/json.h"
 #include "ref/core/fsutil.h"
 #include "ref/train/train.h"
-#include "ref/core/hfdir.h"
+#include "ref/bert/hfdir.h"
 #include "datasets/tokenizer.h"
 
 static int exists(const char *p) {

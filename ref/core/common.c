@@ -81,13 +81,15 @@ double mr_seconds(void) {
 }
 
 /* glibc returns every block above M_MMAP_THRESHOLD (≤ 32 MB) to the kernel on
- * free and maps fresh zero pages on the next request, so a training step whose
- * activations are allocated per batch spends a third of its time in page
+ * free and maps fresh zero pages on the next request. When the step's
+ * activations were allocated per batch, that cost a third of the step in page
  * faults (perf: clear_page_erms under do_anonymous_page, bench/RESULTS.md).
- * Serving every block from the heap and never trimming it keeps those pages
- * mapped: the next step reuses them (calloc then clears them in user space).
- * Numerics are untouched. MIMRL_MALLOC=system keeps glibc's defaults (for
- * measuring the difference). */
+ * The step now allocates nothing (its buffers and threads are the
+ * workspace's, made once per run); what is still allocated and freed over a
+ * run (batches, evaluation buffers, a workspace that grows) is served from
+ * the heap, never trimmed, so its pages stay mapped and are reused (calloc
+ * then clears them in user space). Numerics are untouched.
+ * MIMRL_MALLOC=system keeps glibc's defaults (for measuring the difference). */
 void mr_alloc_policy(void) {
 #ifdef __GLIBC__
     const char *v = getenv("MIMRL_MALLOC");

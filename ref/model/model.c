@@ -2,13 +2,13 @@
 #include "ref/model/model.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ref/core/blas.h"
+#include "ref/core/pool.h"
 #include "ref/model/encoders.h"
 #include "ref/nn/layers.h"
 #include "ref/nn/losses.h"
@@ -241,9 +241,10 @@ struct mr_workspace {
     double *bert_out, *bert_dout;
     mr_bert_ws bws;
     int has_bws;
+    mr_pool *pool; /* the branch threads: 2 lanes (audio on the caller, visual on the pool's thread) or 1 */
 };
 
-/* zeroed, so that a first step sees what calloc gave the old per-step buffers */
+/* zeroed (calloc): a workspace's first step starts from zeroed buffers */
 static void *take(mr_workspace *w, size_t n, size_t size) {
     if (!w || w->nbuf == MR_WS_MAXBUF) return NULL;
     void *p = calloc(n ? n : 1, size);
@@ -256,6 +257,7 @@ void mr_workspace_free(mr_workspace *w) {
     if (!w) return;
     for (size_t i = 0; i < w->nbuf; i++) free(w->buf[i]);
     if (w->has_bws) mr_bert_ws_free(&w->bws);
+    mr_pool_destroy(w->pool);
     free(w);
 }
 
@@ -273,6 +275,12 @@ int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace
     mr_workspace *w = calloc(1, sizeof *w);
     if (!w) return mr_fail(e, MR_ENOMEM, "out of memory for the step workspace");
     w->max = *max;
+    /* the branch threads, started here once for every step of the workspace */
+    mr_error pe = {0};
+    if (!(w->pool = mr_pool_create(branch_parallel() ? 2 : 1, &pe))) {
+        free(w);
+        return mr_fail(e, pe.code, "step workspace: %s (MIMRL_ENCODER_THREADS=1: none)", pe.msg);
+    }
     int ok = 1;
     TAKE(ok, w, w->t_lin, B * Lt * D), TAKE(ok, w, w->t_mask, B * Lt * D), TAKE(ok, w, w->t_d, B * Lt * D);
     TAKE(ok, w, w->dt, B * Lt * D), TAKE(ok, w, w->dtl, B * Lt * D);
@@ -318,10 +326,13 @@ int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace
         mr_error be = {0};
         size_t chunk = c->bert_chunk ? c->bert_chunk : 8;
         if (chunk > B) chunk = B;
-        /* BERT's chunk forwards on the encoder threads (bert.h "Threads"): the same bits either way */
-        if (ok && mr_bert_ws_alloc_threads(&w->bws, &m->bert, B, Lt, chunk, c->bert_keep, branch_parallel() ? 2 : 1, &be) == MR_OK)
-            w->has_bws = 1;
-        else ok = 0;
+        /* BERT's chunk forwards on as many threads as the branches (bert.h "Threads"): the same bits either way */
+        int rc = ok ? mr_bert_ws_alloc_threads(&w->bws, &m->bert, B, Lt, chunk, c->bert_keep, mr_pool_lanes(w->pool), &be) : MR_ENOMEM;
+        if (rc == MR_OK) w->has_bws = 1;
+        else if (ok) { /* its own message: the bytes or the threads it asked for */
+            mr_workspace_free(w);
+            return mr_fail(e, rc, "step workspace: %s", be.msg);
+        }
     }
     if (!ok) {
         mr_workspace_free(w);
@@ -370,22 +381,23 @@ static double task_loss(mr_task_loss l, const double *p, const double *y, size_t
 }
 
 /* ---- the audio and the visual branch are independent: with two or more
- * cores they run on two threads (OpenBLAS at 1 thread meanwhile), each
- * computing exactly what it computes sequentially, so the results do not
- * depend on it. MIMRL_ENCODER_THREADS=1 keeps them sequential. */
+ * cores they run on two lanes of the workspace's pool (its thread started
+ * with the workspace; OpenBLAS at 1 thread meanwhile), each computing
+ * exactly what it computes sequentially, so the results do not depend on
+ * it. MIMRL_ENCODER_THREADS=1 keeps them sequential, =2 makes two lanes
+ * whatever the cores; both are read when a workspace is created. */
 typedef void branch_fn(mr_model *, mr_workspace *, int);
 
 typedef struct {
     branch_fn *fn;
     mr_model *m;
     mr_workspace *w;
-    int which; /* MR_AUDIO, MR_VISUAL */
 } branch_job;
 
-static void *branch_run(void *v) {
+/* task 0: audio (lane 0, the caller), task 1: visual */
+static void branch_task(void *v, int k) {
     branch_job *j = v;
-    j->fn(j->m, j->w, j->which);
-    return NULL;
+    j->fn(j->m, j->w, k == 0 ? MR_AUDIO : MR_VISUAL);
 }
 
 static int branch_threads; /* 0: decide from MIMRL_ENCODER_THREADS and the cores */
@@ -395,24 +407,21 @@ void mr_model_branch_threads(int n) { branch_threads = n == 1 || n == 2 ? n : 0;
 static int branch_parallel(void) {
     if (branch_threads) return branch_threads == 2;
     const char *e = getenv("MIMRL_ENCODER_THREADS");
-    return !(e && atoi(e) == 1) && sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+    if (e && atoi(e) == 1) return 0;
+    if (e && atoi(e) == 2) return 1;
+    return sysconf(_SC_NPROCESSORS_ONLN) >= 2;
 }
 
 static void both_branches(branch_fn *fn, mr_model *m, mr_workspace *w) {
-    branch_job j[MR_NBRANCH] = {{fn, m, w, MR_AUDIO}, {fn, m, w, MR_VISUAL}};
-    pthread_t t;
-    if (branch_parallel()) {
+    branch_job j = {fn, m, w};
+    if (mr_pool_lanes(w->pool) > 1) {
         int old = mr_blas_threads_set(1);
-        if (pthread_create(&t, NULL, branch_run, &j[MR_VISUAL]) == 0) {
-            branch_run(&j[MR_AUDIO]);
-            pthread_join(t, NULL);
-            mr_blas_threads_set(old);
-            return;
-        }
+        mr_pool_run(w->pool, MR_NBRANCH, branch_task, &j);
         mr_blas_threads_set(old);
+    } else {
+        branch_task(&j, 0);
+        branch_task(&j, 1);
     }
-    branch_run(&j[MR_AUDIO]);
-    branch_run(&j[MR_VISUAL]);
 }
 
 static size_t in_len(const mr_inputs *in, int v) { return v == MR_VISUAL ? in->Lv : in->La; }
@@ -428,7 +437,8 @@ static void branch_forward(mr_model *m, mr_workspace *w, int v) {
     if (m->cfg.encoder == MR_ENC_CONV) {
         mr_conv1d_forward(b->y, x, mr_params_val(p, br->conv_w), mr_params_val(p, br->conv_b), B, L, br->d_in, D);
     } else {
-        /* the encoder's cache and scratch as the per-step calloc gave them */
+        /* the encoder's cache and scratch cleared in every forward: each step
+         * starts from zeroed buffers whatever the previous batch left */
         memset(b->rc, 0, mr_rnn_cache_size(&br->rnn, B, L) * sizeof *b->rc);
         memset(b->rw, 0, mr_rnn_work_size(&br->rnn, B, L) * sizeof *b->rw);
         mr_rnn_forward(&br->rnn, p, x, B, L, b->len, b->y, b->rc, b->rw);

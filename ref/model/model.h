@@ -1,5 +1,5 @@
 /* model.h — the MIMRL model (spec §1–§4): text from a BERT run on token ids
- * (cfg.bert, ref/nn/bert.h; spec §1.2) or from precomputed token features,
+ * (cfg.bert, ref/bert/bert.h; spec §1.2) or from precomputed token features,
  * through W_t, audio and visual encoders with their tails, pooled
  * T_F / A_F / V_F, CubeMLP, composition, head, F_F; the 5 variational MI
  * estimators and the 6 conditional MI estimators wired as §4.1; the stage-1
@@ -26,7 +26,7 @@
 #include "ref/model/cubemlp.h"
 #include "ref/core/npz.h"
 #include "ref/core/params.h"
-#include "ref/nn/bert.h"
+#include "ref/bert/bert.h"
 #include "ref/nn/rnn.h"
 
 typedef enum { MR_ENC_GRU = 0, MR_ENC_LSTM, MR_ENC_CONV } mr_encoder;
@@ -155,15 +155,19 @@ typedef struct {
 /* The step's workspace (llm.c style): every activation, cache, mask,
  * estimator buffer and activation gradient of one step, allocated once for
  * the largest batch (B), padded lengths (Lt, La, Lv) and feature bank (N
- * rows) it will see. Forward and backward allocate nothing; a batch or bank
- * beyond these sizes is MR_EINVAL naming the dimension. */
+ * rows) it will see, and the threads its steps run on (a pool of 2 lanes
+ * for the audio and visual branches and BERT's chunk forwards, or 1; see
+ * mr_model_branch_threads), started once with it. Forward and backward
+ * allocate nothing and start no thread; a batch or bank beyond these sizes
+ * is MR_EINVAL naming the dimension. */
 typedef struct {
     size_t B, Lt, La, Lv, N;
 } mr_step_dims;
 
 typedef struct mr_workspace mr_workspace;
 
-/* MR_ENOMEM is only possible here. */
+/* MR_ENOMEM is only possible here: the bytes, or the threads it asked for
+ * (a thread that cannot start is an error, not a silent single thread). */
 int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace **ws, mr_error *e);
 void mr_workspace_free(mr_workspace *ws);
 /* The sizes ws was created for. */
@@ -189,7 +193,7 @@ typedef struct {
 } mr_step;
 
 /* Dropout draws, in order, from r->drop: with BERT first its B per-sample
- * seeds (one gsl_rng_get each, ref/nn/bert.h), then the text mask, audio,
+ * seeds (one gsl_rng_get each, ref/bert/bert.h), then the text mask, audio,
  * visual, CubeMLP, head masks.
  * Forward pass and both objectives into ws (valid until its next forward).
  * banks NULL: no MI terms (epoch 0, O-22). */
@@ -205,10 +209,12 @@ int mr_model_forward(mr_model *m, const mr_inputs *in, const mr_banks *banks, co
  * MR_EINVAL (nothing accumulated) without a forward or for another stage. */
 int mr_model_backward(mr_model *m, mr_workspace *ws, int stage, int full, mr_error *e);
 
-/* The audio and visual branches run on two threads (2), sequentially (1), or
- * as MIMRL_ENCODER_THREADS and the core count say (0, the default). The
- * results are the same either way. Process-wide; not to be changed while a
- * step runs. */
+/* The audio and visual branches (and BERT's chunk forwards) of the
+ * workspaces created from now on run on two threads (2), sequentially (1),
+ * or as MIMRL_ENCODER_THREADS (1: sequential, 2: two threads whatever the
+ * cores) and the core count say (0, the default: two threads on ≥ 2
+ * cores). Read by mr_workspace_create only: a workspace keeps the threads
+ * it started with. The results are the same either way. Process-wide. */
 void mr_model_branch_threads(int n);
 
 /* ---- read-only access to the last forward's intermediates (README

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A PyTorch twin of ref/nn/bert.c written from the spec (§1.2) with torch
+"""A PyTorch twin of ref/bert/bert.c written from the spec (§1.2) with torch
 operations — not a library model class — and the fixtures it writes.
 
     bert_torch.py fixtures OUTDIR      verify/fixtures/bert/*.npz (make bert-fixtures)
@@ -124,7 +124,7 @@ class GslMt19937:
 
 
 def dropout_masks(cfg, seeds, L):
-    """ref/nn/bert.h's masks: per sample, from mt19937 seeded with its seed,
+    """ref/bert/bert.h's masks: per sample, from mt19937 seeded with its seed,
     embedding [L, H], then per layer attention [nh, L, L], attention output
     [L, H], FFN output [L, H]; kept iff u < 1 − p, scaled by 1/(1 − p)."""
     H, nh, n = cfg['hidden'], cfg['heads'], cfg['layers']

@@ -1,16 +1,15 @@
 /* bert.c — BERT forward and backward over chunks of samples (bert.h). */
-#include "ref/nn/bert.h"
+#include "ref/bert/bert.h"
 
 #include <float.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ref/core/blas.h"
-#include "ref/core/hfdir.h"
+#include "ref/bert/hfdir.h"
 #include "ref/nn/layers.h"
 
 /* ------------------------------------------------------------ registration */
@@ -144,6 +143,12 @@ int mr_bert_ws_alloc_threads(mr_bert_ws *w, const mr_bert *m, size_t B, size_t L
         return mr_fail(e, MR_ENOMEM, "bert workspace: out of memory (%zu doubles of cache)",
                        mr_bert_cache_size_threads(m, B, L, chunk, keep, threads));
     }
+    /* the chunk-forward threads, started here once for every step */
+    mr_error pe = {0};
+    if (!(w->pool = mr_pool_create(threads, &pe))) {
+        mr_bert_ws_free(w);
+        return mr_fail(e, pe.code, "bert workspace: %s", pe.msg);
+    }
     for (size_t i = 0; i < w->nslots; i++) w->slot_chunk[i] = (size_t)-1;
     return MR_OK;
 }
@@ -156,6 +161,7 @@ void mr_bert_ws_free(mr_bert_ws *w) {
         free(w->work_t[t]);
         if (w->srng_t[t]) gsl_rng_free(w->srng_t[t]);
     }
+    mr_pool_destroy(w->pool);
     memset(w, 0, sizeof *w);
 }
 
@@ -462,14 +468,15 @@ static void forward_chunk(const fwd_job *j, size_t c) {
     }
 }
 
-static void *forward_worker(void *v) {
-    const fwd_job *j = v;
+static void forward_worker(const fwd_job *j) {
     for (size_t c = j->c0 + (size_t)j->t; c < j->c1; c += (size_t)j->T) forward_chunk(j, c);
-    return NULL;
 }
 
-/* forward chunks [c0, c1) on the workspace's threads (fewer when fewer
- * chunks; one when a thread cannot start) */
+/* task t of the pool: the chunks of thread t (lane t, as T ≤ the lanes) */
+static void forward_task(void *v, int t) { forward_worker((const fwd_job *)v + t); }
+
+/* forward chunks [c0, c1) on the workspace's pool (fewer threads when fewer
+ * chunks) */
 static void forward_chunks(fwd_job j) {
     int T = w_threads(j.w, j.c1 - j.c0);
     if (T <= 1) {
@@ -478,16 +485,9 @@ static void forward_chunks(fwd_job j) {
         return;
     }
     fwd_job jt[MR_BERT_MAX_THREADS];
-    pthread_t th[MR_BERT_MAX_THREADS];
-    int started[MR_BERT_MAX_THREADS] = {0};
     int old = mr_blas_threads_set(1);
     for (int t = 0; t < T; t++) jt[t] = j, jt[t].t = t, jt[t].T = T;
-    for (int t = 1; t < T; t++) started[t] = pthread_create(&th[t], NULL, forward_worker, &jt[t]) == 0;
-    forward_worker(&jt[0]);
-    for (int t = 1; t < T; t++) {
-        if (started[t]) pthread_join(th[t], NULL);
-        else forward_worker(&jt[t]); /* its chunks on this thread, same slot and generator */
-    }
+    mr_pool_run(j.w->pool, T, forward_task, jt);
     mr_blas_threads_set(old);
 }
 

@@ -64,8 +64,10 @@
  * path by product size, and they group the K sums differently: the last
  * bits can then differ (measured at BERT-base: ≤ 1e-15 of the scale).
  *
- * No allocation in forward/backward: all buffers are in mr_bert_ws
- * (mr_bert_ws_alloc, or carve them yourself with the size functions).
+ * No allocation and no thread start in forward/backward: all buffers and
+ * the chunk-forward threads (a pool, ref/core/pool.h) are in mr_bert_ws,
+ * made by mr_bert_ws_alloc(_threads); buffers carved by hand with the size
+ * functions and no pool run the chunks on the caller, with the same bits.
  */
 #ifndef MR_BERT_H
 #define MR_BERT_H
@@ -74,8 +76,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ref/core/bert_config.h"
+#include "ref/bert/bert_config.h"
 #include "ref/core/params.h"
+#include "ref/core/pool.h"
 
 typedef enum { MR_BERT_MASK_FINFO_MIN = 0, MR_BERT_MASK_10000 } mr_bert_mask_kind;
 typedef enum { MR_BERT_FREEZE_NO = 0, MR_BERT_FREEZE_PART, MR_BERT_FREEZE_ALL } mr_bert_freeze_mode;
@@ -128,8 +131,10 @@ size_t mr_bert_cache_size(const mr_bert *m, size_t B, size_t L, size_t chunk, in
 /* T threads, keep = 0: min(T, chunks) chunks of activations */
 size_t mr_bert_cache_size_threads(const mr_bert *m, size_t B, size_t L, size_t chunk, int keep, int threads);
 
-/* Threads. With T > 1 (mr_bert_ws_alloc_threads) the chunk forwards — the
- * forward, and the recompute in the backward — run on T threads, thread t
+/* Threads. With T > 1 (mr_bert_ws_alloc_threads, which starts the T − 1
+ * threads of the workspace's pool once; MR_ENOMEM naming them if one cannot
+ * start) the chunk forwards — the forward, and the recompute in the
+ * backward — run on T threads (pool lanes, the caller's the first), thread t
  * taking chunks t, t + T, … of a run of chunks, each chunk in a cache slot,
  * work area and mask generator of its own, OpenBLAS at one thread per call
  * meanwhile (mr_blas_threads_set). A chunk computes exactly what it computes
@@ -152,6 +157,7 @@ typedef struct {
     double *work_t[MR_BERT_MAX_THREADS]; /* mr_bert_work_size(m, chunk, L) each; [0] also for the chunk backwards */
     unsigned long *seeds; /* [B] per-sample dropout seeds of the last forward */
     gsl_rng *srng_t[MR_BERT_MAX_THREADS]; /* per-thread mask generators (mt19937), reseeded per sample */
+    mr_pool *pool;      /* `threads` lanes, started with the workspace (none for 1) */
     /* set by the forward, checked by the backward */
     size_t fwd_B, fwd_L;
     int fwd_dropout, fwd_valid;

@@ -23,7 +23,7 @@
 #ifndef MR_HFDIR_H
 #define MR_HFDIR_H
 
-#include "ref/core/bert_config.h"
+#include "ref/bert/bert_config.h"
 #include "ref/core/params.h"
 
 #define MR_BERT_PREFIX "bertmodel."

@@ -1,5 +1,5 @@
 /* hfdir.c — see hfdir.h. */
-#include "ref/core/hfdir.h"
+#include "ref/bert/hfdir.h"
 
 #include <errno.h>
 #include <gsl/gsl_randist.h>

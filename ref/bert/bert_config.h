@@ -4,7 +4,7 @@
  * MIMRL's Model gives its BertModel), shapes as PyTorch stores them
  * (Linear weights [out, in]).
  *
- * Shared by the BERT layer (ref/nn/bert.h), the weight loaders (safetensors,
+ * Shared by the BERT layer (ref/bert/bert.h), the weight loaders (safetensors,
  * Hugging Face directories, npz state_dicts) and `mimrl bert-init`, so the
  * names are written down once.
  */

@@ -1,5 +1,5 @@
 /* bert_config.c — BERT sizes and the canonical parameter list. */
-#include "ref/core/bert_config.h"
+#include "ref/bert/bert_config.h"
 #include "ref/core/fsutil.h"
 
 #include <errno.h>
