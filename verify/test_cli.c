@@ -64,6 +64,23 @@ Test(cli, help_lists_every_command) {
     cr_assert(has_word(out2, "bert-init") && has_word(out2, "verify-peer"), "%s", out2);
 }
 
+/* The README's command table has a row for every command (tests run in the
+ * repository's root, as make test does). */
+Test(cli, readme_command_table_has_every_command) {
+    size_t n;
+    char *readme = (char *)t_read_file("README.md", &n);
+    cr_assert(readme, "README.md not readable from the working directory");
+    readme = realloc(readme, n + 1);
+    readme[n] = 0;
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
+        char row[64];
+        snprintf(row, sizeof row, "| `mimrl %s", COMMANDS[i]);
+        const char *p = strstr(readme, row);
+        cr_expect(p && (p[strlen(row)] == ' ' || p[strlen(row)] == '`'), "README's command table has no row %s", row);
+    }
+    free(readme);
+}
+
 Test(cli, every_command_help_lists_its_flags) {
     static char out[1 << 18];
     for (size_t i = 0; i < NFLAGS; i++) {
