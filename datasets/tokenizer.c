@@ -1,5 +1,6 @@
 /* tokenizer.c — bert-base-uncased WordPiece (see tokenizer.h for the pipeline). */
 #include "datasets/tokenizer.h"
+#include "ref/core/fsutil.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -98,32 +99,13 @@ int mr_vocab_parse(const char *buf, size_t len, const char *name, mr_vocab **out
 
 int mr_vocab_load(const char *path, mr_vocab **out, mr_error *e) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return mr_fail(e, MR_EIO, "%s: cannot open vocabulary: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            size_t nc = cap ? 2 * cap : 1 << 16;
-            char *nb = realloc(buf, nc);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return mr_fail(e, MR_ENOMEM, "%s: out of memory", path);
-            }
-            buf = nb, cap = nc;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return mr_fail(e, MR_EIO, "%s: read error", path);
-    }
-    int rc = mr_vocab_parse(buf, len, path, out, e);
+    char *buf;
+    size_t len;
+    /* bert-base-uncased's vocab.txt is 226 kB; 256 MiB is far beyond any WordPiece vocabulary */
+    int rc = mr_read_file(path, (size_t)1 << 28, &buf, &len, e);
+    if (rc == MR_EIO) return mr_fail_append(e, MR_EIO, "cannot read the vocabulary");
+    if (rc != MR_OK) return rc;
+    rc = mr_vocab_parse(buf, len, path, out, e);
     free(buf);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* bert_config.c — BERT sizes and the canonical parameter list. */
 #include "ref/bert/bert_config.h"
+#include "ref/core/fsutil.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -150,21 +151,13 @@ int mr_bert_config_parse_json(const char *text, size_t len, const char *what, mr
 }
 
 int mr_bert_config_read_json(const char *path, mr_bert_config *c, mr_error *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return mr_fail(e, MR_EIO, "%s: cannot open: %s", path, strerror(errno));
-    enum { MAXLEN = 1 << 24 };
-    char *buf = malloc(MAXLEN + 1);
-    if (!buf) {
-        fclose(f);
-        return mr_fail(e, MR_ENOMEM, "%s: out of memory", path);
-    }
-    size_t n = fread(buf, 1, MAXLEN + 1, f);
-    int err = ferror(f);
-    fclose(f);
-    int rc;
-    if (err) rc = mr_fail(e, MR_EIO, "%s: read failed", path);
-    else if (n > MAXLEN) rc = mr_fail(e, MR_EFORMAT, "%s: larger than %d bytes; not a config.json", path, MAXLEN);
-    else rc = mr_bert_config_parse_json(buf, n, path, c, e);
+    enum { MAXLEN = 1 << 24 }; /* a config.json is < 1 kB; bigger than 16 MiB is not one */
+    char *buf;
+    size_t n;
+    int rc = mr_read_file(path, MAXLEN, &buf, &n, e);
+    if (rc == MR_EFORMAT) return mr_fail_append(e, MR_EFORMAT, "not a config.json");
+    if (rc != MR_OK) return rc;
+    rc = mr_bert_config_parse_json(buf, n, path, c, e);
     free(buf);
     return rc;
 }

@@ -6,6 +6,7 @@
  * or gradient), 1 anything else.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,51 +19,6 @@
 
 #define MIMRL_VERSION "0.1.0"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "mimrl %s — double-precision reference implementation of MIMRL\n"
-            "\n"
-            "usage: mimrl <command> [options]\n"
-            "\n"
-            "commands:\n"
-            "  train [--data PREFIX] [--out RUNDIR] [--preset readme] [official flags] | --resume RUNDIR\n"
-            "                     MIMRL's two-stage training ('mimrl train --help')\n"
-            "  eval --checkpoint FILE.npz --data PREFIX [--split test]\n"
-            "                     metrics of a saved model on a split\n"
-            "  demo [--out DIR] [--seed N] [--epochs N]\n"
-            "                     end-to-end run of the foundation (train, checkpoint, metrics)\n"
-            "  info FILE.npz|FILE.npy\n"
-            "                     list members (dtype, shape, compression) and validate every one;\n"
-            "                     a mimrl-npz dataset split is also checked against the schema\n"
-            "  synth [--like mosi|mosei|avec] [--out PREFIX] ...\n"
-            "                     synthetic dataset with known information structure ('mimrl synth --help')\n"
-            "  metrics --pred P --true Y [--task mosi|avec] [--json]\n"
-            "                     evaluation metrics of spec §6; P and Y are .npy files or\n"
-            "                     FILE.npz:member (an npz with a single member needs no :member)\n"
-            "  estimate [--preset poole|cmine|ccmi] [--dist D] [--bound B] [--critic C] ...\n"
-            "                     train an MI/CMI estimator on a distribution with known\n"
-            "                     information and print truth beside estimate ('mimrl estimate --help')\n"
-            "  estimate --data FILE.npz --x NAME --y NAME [--z NAME] [--method M,..|all] [--json]\n"
-            "                     MI or CMI of your own samples (also --x X.npy --y Y.npy)\n"
-            "  verify-estimators [--out DIR] [--quick]\n"
-            "                     the slow estimator benchmark of make verify (CSV + Markdown)\n"
-            "  verify-peer [--quick] [--seeds N] [--n N] [--out DIR] [--tasks T,..] [--methods M,..]\n"
-            "                     our estimators on peer benchmarks (Beyond Normal, CCMI, tigramite)\n"
-            "  oracle --checkpoint CKPT.npz --batch BATCH.npz --out OUT.npz\n"
-            "                     one forward and the backward of both stage losses, randomness injected\n"
-            "  conform --port 'CMD {ckpt} {batch} {out}' [--suite quick|full|bert] [--dtype float64|float32]\n"
-            "                     run a port on a generated suite; per case pass/fail, first diverging tensor\n"
-            "  tokenize --vocab FILE [--max_length N] [--pad longest|max_length] < TEXT\n"
-            "                     bert-base-uncased WordPiece ids, one line of text per line\n"
-            "  bert-init --layers N --hidden H --out DIR [--vocab-from PREFIX_train.npz|FILE] ...\n"
-            "                     a small random BERT as a Hugging Face directory ('mimrl bert-init --help')\n"
-            "  bert-info DIR|FILE.safetensors\n"
-            "                     check and describe a BERT directory or safetensors file\n"
-            "  blas               which BLAS this build uses\n"
-            "  version, help\n",
-            MIMRL_VERSION);
-}
-
 /* ------------------------------------------------------------------- info */
 
 static void shape_str(char *b, size_t n, const mr_array *a) {
@@ -72,7 +28,17 @@ static void shape_str(char *b, size_t n, const mr_array *a) {
     if (k < n) snprintf(b + k, n - k, "]");
 }
 
+static const mr_cmd_flags FLAGS_INFO = {
+    "info", "FILE.npz|FILE.npy",
+    "Lists the members (dtype, shape, compression) and validates every one; a mimrl-npz\n"
+    "dataset split is also checked against the schema (datasets/SCHEMA.md).\n",
+    NULL, 0, NULL};
+
 static int cmd_info(int argc, char **argv) {
+    if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+        mr_opts_help(&FLAGS_INFO, stdout);
+        return 0;
+    }
     if (argc != 3) {
         fprintf(stderr, "usage: mimrl info FILE.npz|FILE.npy\n");
         return 2;
@@ -193,16 +159,33 @@ static void json_num(FILE *f, const char *key, double v, int last) {
     else fprintf(f, "  \"%s\": null%s\n", key, last ? "" : ",");
 }
 
+typedef struct {
+    const char *pred, *truth, *task, *rmse_scale;
+    int json;
+} metrics_opts;
+
+static const mr_opt METRICS_OPTS[] = {
+    {"--pred", MR_OPT_TEXT, offsetof(metrics_opts, pred), NULL, "P", "predictions: a .npy file or FILE.npz:member (required)", NULL, 0},
+    {"--true", MR_OPT_TEXT, offsetof(metrics_opts, truth), NULL, "Y", "labels, same forms (required)", NULL, 0},
+    {"--task", MR_OPT_TEXT, offsetof(metrics_opts, task), "mosi", "mosi|mosei|avec", "the metric set of spec §6", NULL, 0},
+    {"--json", MR_OPT_SWITCH, offsetof(metrics_opts, json), NULL, NULL, "print JSON instead of a table", NULL, 0},
+    {"--rmse-scale", MR_OPT_TEXT, offsetof(metrics_opts, rmse_scale), "25", "X", "avec: labels are multiplied by X for the RMSE", NULL, 0},
+};
+static const mr_cmd_flags FLAGS_METRICS = {
+    "metrics", "--pred P --true Y [--task mosi|avec] [--json]",
+    "Evaluation metrics of spec §6. P and Y are .npy files or FILE.npz:member (an npz with a single\n"
+    "member needs no :member), vectors [N] or [N, 1] of finite numbers.\n",
+    METRICS_OPTS, MR_OPT_N(METRICS_OPTS), NULL};
+
 static int cmd_metrics(int argc, char **argv) {
-    mr_flag fl[] = {{"--pred", 1, NULL, 0}, {"--true", 1, NULL, 0}, {"--task", 1, NULL, 0}, {"--json", 0, NULL, 0},
-                 {"--rmse-scale", 1, NULL, 0}};
-    int rc = mr_parse_flags(argc, argv, 2, fl, sizeof fl / sizeof fl[0], "metrics");
-    if (rc) return rc;
-    if (!fl[0].value || !fl[1].value) {
+    metrics_opts o = {0};
+    int rc = mr_opts_parse(&FLAGS_METRICS, argc, argv, 2, &o);
+    if (rc) return rc == MR_OPTS_HELP ? 0 : rc;
+    if (!o.pred || !o.truth) {
         fprintf(stderr, "mimrl metrics: --pred and --true are required\n");
         return 2;
     }
-    const char *task = fl[2].value ? fl[2].value : "mosi";
+    const char *task = o.task;
     int avec;
     if (strcmp(task, "mosi") == 0 || strcmp(task, "mosei") == 0) avec = 0;
     else if (strcmp(task, "avec") == 0 || strcmp(task, "avec2019") == 0) avec = 1;
@@ -211,23 +194,23 @@ static int cmd_metrics(int argc, char **argv) {
         return 2;
     }
     double scale = 25.0;
-    if (fl[4].value) {
+    {
         char *end;
-        scale = strtod(fl[4].value, &end);
+        scale = strtod(o.rmse_scale, &end);
         if (*end || !isfinite(scale) || scale <= 0) {
-            fprintf(stderr, "mimrl metrics: --rmse-scale expects a positive number, got '%s'\n", fl[4].value);
+            fprintf(stderr, "mimrl metrics: --rmse-scale expects a positive number, got '%s'\n", o.rmse_scale);
             return 2;
         }
     }
     double *p = NULL, *y = NULL;
     size_t np = 0, ny = 0;
-    if ((rc = load_vector("metrics", "--pred", fl[0].value, &p, &np))) return rc;
-    if ((rc = load_vector("metrics", "--true", fl[1].value, &y, &ny))) {
+    if ((rc = load_vector("metrics", "--pred", o.pred, &p, &np))) return rc;
+    if ((rc = load_vector("metrics", "--true", o.truth, &y, &ny))) {
         free(p);
         return rc;
     }
     if (np != ny) {
-        fprintf(stderr, "mimrl metrics: --pred %s has %zu values but --true %s has %zu\n", fl[0].value, np, fl[1].value, ny);
+        fprintf(stderr, "mimrl metrics: --pred %s has %zu values but --true %s has %zu\n", o.pred, np, o.truth, ny);
         free(p);
         free(y);
         return 2;
@@ -235,7 +218,7 @@ static int cmd_metrics(int argc, char **argv) {
     mr_metrics m;
     if (avec) mr_metrics_avec(p, y, np, scale, &m);
     else mr_metrics_mosi(p, y, np, &m);
-    if (fl[3].seen) {
+    if (o.json) {
         printf("{\n  \"task\": \"%s\",\n  \"n\": %zu,\n", avec ? "avec" : "mosi", np);
         if (avec) {
             json_num(stdout, "mae", m.mae, 0);
@@ -270,23 +253,144 @@ static int cmd_metrics(int argc, char **argv) {
 
 /* ------------------------------------------------------------------- demo */
 
+typedef struct {
+    const char *out;
+    unsigned long seed, epochs;
+} demo_opts;
+
+static const mr_opt DEMO_OPTS[] = {
+    {"--out", MR_OPT_TEXT, offsetof(demo_opts, out), "build/demo", "DIR", "output directory", NULL, 0},
+    {"--seed", MR_OPT_ULONG, offsetof(demo_opts, seed), "0", "N", "random seed", NULL, 0},
+    {"--epochs", MR_OPT_ULONG, offsetof(demo_opts, epochs), "30", "N", "training epochs, 1 … 100000", NULL, 0},
+};
+static const mr_cmd_flags FLAGS_DEMO = {
+    "demo", "[--out DIR] [--seed N] [--epochs N]",
+    "End-to-end run of the foundation: train, checkpoint, metrics.\n", DEMO_OPTS, MR_OPT_N(DEMO_OPTS), NULL};
+
 static int cmd_demo(int argc, char **argv) {
-    mr_flag fl[] = {{"--out", 1, NULL, 0}, {"--seed", 1, NULL, 0}, {"--epochs", 1, NULL, 0}};
-    int rc = mr_parse_flags(argc, argv, 2, fl, sizeof fl / sizeof fl[0], "demo");
-    if (rc) return rc;
-    unsigned long seed = 0, epochs = 30;
-    if (fl[1].value && mr_parse_ulong("demo", "--seed", fl[1].value, &seed)) return 2;
-    if (fl[2].value && (mr_parse_ulong("demo", "--epochs", fl[2].value, &epochs) || epochs == 0 || epochs > 100000)) {
+    demo_opts o = {0};
+    int rc = mr_opts_parse(&FLAGS_DEMO, argc, argv, 2, &o);
+    if (rc) return rc == MR_OPTS_HELP ? 0 : rc;
+    if (o.epochs == 0 || o.epochs > 100000) {
         fprintf(stderr, "mimrl demo: --epochs must be between 1 and 100000\n");
         return 2;
     }
     mr_error e = {0};
-    rc = mr_demo(fl[0].value ? fl[0].value : "build/demo", seed, (int)epochs, stdout, &e);
+    rc = mr_demo(o.out, o.seed, (int)o.epochs, stdout, &e);
     if (rc != MR_OK) {
         fprintf(stderr, "mimrl demo: %s\n", e.msg);
         return rc == MR_EIO || rc == MR_EINVAL ? 2 : 1;
     }
     return 0;
+}
+
+/* ------------------------------------------------------- the command table */
+
+static int cmd_version(int argc, char **argv);
+static int cmd_blas(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const mr_cmd_flags FLAGS_BLAS = {"blas", "", "Which BLAS this build uses.\n", NULL, 0, NULL};
+static const mr_cmd_flags FLAGS_VERSION = {"version", "", "The version and the BLAS of this build.\n", NULL, 0, NULL};
+static const mr_cmd_flags FLAGS_HELP = {"help", "[COMMAND]", "The list of commands; 'mimrl help CMD' is 'mimrl CMD --help'.\n", NULL, 0,
+                                        NULL};
+
+typedef struct {
+    int (*run)(int argc, char **argv); /* argv[1] is the command's name, its flags from argv[2] */
+    const mr_cmd_flags *flags;         /* name, usage line, flags */
+    const char *summary;               /* the line of `mimrl help` */
+} command;
+
+static const command COMMANDS[] = {
+    {mr_cmd_train, &mr_flags_train, "MIMRL's two-stage training ('mimrl train --help')"},
+    {mr_cmd_eval, &mr_flags_eval, "metrics of a saved model on a split"},
+    {cmd_demo, &FLAGS_DEMO, "end-to-end run of the foundation (train, checkpoint, metrics)"},
+    {cmd_info, &FLAGS_INFO, "list members (dtype, shape, compression) and validate every one;\n"
+                            "a mimrl-npz dataset split is also checked against the schema"},
+    {mr_cmd_synth, &mr_flags_synth, "synthetic dataset with known information structure ('mimrl synth --help')"},
+    {cmd_metrics, &FLAGS_METRICS, "evaluation metrics of spec §6; P and Y are .npy files or\n"
+                                  "FILE.npz:member (an npz with a single member needs no :member)"},
+    {mr_cmd_estimate, &mr_flags_estimate, "train an MI/CMI estimator on a distribution with known information and\n"
+                                          "print truth beside estimate, or MI/CMI of your own samples\n"
+                                          "(--data FILE.npz --x NAME --y NAME [--z NAME], or --x X.npy --y Y.npy)"},
+    {mr_cmd_verify_estimators, &mr_flags_verify_estimators, "the slow estimator benchmark of make verify (CSV + Markdown)"},
+    {mr_cmd_verify_peer, &mr_flags_verify_peer, "our estimators on peer benchmarks (Beyond Normal, CCMI, tigramite)"},
+    {mr_cmd_oracle, &mr_flags_oracle, "one forward and the backward of both stage losses, randomness injected"},
+    {mr_cmd_conform, &mr_flags_conform, "run a port on a generated suite; per case pass/fail, first diverging tensor"},
+    {mr_cmd_tokenize, &mr_flags_tokenize, "bert-base-uncased WordPiece ids, one line of text per line"},
+    {mr_cmd_bert, &mr_flags_bert_init, "a small random BERT as a Hugging Face directory ('mimrl bert-init --help')"},
+    {mr_cmd_bert, &mr_flags_bert_info, "check and describe a BERT directory or safetensors file"},
+    {cmd_blas, &FLAGS_BLAS, "which BLAS this build uses"},
+    {cmd_version, &FLAGS_VERSION, "version and BLAS of this build"},
+    {cmd_help, &FLAGS_HELP, "this list; 'mimrl help CMD' is 'mimrl CMD --help'"},
+};
+enum { NCOMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
+
+/* `mimrl help`, generated from COMMANDS: each command's usage line(s), then
+ * its summary indented. */
+static void usage(FILE *f) {
+    fprintf(f, "mimrl %s — double-precision reference implementation of MIMRL\n\nusage: mimrl <command> [options]\n\ncommands:\n",
+            MIMRL_VERSION);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const mr_cmd_flags *c = COMMANDS[i].flags;
+        const char *u = c->usage ? c->usage : "";
+        int col = fprintf(f, "  %s%s", c->name, *u ? " " : "");
+        for (; *u; u++) {
+            if (*u == '\n') col = fprintf(f, "\n  %s ", c->name) - 1;
+            else col += fputc(*u, f) != EOF;
+        }
+        if (col < 19) fprintf(f, "%*s", 21 - col, ""); /* a short line: the summary beside it */
+        else fputs("\n                     ", f);
+        for (const char *s = COMMANDS[i].summary; *s; s++) {
+            fputc(*s, f);
+            if (*s == '\n') fputs("                     ", f);
+        }
+        fputc('\n', f);
+    }
+    fputs("\n'mimrl CMD --help' (or 'mimrl help CMD') lists a command's flags.\n", f);
+}
+
+static const command *find_command(const char *name) {
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(COMMANDS[i].flags->name, name)) return &COMMANDS[i];
+    return NULL;
+}
+
+static int no_flags(const mr_cmd_flags *c, int argc, char **argv) {
+    int rc = mr_opts_parse(c, argc, argv, 2, NULL);
+    return rc == MR_OPTS_HELP ? 0 : rc;
+}
+
+static int cmd_version(int argc, char **argv) {
+    if (argc > 2) return no_flags(&FLAGS_VERSION, argc, argv);
+    printf("mimrl %s (BLAS: %s)\n", MIMRL_VERSION, mr_blas_name());
+    return 0;
+}
+
+static int cmd_blas(int argc, char **argv) {
+    if (argc > 2) return no_flags(&FLAGS_BLAS, argc, argv);
+    char b[512];
+    mr_blas_describe(b, sizeof b);
+    printf("[blas] %s\n", b);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv) {
+    if (argc == 2) {
+        usage(stdout);
+        return 0;
+    }
+    const command *c = argc == 3 ? find_command(argv[2]) : NULL;
+    if (!c) {
+        if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+            usage(stdout);
+            return 0;
+        }
+        fprintf(stderr, "mimrl help: unknown command '%s' (see 'mimrl help')\n", argc > 2 ? argv[2] : "");
+        return 2;
+    }
+    char *args[] = {argv[0], argv[2], "--help", NULL};
+    return c->run(3, args);
 }
 
 int main(int argc, char **argv) {
@@ -296,33 +400,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        usage(stdout);
-        return 0;
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) cmd = "help";
+    if (strcmp(cmd, "--version") == 0) cmd = "version";
+    const command *c = find_command(cmd);
+    if (!c) {
+        fprintf(stderr, "mimrl: unknown command '%s' (see 'mimrl help')\n", cmd);
+        return 2;
     }
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("mimrl %s (BLAS: %s)\n", MIMRL_VERSION, mr_blas_name());
-        return 0;
-    }
-    if (strcmp(cmd, "blas") == 0) {
-        char b[512];
-        mr_blas_describe(b, sizeof b);
-        printf("[blas] %s\n", b);
-        return 0;
-    }
-    if (strcmp(cmd, "info") == 0) return cmd_info(argc, argv);
-    if (strcmp(cmd, "metrics") == 0) return cmd_metrics(argc, argv);
-    if (strcmp(cmd, "demo") == 0) return cmd_demo(argc, argv);
-    if (strcmp(cmd, "estimate") == 0) return mr_cmd_estimate(argc, argv);
-    if (strcmp(cmd, "synth") == 0) return mr_cmd_synth(argc, argv);
-    if (strcmp(cmd, "oracle") == 0) return mr_cmd_oracle(argc, argv);
-    if (strcmp(cmd, "conform") == 0) return mr_cmd_conform(argc, argv);
-    if (strcmp(cmd, "train") == 0) return mr_cmd_train(argc, argv);
-    if (strcmp(cmd, "eval") == 0) return mr_cmd_eval(argc, argv);
-    if (strncmp(cmd, "bert-", 5) == 0) return mr_cmd_bert(argc, argv);
-    if (strcmp(cmd, "verify-estimators") == 0) return mr_cmd_verify_estimators(argc, argv);
-    if (strcmp(cmd, "verify-peer") == 0) return mr_cmd_verify_peer(argc, argv);
-    if (strcmp(cmd, "tokenize") == 0) return mr_cmd_tokenize(argc, argv);
-    fprintf(stderr, "mimrl: unknown command '%s' (see 'mimrl help')\n", cmd);
-    return 2;
+    return c->run(argc, argv);
 }

@@ -2,6 +2,8 @@
  * Face directory (config.json, vocab.txt, tokenizer_config.json,
  * model.safetensors), so the whole pipeline runs without downloaded weights. */
 #include <errno.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,21 +14,47 @@
 #include "ref/core/npz.h"
 #include "ref/core/safetensors.h"
 
-static const char *BERT_INIT_HELP =
-    "usage: mimrl bert-init --layers N --hidden H --out DIR [options]\n"
+typedef struct {
+    unsigned long layers, hidden, heads, intermediate, seed, max_positions;
+    const char *vocab_from, *out;
+    int have_heads, have_intermediate; /* set by the table's parsers */
+} bert_init_opts;
+
+static int set_heads(void *field, const char *cmd, const char *v) {
+    bert_init_opts *o = (bert_init_opts *)((char *)field - offsetof(bert_init_opts, heads));
+    o->have_heads = 1;
+    return mr_parse_ulong(cmd, "--heads", v, &o->heads);
+}
+static int set_intermediate(void *field, const char *cmd, const char *v) {
+    bert_init_opts *o = (bert_init_opts *)((char *)field - offsetof(bert_init_opts, intermediate));
+    o->have_intermediate = 1;
+    return mr_parse_ulong(cmd, "--intermediate", v, &o->intermediate);
+}
+
+static const mr_opt BERT_INIT_OPTS[] = {
+    {"--layers", MR_OPT_ULONG, offsetof(bert_init_opts, layers), NULL, "N", "encoder layers (required)", NULL, 0},
+    {"--hidden", MR_OPT_ULONG, offsetof(bert_init_opts, hidden), NULL, "H", "hidden size (required)", NULL, 0},
+    {"--out", MR_OPT_TEXT, offsetof(bert_init_opts, out), NULL, "DIR", "the directory to write (required)", NULL, 0},
+    {"--heads", MR_OPT_CUSTOM, offsetof(bert_init_opts, heads), NULL, "A",
+     "attention heads (default H/64 when H is a multiple of 64, else 1)", set_heads, 0},
+    {"--intermediate", MR_OPT_CUSTOM, offsetof(bert_init_opts, intermediate), NULL, "I", "feed-forward width (default 4H)",
+     set_intermediate, 0},
+    {"--max-positions", MR_OPT_ULONG, offsetof(bert_init_opts, max_positions), "512", "P", "max_position_embeddings", NULL, 0},
+    {"--vocab-from", MR_OPT_TEXT, offsetof(bert_init_opts, vocab_from), NULL, "FILE",
+     "a mimrl-npz split (its text_bytes transcripts) or a text file", NULL, 0},
+    {"--seed", MR_OPT_ULONG, offsetof(bert_init_opts, seed), "0", "S", "random seed", NULL, 0},
+};
+
+const mr_cmd_flags mr_flags_bert_init = {
+    "bert-init", "--layers N --hidden H --out DIR [options]",
     "writes a randomly initialised BERT as Hugging Face leaves one: DIR/config.json,\n"
     "DIR/vocab.txt, DIR/tokenizer_config.json and DIR/model.safetensors (F64, exact).\n"
     "Weights as BertModel's _init_weights: normal(0, 0.02) from a seeded gsl_rng (mt19937),\n"
     "the [PAD] embedding row 0, biases 0, LayerNorm 1/0.\n"
     "vocab.txt: [PAD]=0, [unused0..98]=1..99, [UNK]=100, [CLS]=101, [SEP]=102, [MASK]=103,\n"
     "then every printable ASCII character but A-Z, '##' + every digit and letter (so no\n"
-    "ASCII text is [UNK]), then the lower-cased words of --vocab-from, most frequent first.\n"
-    "options:\n"
-    "  --heads A             attention heads (default H/64 when H is a multiple of 64, else 1)\n"
-    "  --intermediate I      feed-forward width (default 4H)\n"
-    "  --max-positions P     max_position_embeddings (default 512)\n"
-    "  --vocab-from FILE     a mimrl-npz split (its text_bytes transcripts) or a text file\n"
-    "  --seed S              default 0\n";
+    "ASCII text is [UNK]), then the lower-cased words of --vocab-from, most frequent first.\n",
+    BERT_INIT_OPTS, MR_OPT_N(BERT_INIT_OPTS), NULL};
 
 static int is_punct(unsigned char c) {
     return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126);
@@ -113,23 +141,12 @@ static int read_text(const char *path, words *W, mr_error *e) {
         mr_array_free(&o);
         return rc;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) return mr_fail(e, MR_EIO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return mr_fail(e, MR_EIO, "%s: not a regular file", path);
-    }
-    size_t n = (size_t)st.st_size;
-    unsigned char *b = malloc(n ? n : 1);
-    if (!b) {
-        fclose(f);
-        return mr_fail(e, MR_ENOMEM, "%s: out of memory", path);
-    }
-    size_t got = fread(b, 1, n, f);
-    fclose(f);
-    int rc = got != n ? mr_fail(e, MR_EIO, "%s: read failed", path)
-                      : split_text(W, b, n) ? mr_fail(e, MR_ENOMEM, "out of memory") : MR_OK;
+    char *b;
+    size_t n;
+    /* a corpus to count words in: up to 1 GiB, refused by name above */
+    int rc = mr_read_file(path, (size_t)1 << 30, &b, &n, e);
+    if (rc != MR_OK) return rc;
+    rc = split_text(W, (const unsigned char *)b, n) ? mr_fail(e, MR_ENOMEM, "out of memory") : MR_OK;
     free(b);
     return rc;
 }
@@ -182,41 +199,24 @@ static int write_text(const char *path, const char *text, mr_error *e) {
 }
 
 static int bert_init(int argc, char **argv) {
-    mr_flag fl[] = {{"--layers", 1, 0, 0},        {"--hidden", 1, 0, 0},     {"--heads", 1, 0, 0},
-                    {"--intermediate", 1, 0, 0},  {"--vocab-from", 1, 0, 0}, {"--seed", 1, 0, 0},
-                    {"--out", 1, 0, 0},           {"--max-positions", 1, 0, 0}, {"--help", 0, 0, 0}};
-    int rc = mr_parse_flags(argc, argv, 2, fl, sizeof fl / sizeof fl[0], "bert-init");
-    if (rc) return rc;
-    if (fl[8].seen) {
-        fputs(BERT_INIT_HELP, stdout);
-        return 0;
-    }
-    if (!fl[0].value || !fl[1].value || !fl[6].value) {
-        fprintf(stderr, "mimrl bert-init: --layers, --hidden and --out are required\n%s", BERT_INIT_HELP);
+    bert_init_opts o = {.layers = ULONG_MAX, .hidden = ULONG_MAX}; /* ULONG_MAX: not given */
+    int rc = mr_opts_parse(&mr_flags_bert_init, argc, argv, 2, &o);
+    if (rc) return rc == MR_OPTS_HELP ? 0 : rc;
+    if (o.layers == ULONG_MAX || o.hidden == ULONG_MAX || !o.out) {
+        fprintf(stderr, "mimrl bert-init: --layers, --hidden and --out are required\n");
+        mr_opts_help(&mr_flags_bert_init, stderr);
         return 2;
     }
     mr_bert_config c;
     mr_bert_config_base(&c);
-    unsigned long v, seed = 0;
-    if (mr_parse_ulong("bert-init", "--layers", fl[0].value, &v)) return 2;
-    c.num_hidden_layers = v;
-    if (mr_parse_ulong("bert-init", "--hidden", fl[1].value, &v)) return 2;
-    c.hidden_size = v;
+    unsigned long seed = o.seed;
+    c.num_hidden_layers = o.layers;
+    c.hidden_size = o.hidden;
     c.num_attention_heads = c.hidden_size >= 64 && c.hidden_size % 64 == 0 ? c.hidden_size / 64 : 1;
     c.intermediate_size = 4 * c.hidden_size;
-    if (fl[2].value) {
-        if (mr_parse_ulong("bert-init", "--heads", fl[2].value, &v)) return 2;
-        c.num_attention_heads = v;
-    }
-    if (fl[3].value) {
-        if (mr_parse_ulong("bert-init", "--intermediate", fl[3].value, &v)) return 2;
-        c.intermediate_size = v;
-    }
-    if (fl[5].value && mr_parse_ulong("bert-init", "--seed", fl[5].value, &seed)) return 2;
-    if (fl[7].value) {
-        if (mr_parse_ulong("bert-init", "--max-positions", fl[7].value, &v)) return 2;
-        c.max_position_embeddings = v;
-    }
+    if (o.have_heads) c.num_attention_heads = o.heads;
+    if (o.have_intermediate) c.intermediate_size = o.intermediate;
+    c.max_position_embeddings = o.max_positions;
     mr_error e = {0};
     c.vocab_size = 1; /* checked below with the real size */
     if (mr_bert_config_check(&c, "bert-init", &e) != MR_OK) {
@@ -228,15 +228,14 @@ static int bert_init(int argc, char **argv) {
         fprintf(stderr, "mimrl bert-init: sizes beyond 1000 layers, hidden 65536, intermediate or positions 2^20 refused\n");
         return 2;
     }
-    const char *dir = fl[6].value;
+    const char *dir = o.out;
     words W = {0};
-    if (fl[4].value) rc = read_text(fl[4].value, &W, &e);
+    if (o.vocab_from) rc = read_text(o.vocab_from, &W, &e);
     char path[4096];
     mr_params p;
     mr_params_init(&p);
     size_t vocab = 0;
-    if (rc == MR_OK && mkdir(dir, 0755) != 0 && errno != EEXIST)
-        rc = mr_fail(&e, MR_EIO, "%s: cannot create the directory: %s", dir, strerror(errno));
+    if (rc == MR_OK) rc = mr_mkdir_p(dir, &e);
     if (rc == MR_OK) {
         snprintf(path, sizeof path, "%s/vocab.txt", dir);
         rc = write_vocab(path, &W, &vocab, &e);
@@ -282,15 +281,16 @@ static int bert_init(int argc, char **argv) {
     return 0;
 }
 
-static const char *BERT_INFO_HELP =
-    "usage: mimrl bert-info DIR|FILE.safetensors\n"
+const mr_cmd_flags mr_flags_bert_info = {
+    "bert-info", "DIR|FILE.safetensors",
     "DIR (a Hugging Face model directory): loads config.json and model.safetensors as training\n"
     "would (names mapped to bertmodel.*, every missing/extra/mis-shaped tensor reported) and\n"
-    "prints the sizes; FILE: checks the file and lists its tensors. Exit status 2 when invalid.\n";
+    "prints the sizes; FILE: checks the file and lists its tensors. Exit status 2 when invalid.\n",
+    NULL, 0, NULL};
 
 static int bert_info(int argc, char **argv) {
-    if (argc != 3 || strcmp(argv[2], "--help") == 0) {
-        fputs(BERT_INFO_HELP, argc == 3 ? stdout : stderr);
+    if (argc != 3 || strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
+        mr_opts_help(&mr_flags_bert_info, argc == 3 ? stdout : stderr);
         return argc == 3 ? 0 : 2;
     }
     const char *path = argv[2];

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -757,16 +758,11 @@ static int write_report(const char *path, const char *suite, const char *dtype, 
     return 0;
 }
 
-static int mkdir_p(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
+static int mkdir_p(const char *path, char *why, size_t n) {
+    mr_error e = {0};
+    if (mr_mkdir_p(path, &e) == MR_OK) return 0;
+    snprintf(why, n, "%s", e.msg);
+    return -1;
 }
 
 static double since(const struct timespec *t0) {
@@ -775,12 +771,38 @@ static double since(const struct timespec *t0) {
     return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
 }
 
+typedef struct {
+    const char *port, *suite, *dtype, *report, *work, *only;
+    unsigned long seed;
+    double timeout;
+    int list;
+} conform_opts;
+
+static const mr_opt CONFORM_OPTS[] = {
+    {"--port", MR_OPT_TEXT, offsetof(conform_opts, port), NULL, "'CMD {ckpt} {batch} {out}'",
+     "the port's command per case; without it only the cases are written", NULL, 0},
+    {"--suite", MR_OPT_TEXT, offsetof(conform_opts, suite), "quick", "quick|full|bert", "which cases", NULL, 0},
+    {"--dtype", MR_OPT_TEXT, offsetof(conform_opts, dtype), "float64", "float64|float32", "the port's precision (its tolerance)", NULL, 0},
+    {"--report", MR_OPT_TEXT, offsetof(conform_opts, report), NULL, "FILE.md|FILE.json", "write the results table there too", NULL, 0},
+    {"--seed", MR_OPT_ULONG, offsetof(conform_opts, seed), "1", "N", "seed of the generated cases", NULL, 0},
+    {"--work", MR_OPT_TEXT, offsetof(conform_opts, work), NULL, "DIR",
+     "where cases and the port's outputs go [default $TMPDIR/mimrl-conform-SUITE-SEED]", NULL, 0},
+    {"--timeout", MR_OPT_REAL, offsetof(conform_opts, timeout), "300", "SECONDS", "per case", NULL, 0},
+    {"--only", MR_OPT_TEXT, offsetof(conform_opts, only), NULL, "CASE", "run one case of the suite", NULL, 0},
+    {"--list", MR_OPT_SWITCH, offsetof(conform_opts, list), NULL, NULL, "list the suite's cases and their shapes, run nothing", NULL, 0},
+};
+
+const mr_cmd_flags mr_flags_conform = {
+    "conform", "--port 'CMD {ckpt} {batch} {out}' [--suite quick|full|bert] [--dtype float64|float32] [--report FILE.md|.json]",
+    "Runs a port on a seeded suite of cases and compares every tensor it writes with\n"
+    "`mimrl oracle --dump all`, one line per case naming the first diverging tensor (README: Conformance).\n",
+    CONFORM_OPTS, MR_OPT_N(CONFORM_OPTS), "Exit status: 0 every case passed, 1 a case failed, 2 bad input.\n"};
+
 int mr_cmd_conform(int argc, char **argv) {
-    mr_flag fl[] = {{"--port", 1, 0, 0},    {"--suite", 1, 0, 0}, {"--dtype", 1, 0, 0}, {"--report", 1, 0, 0}, {"--seed", 1, 0, 0},
-                    {"--work", 1, 0, 0},    {"--timeout", 1, 0, 0}, {"--only", 1, 0, 0}, {"--list", 0, 0, 0}};
-    int rc = mr_parse_flags(argc, argv, 2, fl, sizeof fl / sizeof fl[0], "conform");
-    if (rc) return rc;
-    const char *suite = fl[1].value ? fl[1].value : "quick", *dtype = fl[2].value ? fl[2].value : "float64";
+    conform_opts o = {0};
+    int rc = mr_opts_parse(&mr_flags_conform, argc, argv, 2, &o);
+    if (rc) return rc == MR_OPTS_HELP ? 0 : rc;
+    const char *suite = o.suite, *dtype = o.dtype;
     char sk = strcmp(suite, "quick") == 0 ? 'q' : strcmp(suite, "full") == 0 ? 'f' : strcmp(suite, "bert") == 0 ? 'b' : 0;
     if (!sk) {
         fprintf(stderr, "mimrl conform: --suite is quick, full or bert; got '%s'\n", suite);
@@ -790,32 +812,31 @@ int mr_cmd_conform(int argc, char **argv) {
         fprintf(stderr, "mimrl conform: --dtype is float64 or float32; got '%s'\n", dtype);
         return 2;
     }
-    if (fl[3].value) {
-        size_t l = strlen(fl[3].value);
-        if (!(l > 3 && strcmp(fl[3].value + l - 3, ".md") == 0) && !(l > 5 && strcmp(fl[3].value + l - 5, ".json") == 0)) {
-            fprintf(stderr, "mimrl conform: --report FILE.md or FILE.json; got '%s'\n", fl[3].value);
+    if (o.report) {
+        size_t l = strlen(o.report);
+        if (!(l > 3 && strcmp(o.report + l - 3, ".md") == 0) && !(l > 5 && strcmp(o.report + l - 5, ".json") == 0)) {
+            fprintf(stderr, "mimrl conform: --report FILE.md or FILE.json; got '%s'\n", o.report);
             return 2;
         }
     }
-    unsigned long seed = 1;
-    if (fl[4].value && mr_parse_ulong("conform", "--seed", fl[4].value, &seed)) return 2;
-    double timeout = 300;
-    if (fl[6].value && (mr_parse_double("conform", "--timeout", fl[6].value, &timeout) || !(timeout > 0))) {
-        if (!(timeout > 0)) fprintf(stderr, "mimrl conform: --timeout must be a positive number of seconds\n");
+    unsigned long seed = o.seed;
+    double timeout = o.timeout;
+    if (!(timeout > 0)) {
+        fprintf(stderr, "mimrl conform: --timeout must be a positive number of seconds\n");
         return 2;
     }
-    if (fl[0].value && (!strstr(fl[0].value, "{ckpt}") || !strstr(fl[0].value, "{batch}") || !strstr(fl[0].value, "{out}"))) {
-        fprintf(stderr, "mimrl conform: --port must contain {ckpt}, {batch} and {out} (got '%s')\n", fl[0].value);
+    if (o.port && (!strstr(o.port, "{ckpt}") || !strstr(o.port, "{batch}") || !strstr(o.port, "{out}"))) {
+        fprintf(stderr, "mimrl conform: --port must contain {ckpt}, {batch} and {out} (got '%s')\n", o.port);
         return 2;
     }
     size_t sel[NCASES], ns = 0;
     for (size_t i = 0; i < NCASES; i++)
-        if (strchr(CASES[i].suites, sk) && (!fl[7].value || strcmp(fl[7].value, CASES[i].name) == 0)) sel[ns++] = i;
-    if (fl[7].value && !ns) {
-        fprintf(stderr, "mimrl conform: --only '%s' is no case of suite %s (see --list)\n", fl[7].value, suite);
+        if (strchr(CASES[i].suites, sk) && (!o.only || strcmp(o.only, CASES[i].name) == 0)) sel[ns++] = i;
+    if (o.only && !ns) {
+        fprintf(stderr, "mimrl conform: --only '%s' is no case of suite %s (see --list)\n", o.only, suite);
         return 2;
     }
-    if (fl[8].seen) {
+    if (o.list) {
         for (size_t s = 0; s < ns; s++) {
             const conform_case *c = &CASES[sel[s]];
             case_dims d = dims_of(c, sel[s], seed);
@@ -825,13 +846,14 @@ int mr_cmd_conform(int argc, char **argv) {
         return 0;
     }
     char work[4096];
-    if (fl[5].value) snprintf(work, sizeof work, "%s", fl[5].value);
+    if (o.work) snprintf(work, sizeof work, "%s", o.work);
     else {
         const char *tmp = getenv("TMPDIR");
         snprintf(work, sizeof work, "%s/mimrl-conform-%s-%lu", tmp && *tmp ? tmp : "/tmp", suite, seed);
     }
-    if (mkdir_p(work)) {
-        fprintf(stderr, "mimrl conform: cannot create the work directory %s: %s\n", work, strerror(errno));
+    char why[8300];
+    if (mkdir_p(work, why, sizeof why)) {
+        fprintf(stderr, "mimrl conform: cannot create the work directory %s: %s\n", work, why);
         return 2;
     }
     int f32 = strcmp(dtype, "float32") == 0;
@@ -854,17 +876,17 @@ int mr_cmd_conform(int argc, char **argv) {
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         mr_error e = {0};
-        if (mkdir_p(dir)) {
+        if (mkdir_p(dir, why, sizeof why)) {
             snprintf(r->status, sizeof r->status, "FAIL");
-            snprintf(r->detail, sizeof r->detail, "cannot create %s: %s", dir, strerror(errno));
+            snprintf(r->detail, sizeof r->detail, "cannot create %s: %s", dir, why);
         } else if (generate(c, sel[s], seed, dir, &e)) {
             snprintf(r->status, sizeof r->status, "FAIL");
             snprintf(r->detail, sizeof r->detail, "generating the case: %s", e.msg);
-        } else if (!fl[0].value) {
+        } else if (!o.port) {
             snprintf(r->status, sizeof r->status, "WRITTEN");
             snprintf(r->detail, sizeof r->detail, "%s", dir);
         } else {
-            char *cmd = expand(fl[0].value, ck, bt, po);
+            char *cmd = expand(o.port, ck, bt, po);
             remove(po);
             int timed_out = 0, st = cmd ? run_port(cmd, lg, timeout, &timed_out) : -2;
             free(cmd);
@@ -899,7 +921,7 @@ int mr_cmd_conform(int argc, char **argv) {
     printf("conform: %zu cases, %zu passed, %zu failed (%s, tolerance %s)\n", ns, ns - failed, failed, dtype,
            f32 ? "per group, README Conformance" : "1e-10 relative with the 1e-4 group floor");
     int status = failed ? 1 : 0;
-    if (fl[3].value && fl[0].value && write_report(fl[3].value, suite, dtype, seed, fl[0].value, res, ns)) status = 2;
+    if (o.report && o.port && write_report(o.report, suite, dtype, seed, o.port, res, ns)) status = 2;
     free(res);
     return status;
 }

@@ -1,5 +1,6 @@
 /* cli_data.c — `mimrl synth` and the dataset part of `mimrl info`. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,61 +10,75 @@
 #include "datasets/synth.h"
 #include "ref/cli/cli.h"
 
-static const char *SYNTH_HELP =
-    "usage: mimrl synth [--like mosi|mosei|avec] [--out PREFIX] [options]\n"
+typedef struct {
+    const char *like, *out, *seed, *mix, *sigma_y, *sigma_o, *sigma_f, *n_train, *n_valid, *n_test, *max_frames, *max_words,
+        *mc_samples, *redundancy, *unique_t, *unique_a, *unique_v, *synergy_ta, *synergy_tv, *synergy_av, *obs_noise;
+    int truth_only;
+} synth_opts;
+
+#define SO(f) MR_OPT_TEXT, offsetof(synth_opts, f)
+static const mr_opt SYNTH_OPTS[] = {
+    {"--like", SO(like), "mosi", "mosi|mosei|avec", "split sizes, widths, lengths and label range of that dataset", NULL, 0},
+    {"--out", SO(out), NULL, "PREFIX", "default build/data/<like>", NULL, 0},
+    {"--seed", SO(seed), NULL, "N", "default 0", NULL, 0},
+    {"--mix", SO(mix), NULL, "cs,ct,ca,cv,cx", "label coefficients (default 0.8,0.6,0.4,0.4,0.6)", NULL, 0},
+    {"--sigma-y", SO(sigma_y), NULL, "X", "label noise (default 0.3)", NULL, 0},
+    {"--sigma-o", SO(sigma_o), NULL, "X", "view noise (default 0.5)", NULL, 0},
+    {"--sigma-f", SO(sigma_f), NULL, "X", "frame noise (default 0.5)", NULL, 0},
+    {"--n-train", SO(n_train), NULL, "N", "split sizes (default: the real ones)", NULL, 0},
+    {"--n-valid", SO(n_valid), NULL, "N", "", NULL, 0},
+    {"--n-test", SO(n_test), NULL, "N", "", NULL, 0},
+    {"--max-frames", SO(max_frames), NULL, "N", "cap audio/visual lengths, ≥ 8 (default: the real maxima 375/500)", NULL, 0},
+    {"--max-words", SO(max_words), NULL, "N", "cap words per utterance (default 60; AVEC 120)", NULL, 0},
+    {"--mc-samples", SO(mc_samples), NULL, "N", "Monte-Carlo draws for non-Gaussian ground truth (default 3000)", NULL, 0},
+    {NULL, MR_OPT_HEADING, 0, NULL, NULL,
+     "planted-information knobs (datasets/planted.h; giving any of them switches meta_json\n"
+     "to planted_knobs and the three-level ground truth; without them the files are the\n"
+     "historical ones, bit for bit). The model, all latents N(0,1):\n"
+     "  T = (λ s + σ_o e_t, u_t [, w_t]) + σ_n n,  A = (λ s + σ_o e_a, u_a, w_a) + σ_n n,\n"
+     "  V = (λ s + σ_o e_v, u_v, w_v) + σ_n n      (w_t only with T×A or T×V synergy)\n"
+     "  y = c_s λ s + c_t u_t + c_a u_a + c_v u_v + g_ta w_t w_a + g_tv w_t w_v + g_av w_a w_v + σ_y ε\n",
+     NULL, 0},
+    {"--redundancy", SO(redundancy), NULL, "λ", "shared latent's strength in every view and in the label (1; ≥ 0)", NULL, 0},
+    {"--unique-t", SO(unique_t), NULL, "c_t", "label weight of the modality's private latent, i.e. its unique\n"
+                                              "predictive information (0.6, 0.4, 0.4 for t, a, v; ≥ 0)", NULL, 0},
+    {"--unique-a", SO(unique_a), NULL, "c_a", "", NULL, 0},
+    {"--unique-v", SO(unique_v), NULL, "c_v", "", NULL, 0},
+    {"--synergy-ta", SO(synergy_ta), NULL, "g_ta", "weight of the pair's product, uncorrelated with each factor but not\n"
+                                                  "independent of it (a factor alone tells the label's scale)\n"
+                                                  "(0, 0, 0.6 for ta, tv, av; ≥ 0; not all three non-zero)", NULL, 0},
+    {"--synergy-tv", SO(synergy_tv), NULL, "g_tv", "", NULL, 0},
+    {"--synergy-av", SO(synergy_av), NULL, "g_av", "", NULL, 0},
+    {"--obs-noise", SO(obs_noise), NULL, "σ_n", "extra Gaussian noise on every view coordinate (0; ≥ 0)", NULL, 0},
+    {NULL, MR_OPT_HEADING, 0, NULL, NULL, "  (the label's sd must stay ≤ 3, the clip range; --mix still sets c_s and the defaults)\n", NULL, 0},
+    {"--truth-only", MR_OPT_SWITCH, offsetof(synth_opts, truth_only), NULL, NULL,
+     "print the ground truth as JSON and write no files: (a) the 11 MIMRL\n"
+     "terms on the raw views with F := Y and the composites of spec §4.3\n"
+     "(inv = I(T;A)+I(T;V), spec_T = I(T;Y|A)+I(T;Y|V)−I(T;A|Y)−I(T;V|Y),\n"
+     "spec_A = I(A;Y|T)−I(T;A|Y), spec_V = I(V;Y|T)−I(T;V|Y),\n"
+     "comp = I(T;A|Y)+I(T;V|Y)); (b) the MMI PID of (T,A→Y), (T,V→Y), (A,V→Y):\n"
+     "R = min(I1,I2), U_i = I_i−R, S = I12−max(I1,I2), and coi = I1+I2−I12;\n"
+     "nats; closed form when no synergy (Gaussian), else Monte Carlo with se", NULL, 0},
+};
+#undef SO
+
+const mr_cmd_flags mr_flags_synth = {
+    "synth", "[--like mosi|mosei|avec] [--out PREFIX] [options]",
     "writes PREFIX_train.npz, PREFIX_valid.npz, PREFIX_test.npz in the mimrl-npz schema\n"
     "(datasets/SCHEMA.md), with split sizes, feature widths, length distributions and label\n"
     "range like the real dataset, labels built from known latent parts (datasets/synth.h):\n"
     "  y = c_s·s + c_t·u_t + c_a·u_a + c_v·u_v + c_x·w_a·w_v + sigma_y·ε\n"
-    "and the implied information quantities in meta_json.ground_truth.\n"
-    "options:\n"
-    "  --out PREFIX          default build/data/<like>\n"
-    "  --seed N              default 0\n"
-    "  --mix cs,ct,ca,cv,cx  label coefficients (default 0.8,0.6,0.4,0.4,0.6)\n"
-    "  --sigma-y X --sigma-o X --sigma-f X   label, view and frame noise (0.3, 0.5, 0.5)\n"
-    "  --n-train N --n-valid N --n-test N    split sizes (default: the real ones)\n"
-    "  --max-frames N        cap audio/visual lengths (default: the real maxima 375/500)\n"
-    "  --max-words N         cap words per utterance (default 60; AVEC 120)\n"
-    "  --mc-samples N        Monte-Carlo draws for non-Gaussian ground truth (3000)\n"
-    "planted-information knobs (datasets/planted.h; giving any of them switches meta_json\n"
-    "to planted_knobs and the three-level ground truth; without them the files are the\n"
-    "historical ones, bit for bit). The model, all latents N(0,1):\n"
-    "  T = (λ s + σ_o e_t, u_t [, w_t]) + σ_n n,  A = (λ s + σ_o e_a, u_a, w_a) + σ_n n,\n"
-    "  V = (λ s + σ_o e_v, u_v, w_v) + σ_n n      (w_t only with T×A or T×V synergy)\n"
-    "  y = c_s λ s + c_t u_t + c_a u_a + c_v u_v + g_ta w_t w_a + g_tv w_t w_v + g_av w_a w_v + σ_y ε\n"
-    "  --redundancy λ        shared latent's strength in every view and in the label (1; ≥ 0)\n"
-    "  --unique-t c_t --unique-a c_a --unique-v c_v   label weight of the modality's private\n"
-    "                        latent, i.e. its unique predictive information (0.6, 0.4, 0.4; ≥ 0)\n"
-    "  --synergy-ta g_ta --synergy-tv g_tv --synergy-av g_av   weight of the pair's product,\n"
-    "                        uncorrelated with each factor but not independent of it (a factor\n"
-    "                        alone tells the label's scale) (0, 0, 0.6; ≥ 0; not all three non-zero)\n"
-    "  --obs-noise σ_n       extra Gaussian noise on every view coordinate (0; ≥ 0)\n"
-    "  (the label's sd must stay ≤ 3, the clip range; --mix still sets c_s and the defaults)\n"
-    "  --truth-only          print the ground truth as JSON and write no files: (a) the 11 MIMRL\n"
-    "                        terms on the raw views with F := Y and the composites of spec §4.3\n"
-    "                        (inv = I(T;A)+I(T;V), spec_T = I(T;Y|A)+I(T;Y|V)−I(T;A|Y)−I(T;V|Y),\n"
-    "                        spec_A = I(A;Y|T)−I(T;A|Y), spec_V = I(V;Y|T)−I(T;V|Y),\n"
-    "                        comp = I(T;A|Y)+I(T;V|Y)); (b) the MMI PID of (T,A→Y), (T,V→Y), (A,V→Y):\n"
-    "                        R = min(I1,I2), U_i = I_i−R, S = I12−max(I1,I2), and coi = I1+I2−I12;\n"
-    "                        nats; closed form when no synergy (Gaussian), else Monte Carlo with se\n";
+    "and the implied information quantities in meta_json.ground_truth.\n",
+    SYNTH_OPTS, MR_OPT_N(SYNTH_OPTS), NULL};
+
+/* The text value at offset off of o. */
+static const char *val_at(const synth_opts *o, size_t off) { return *(const char *const *)((const char *)o + off); }
 
 int mr_cmd_synth(int argc, char **argv) {
-    mr_flag fl[] = {{"--like", 1, 0, 0},    {"--out", 1, 0, 0},      {"--seed", 1, 0, 0},      {"--mix", 1, 0, 0},
-                    {"--sigma-y", 1, 0, 0}, {"--sigma-o", 1, 0, 0},  {"--sigma-f", 1, 0, 0},   {"--n-train", 1, 0, 0},
-                    {"--n-valid", 1, 0, 0}, {"--n-test", 1, 0, 0},   {"--max-frames", 1, 0, 0}, {"--max-words", 1, 0, 0},
-                    {"--mc-samples", 1, 0, 0}, {"--help", 0, 0, 0},
-                    /* 14.. planted knobs */
-                    {"--redundancy", 1, 0, 0}, {"--unique-t", 1, 0, 0}, {"--unique-a", 1, 0, 0}, {"--unique-v", 1, 0, 0},
-                    {"--synergy-ta", 1, 0, 0}, {"--synergy-tv", 1, 0, 0}, {"--synergy-av", 1, 0, 0}, {"--obs-noise", 1, 0, 0},
-                    {"--truth-only", 0, 0, 0}};
-    size_t nf = sizeof fl / sizeof fl[0];
-    int rc = mr_parse_flags(argc, argv, 2, fl, nf, "synth");
-    if (rc) return rc;
-    if (fl[13].seen) {
-        fputs(SYNTH_HELP, stdout);
-        return 0;
-    }
-    const char *like = fl[0].value ? fl[0].value : "mosi";
+    synth_opts o = {0};
+    int rc = mr_opts_parse(&mr_flags_synth, argc, argv, 2, &o);
+    if (rc) return rc == MR_OPTS_HELP ? 0 : rc;
+    const char *like = o.like;
     mr_like l;
     if (!strcmp(like, "mosi")) l = MR_LIKE_MOSI;
     else if (!strcmp(like, "mosei")) l = MR_LIKE_MOSEI;
@@ -75,50 +90,69 @@ int mr_cmd_synth(int argc, char **argv) {
     mr_synth_cfg c;
     mr_synth_default(&c, l);
     unsigned long v;
-    if (fl[2].value) {
-        if (mr_parse_ulong("synth", "--seed", fl[2].value, &v)) return 2;
+    if (o.seed) {
+        if (mr_parse_ulong("synth", "--seed", o.seed, &v)) return 2;
         c.seed = v;
     }
-    if (fl[3].value) {
+    if (o.mix) {
         double m[5];
-        char *s = (char *)fl[3].value, *end;
+        char *s = (char *)o.mix, *end;
         for (int k = 0; k < 5; k++) {
             errno = 0;
             m[k] = strtod(s, &end);
             if (end == s || errno || (k < 4 && *end != ',') || (k == 4 && *end)) {
-                fprintf(stderr, "mimrl synth: --mix expects five numbers cs,ct,ca,cv,cx (got '%s')\n", fl[3].value);
+                fprintf(stderr, "mimrl synth: --mix expects five numbers cs,ct,ca,cv,cx (got '%s')\n", o.mix);
                 return 2;
             }
             s = end + 1;
         }
         c.c_s = m[0], c.c_t = m[1], c.c_a = m[2], c.c_v = m[3], c.c_x = m[4];
     }
-    double *dd[3] = {&c.sigma_y, &c.sigma_o, &c.sigma_f};
-    for (int k = 0; k < 3; k++)
-        if (fl[4 + k].value && (mr_parse_double("synth", fl[4 + k].name, fl[4 + k].value, dd[k]) || *dd[k] < 0)) {
-            fprintf(stderr, "mimrl synth: %s must be a non-negative number\n", fl[4 + k].name);
+    const struct {
+        size_t off;
+        double *dst;
+    } sigmas[] = {{offsetof(synth_opts, sigma_y), &c.sigma_y}, {offsetof(synth_opts, sigma_o), &c.sigma_o},
+                  {offsetof(synth_opts, sigma_f), &c.sigma_f}};
+    for (size_t k = 0; k < sizeof sigmas / sizeof sigmas[0]; k++) {
+        const char *val = val_at(&o, sigmas[k].off), *name = mr_opts_name(&mr_flags_synth, sigmas[k].off);
+        if (val && (mr_parse_double("synth", name, val, sigmas[k].dst) || *sigmas[k].dst < 0)) {
+            fprintf(stderr, "mimrl synth: %s must be a non-negative number\n", name);
             return 2;
         }
+    }
     if (c.sigma_o <= 0 || c.sigma_y <= 0) {
         fprintf(stderr, "mimrl synth: --sigma-o and --sigma-y must be positive (the ground truth would be infinite)\n");
         return 2;
     }
-    size_t *sz[6] = {&c.n[0], &c.n[1], &c.n[2], &c.max_frames, &c.max_words, &c.mc_samples};
-    for (int k = 0; k < 6; k++)
-        if (fl[7 + k].value) {
-            if (mr_parse_ulong("synth", fl[7 + k].name, fl[7 + k].value, &v) || v == 0 || (k == 3 && v < 8)) {
-                fprintf(stderr, "mimrl synth: %s must be a positive integer%s\n", fl[7 + k].name, k == 3 ? " ≥ 8" : "");
-                return 2;
-            }
-            *sz[k] = v;
+    const struct {
+        size_t off, *dst;
+        unsigned long min;
+    } sizes[] = {{offsetof(synth_opts, n_train), &c.n[0], 1},          {offsetof(synth_opts, n_valid), &c.n[1], 1},
+                 {offsetof(synth_opts, n_test), &c.n[2], 1},           {offsetof(synth_opts, max_frames), &c.max_frames, 8},
+                 {offsetof(synth_opts, max_words), &c.max_words, 1},   {offsetof(synth_opts, mc_samples), &c.mc_samples, 1}};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const char *val = val_at(&o, sizes[k].off), *name = mr_opts_name(&mr_flags_synth, sizes[k].off);
+        if (!val) continue;
+        if (mr_parse_ulong("synth", name, val, &v) || v < sizes[k].min) {
+            fprintf(stderr, "mimrl synth: %s must be a positive integer%s\n", name, sizes[k].min > 1 ? " ≥ 8" : "");
+            return 2;
         }
-    double *kn[8] = {&c.redundancy, &c.c_t, &c.c_a, &c.c_v, &c.c_ta, &c.c_tv, &c.c_x, &c.sigma_n};
-    for (int k = 0; k < 8; k++)
-        if (fl[14 + k].value) {
-            if (mr_parse_double("synth", fl[14 + k].name, fl[14 + k].value, kn[k])) return 2;
-            c.planted = 1;
-        }
-    if (fl[22].seen) c.planted = 1;
+        *sizes[k].dst = v;
+    }
+    const struct {
+        size_t off;
+        double *dst;
+    } knobs[] = {{offsetof(synth_opts, redundancy), &c.redundancy}, {offsetof(synth_opts, unique_t), &c.c_t},
+                 {offsetof(synth_opts, unique_a), &c.c_a},          {offsetof(synth_opts, unique_v), &c.c_v},
+                 {offsetof(synth_opts, synergy_ta), &c.c_ta},       {offsetof(synth_opts, synergy_tv), &c.c_tv},
+                 {offsetof(synth_opts, synergy_av), &c.c_x},        {offsetof(synth_opts, obs_noise), &c.sigma_n}};
+    for (size_t k = 0; k < sizeof knobs / sizeof knobs[0]; k++) {
+        const char *val = val_at(&o, knobs[k].off);
+        if (!val) continue;
+        if (mr_parse_double("synth", mr_opts_name(&mr_flags_synth, knobs[k].off), val, knobs[k].dst)) return 2;
+        c.planted = 1;
+    }
+    if (o.truth_only) c.planted = 1;
     if (c.planted) {
         mr_planted_model m;
         mr_synth_model(&c, &m);
@@ -128,7 +162,7 @@ int mr_cmd_synth(int argc, char **argv) {
             return 2;
         }
     }
-    if (fl[22].seen) {
+    if (o.truth_only) {
         mr_planted_model m;
         mr_synth_model(&c, &m);
         mr_planted_truth t;
@@ -150,22 +184,19 @@ int mr_cmd_synth(int argc, char **argv) {
     }
     char def[256];
     snprintf(def, sizeof def, "build/data/%s", l == MR_LIKE_MOSI ? "mosi" : l == MR_LIKE_MOSEI ? "mosei" : "avec2019");
-    const char *out = fl[1].value ? fl[1].value : def;
+    const char *out = o.out ? o.out : def;
     /* create the prefix's directory */
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", out);
     char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-        for (char *p = dir + 1; *p; p++)
-            if (*p == '/') {
-                *p = '\0';
-                mkdir(dir, 0777);
-                *p = '/';
-            }
-        mkdir(dir, 0777);
-    }
     mr_error e = {0};
+    if (slash && slash > dir) {
+        *slash = '\0';
+        if ((rc = mr_mkdir_p(dir, &e))) {
+            fprintf(stderr, "mimrl synth: --out %s: %s\n", out, e.msg);
+            return 2;
+        }
+    }
     if ((rc = mr_synth_write(&c, out, stdout, &e))) {
         fprintf(stderr, "mimrl synth: %s\n", e.msg);
         return rc == MR_EIO || rc == MR_EINVAL ? 2 : 1;

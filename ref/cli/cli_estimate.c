@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,56 +22,123 @@
 #include "ref/cli/cli.h"
 #include "ref/core/common.h"
 
-static const char *ESTIMATE_HELP =
-    "usage: mimrl estimate [options]\n"
-    "  --preset poole|cmine|ccmi   Poole staircase (d=20, B=64, 2..10 nats × 4000 steps),\n"
-    "                              CMINE chain (d=1, I = 1.5185 nats), CCMI category F (2.3076 nats)\n"
-    "  --dist staircase|cubic|cmine|cmine0|ccmi-f|ccmi-g   (cmine0: I(X;Z|Y) = 0)\n"
-    "MI (staircase, cubic):\n"
-    "  --bound nwj|infonce|js|smile|dv|mine|tuba|interpolate|js_fgan   (default infonce)\n"
-    "  --critic separate|concat  --baseline constant|gaussian|unnormalized\n"
-    "  --mi 2,4,6,8,10  --steps N (per level)  --batch B  --d D  --lr X\n"
-    "  --hidden H  --embed E  --layers L  --smile-clip T  --alpha-logit A  --interp-per-row\n"
-    "CMI (cmine, cmine0, ccmi-*):\n"
-    "  --d D (chain dimension or dz)  --k K  --n-train N  --n-eval N  --epochs N\n"
-    "  --batch B  --hidden H  --head sigmoid|hardtanh  --lr X  --no-fp\n"
-    "common: --seed N  --csv FILE (MI: per-step trajectory)\n"
-    "\n"
-    "usage: mimrl estimate --data FILE.npz --x NAME --y NAME [--z NAME] [options]\n"
-    "       mimrl estimate --x X.npy --y Y.npy [--z Z.npy] [options]\n"
-    "  MI I(X;Y), or CMI I(X;Y|Z) with --z, on your samples. Members: float arrays\n"
-    "  (<f8 or <f4), 2-D with rows = samples (a 1-D member is one column).\n"
-    "  --method M[,M...]|all   MI: <bound>-<critic>, bound nwj|infonce|js|smile|dv|mine|\n"
-    "                          tuba|interpolate|js_fgan, critic separate|concat, or ksg\n"
-    "                          (default infonce-separate,nwj-separate,smile-separate,ksg);\n"
-    "                          CMI: cmine-mimrl (official read-out: offset 1, half scale,\n"
-    "                          NOT nats), cmine-nwj, cmine-dv (nats), fp (Frenzel-Pompe)\n"
-    "                          (default all four)\n"
-    "                          caveats: js_fgan reports the f-GAN JS objective (not MI);\n"
-    "                          mine diverges (official surrogate, spec O-16); js sits\n"
-    "                          1/e below the MI (O-17)\n"
-    "  --seeds N (1)  --seed S (0): seed s uses S+s for split, init and batch order\n"
-    "  --json                  print a JSON object instead of the table\n"
-    "  Protocol of the neural methods (its steps follow Beyond Normal; the numbers\n"
-    "  are ours; each can be changed):\n"
-    "  --no-standardize        columns standardised to mean 0, sd 1 (default: on)\n"
-    "  --test-frac F (0.5)     50/50 train/test split (rows shuffled by the seed)\n"
-    "  --eval-every N (100)    held-out evaluation every N steps (CMI: every epoch)\n"
-    "  --patience N (10)       early stopping: stop after N held-out evaluations\n"
-    "                          without a better held-out objective\n"
-    "                          reported value: MI the largest held-out bound; CMI the\n"
-    "                          read-outs at the lowest held-out BCE\n"
-    "  MI:  --steps N (4000, at most)  --batch B (128)  --lr X (5e-4)\n"
-    "       --hidden H (128)  --embed E (32)  --layers L (1: in-H-H-out)\n"
-    "  CMI: --k K (2 neighbours per anchor)  --epochs N (100, at most)\n"
-    "       --cmi-batch B (256)  --cmi-hidden H (64)  --cmi-lr X (1e-3)\n"
-    "  k-NN (ksg, fp): --knn K (5), all rows, deterministic (one value)\n";
+/* ----------------------------------------------------------------- flags */
 
-enum {
-    F_PRESET, F_DIST, F_BOUND, F_CRITIC, F_BASELINE, F_MI, F_STEPS, F_BATCH, F_D, F_LR, F_HIDDEN, F_EMBED,
-    F_LAYERS, F_CLIP, F_ALPHA, F_PERROW, F_K, F_NTRAIN, F_NEVAL, F_EPOCHS, F_HEAD, F_NOFP, F_SEED, F_CSV,
-    F_HELP, F_COUNT
+/* estimate on a known distribution (the default form) */
+typedef struct {
+    const char *preset, *dist, *bound, *critic, *baseline, *mi, *steps, *batch, *d, *lr, *hidden, *embed, *layers, *smile_clip,
+        *alpha_logit, *k, *n_train, *n_eval, *epochs, *head, *seed, *csv;
+    int interp_per_row, no_fp;
+} est_opts;
+
+#define EO(f) MR_OPT_TEXT, offsetof(est_opts, f)
+static const mr_opt EST_OPTS[] = {
+    {"--preset", EO(preset), NULL, "poole|cmine|ccmi",
+     "Poole staircase (d=20, B=64, 2..10 nats × 4000 steps),\n"
+     "CMINE chain (d=1, I = 1.5185 nats), CCMI category F (2.3076 nats)", NULL, 0},
+    {"--dist", EO(dist), NULL, "D", "staircase|cubic|cmine|cmine0|ccmi-f|ccmi-g (cmine0: I(X;Z|Y) = 0)", NULL, 0},
+    {NULL, MR_OPT_HEADING, 0, NULL, NULL, "MI (staircase, cubic):\n", NULL, 0},
+    {"--bound", EO(bound), NULL, "B", "nwj|infonce|js|smile|dv|mine|tuba|interpolate|js_fgan (default infonce)", NULL, 0},
+    {"--critic", EO(critic), NULL, "separate|concat", "", NULL, 0},
+    {"--baseline", EO(baseline), NULL, "constant|gaussian|unnormalized", "", NULL, 0},
+    {"--mi", EO(mi), NULL, "2,4,6,8,10", "the MI levels (nats)", NULL, 0},
+    {"--steps", EO(steps), NULL, "N", "steps per level", NULL, 0},
+    {"--batch", EO(batch), NULL, "B", "batch (CMI too)", NULL, 0},
+    {"--d", EO(d), NULL, "D", "dimension (CMI: chain dimension or dz)", NULL, 0},
+    {"--lr", EO(lr), NULL, "X", "learning rate (CMI too)", NULL, 0},
+    {"--hidden", EO(hidden), NULL, "H", "critic width (CMI too)", NULL, 0},
+    {"--embed", EO(embed), NULL, "E", "separate critic's embedding", NULL, 0},
+    {"--layers", EO(layers), NULL, "L", "hidden layers", NULL, 0},
+    {"--smile-clip", EO(smile_clip), NULL, "T", "SMILE's clip τ (official 1)", NULL, 0},
+    {"--alpha-logit", EO(alpha_logit), NULL, "A", "interpolate: α = σ(A) (official 0.01)", NULL, 0},
+    {"--interp-per-row", MR_OPT_SWITCH, offsetof(est_opts, interp_per_row), NULL, NULL, "interpolate: Poole et al.'s per-row diagonal (default: the official per-column one, O-18)", NULL, 0},
+    {NULL, MR_OPT_HEADING, 0, NULL, NULL, "CMI (cmine, cmine0, ccmi-*; also --d --batch --hidden --lr):\n", NULL, 0},
+    {"--k", EO(k), NULL, "K", "neighbours per anchor", NULL, 0},
+    {"--n-train", EO(n_train), NULL, "N", "training samples", NULL, 0},
+    {"--n-eval", EO(n_eval), NULL, "N", "evaluation samples", NULL, 0},
+    {"--epochs", EO(epochs), NULL, "N", "", NULL, 0},
+    {"--head", EO(head), NULL, "sigmoid|hardtanh", "classifier head", NULL, 0},
+    {"--no-fp", MR_OPT_SWITCH, offsetof(est_opts, no_fp), NULL, NULL, "skip the Frenzel-Pompe k-NN estimate", NULL, 0},
+    {NULL, MR_OPT_HEADING, 0, NULL, NULL, "common:\n", NULL, 0},
+    {"--seed", EO(seed), NULL, "N", "default 0", NULL, 0},
+    {"--csv", EO(csv), NULL, "FILE", "MI: per-step trajectory", NULL, 0},
 };
+#undef EO
+
+/* estimate --data / --x: your own samples */
+typedef struct {
+    const char *data, *x, *y, *z, *method, *seeds, *seed, *test_frac, *eval_every, *patience, *steps, *batch, *lr, *hidden, *embed,
+        *layers, *k, *epochs, *cmi_batch, *cmi_hidden, *cmi_lr, *knn;
+    int json, no_standardize;
+} data_opts;
+
+#define DO(f) MR_OPT_TEXT, offsetof(data_opts, f)
+static const mr_opt DATA_OPTS[] = {
+    {"--data", DO(data), NULL, "FILE.npz", "the members --x, --y, --z name (without it: .npy files)", NULL, 0},
+    {"--x", DO(x), NULL, "NAME", "X (required)", NULL, 0},
+    {"--y", DO(y), NULL, "NAME", "Y (required)", NULL, 0},
+    {"--z", DO(z), NULL, "NAME", "Z: conditional MI I(X;Y|Z)", NULL, 0},
+    {"--method", DO(method), NULL, "M[,M...]|all",
+     "MI: <bound>-<critic>, bound nwj|infonce|js|smile|dv|mine|\n"
+     "tuba|interpolate|js_fgan, critic separate|concat, or ksg\n"
+     "(default infonce-separate,nwj-separate,smile-separate,ksg);\n"
+     "CMI: cmine-mimrl (official read-out: offset 1, half scale,\n"
+     "NOT nats), cmine-nwj, cmine-dv (nats), fp (Frenzel-Pompe)\n"
+     "(default all four)\n"
+     "caveats: js_fgan reports the f-GAN JS objective (not MI);\n"
+     "mine diverges (official surrogate, spec O-16); js sits\n"
+     "1/e below the MI (O-17)", NULL, 0},
+    {"--seeds", DO(seeds), NULL, "N", "(1) seeds; seed s uses S+s for split, init and batch order", NULL, 0},
+    {"--seed", DO(seed), NULL, "S", "(0) first seed", NULL, 0},
+    {"--json", MR_OPT_SWITCH, offsetof(data_opts, json), NULL, NULL, "print a JSON object instead of the table", NULL, 0},
+    {NULL, MR_OPT_HEADING, 0, NULL, NULL,
+     "  Protocol of the neural methods (its steps follow Beyond Normal; the numbers\n"
+     "  are ours; each can be changed):\n", NULL, 0},
+    {"--no-standardize", MR_OPT_SWITCH, offsetof(data_opts, no_standardize), NULL, NULL,
+     "columns standardised to mean 0, sd 1 (default: on)", NULL, 0},
+    {"--test-frac", DO(test_frac), NULL, "F", "(0.5) 50/50 train/test split (rows shuffled by the seed)", NULL, 0},
+    {"--eval-every", DO(eval_every), NULL, "N", "(100) held-out evaluation every N steps (CMI: every epoch)", NULL, 0},
+    {"--patience", DO(patience), NULL, "N",
+     "(10) early stopping: stop after N held-out evaluations\n"
+     "without a better held-out objective\n"
+     "reported value: MI the largest held-out bound; CMI the\n"
+     "read-outs at the lowest held-out BCE", NULL, 0},
+    {"--steps", DO(steps), NULL, "N", "MI: (4000, at most)", NULL, 0},
+    {"--batch", DO(batch), NULL, "B", "MI: (128)", NULL, 0},
+    {"--lr", DO(lr), NULL, "X", "MI: (5e-4)", NULL, 0},
+    {"--hidden", DO(hidden), NULL, "H", "MI: (128)", NULL, 0},
+    {"--embed", DO(embed), NULL, "E", "MI: (32)", NULL, 0},
+    {"--layers", DO(layers), NULL, "L", "MI: (1: in-H-H-out)", NULL, 0},
+    {"--k", DO(k), NULL, "K", "CMI: (2 neighbours per anchor)", NULL, 0},
+    {"--epochs", DO(epochs), NULL, "N", "CMI: (100, at most)", NULL, 0},
+    {"--cmi-batch", DO(cmi_batch), NULL, "B", "CMI: (256)", NULL, 0},
+    {"--cmi-hidden", DO(cmi_hidden), NULL, "H", "CMI: (64)", NULL, 0},
+    {"--cmi-lr", DO(cmi_lr), NULL, "X", "CMI: (1e-3)", NULL, 0},
+    {"--knn", DO(knn), NULL, "K", "k-NN (ksg, fp): (5), all rows, deterministic (one value)", NULL, 0},
+};
+#undef DO
+
+const mr_cmd_flags mr_flags_estimate = {
+    "estimate", "[--preset poole|cmine|ccmi] [--dist D] [--bound B] [--critic C] ...\n"
+                "--data FILE.npz --x NAME --y NAME [--z NAME] [--method M,..|all] [--json]",
+    "Trains an MI/CMI estimator on a distribution with known information and prints truth\n"
+    "beside estimate.\n",
+    EST_OPTS, MR_OPT_N(EST_OPTS), NULL};
+
+static const mr_cmd_flags FLAGS_ESTIMATE_DATA = {
+    "estimate", "--data FILE.npz --x NAME --y NAME [--z NAME] [options]\n--x X.npy --y Y.npy [--z Z.npy] [options]",
+    "  MI I(X;Y), or CMI I(X;Y|Z) with --z, on your samples. Members: float arrays\n"
+    "  (<f8 or <f4), 2-D with rows = samples (a 1-D member is one column).\n",
+    DATA_OPTS, MR_OPT_N(DATA_OPTS), NULL};
+
+static void estimate_help(void) {
+    mr_opts_help(&mr_flags_estimate, stdout);
+    fputc('\n', stdout);
+    mr_opts_help(&FLAGS_ESTIMATE_DATA, stdout);
+}
+
+/* The text value at offset off of an options struct. */
+static const char *val_at(const void *o, size_t off) { return *(const char *const *)((const char *)o + off); }
 
 /* ------------------------------------------------------------- progress
  * The estimators write a report line every 500 MI steps or 5 CMI epochs to
@@ -229,22 +297,25 @@ static void progress_end(progress *p, FILE *f) {
     pthread_mutex_destroy(&p->mu);
 }
 
-static int get_size(mr_flag *fl, int i, size_t *out, size_t lo) {
-    if (!fl[i].value) return 0;
+/* The flag at offset off of est_opts, if given: a whole number ≥ lo. */
+static int get_size(const est_opts *o, size_t off, size_t *out, size_t lo) {
+    const char *val = val_at(o, off), *name = mr_opts_name(&mr_flags_estimate, off);
+    if (!val) return 0;
     unsigned long v;
-    if (mr_parse_ulong("estimate", fl[i].name, fl[i].value, &v)) return 2;
+    if (mr_parse_ulong("estimate", name, val, &v)) return 2;
     if (v < lo) {
-        fprintf(stderr, "mimrl estimate: %s must be at least %zu\n", fl[i].name, lo);
+        fprintf(stderr, "mimrl estimate: %s must be at least %zu\n", name, lo);
         return 2;
     }
     *out = v;
     return 0;
 }
 
-static int get_pos(mr_flag *fl, int i, double *out) {
-    if (!fl[i].value) return 0;
-    if (mr_parse_double("estimate", fl[i].name, fl[i].value, out)) return 2;
-    return 0;
+/* The same, a finite number. */
+static int get_pos(const est_opts *o, size_t off, double *out) {
+    const char *val = val_at(o, off);
+    if (!val) return 0;
+    return mr_parse_double("estimate", mr_opts_name(&mr_flags_estimate, off), val, out) ? 2 : 0;
 }
 
 /* ------------------------------------------------------- estimate --data */
@@ -319,66 +390,56 @@ static int load_member(const char *data, const char *val, const char *flag, user
     return 0;
 }
 
-enum {
-    D_DATA, D_X, D_Y, D_Z, D_METHOD, D_SEEDS, D_SEED, D_JSON, D_NOSTD, D_TESTFRAC, D_EVAL, D_PATIENCE, D_STEPS, D_BATCH,
-    D_LR, D_HIDDEN, D_EMBED, D_LAYERS, D_K, D_EPOCHS, D_CMIBATCH, D_CMIHIDDEN, D_CMILR, D_KNN, D_HELP, D_COUNT
-};
-
 static int cmd_estimate_data(int argc, char **argv) {
-    mr_flag fl[D_COUNT] = {
-        {"--data", 1, 0, 0},     {"--x", 1, 0, 0},          {"--y", 1, 0, 0},        {"--z", 1, 0, 0},
-        {"--method", 1, 0, 0},   {"--seeds", 1, 0, 0},      {"--seed", 1, 0, 0},     {"--json", 0, 0, 0},
-        {"--no-standardize", 0, 0, 0}, {"--test-frac", 1, 0, 0}, {"--eval-every", 1, 0, 0}, {"--patience", 1, 0, 0},
-        {"--steps", 1, 0, 0},    {"--batch", 1, 0, 0},      {"--lr", 1, 0, 0},       {"--hidden", 1, 0, 0},
-        {"--embed", 1, 0, 0},    {"--layers", 1, 0, 0},     {"--k", 1, 0, 0},        {"--epochs", 1, 0, 0},
-        {"--cmi-batch", 1, 0, 0}, {"--cmi-hidden", 1, 0, 0}, {"--cmi-lr", 1, 0, 0},  {"--knn", 1, 0, 0},
-        {"--help", 0, 0, 0}};
-    int rc = mr_parse_flags(argc, argv, 2, fl, D_COUNT, "estimate");
-    if (rc) return rc;
-    if (fl[D_HELP].seen) {
-        fputs(ESTIMATE_HELP, stdout);
-        return 0;
-    }
-    if (!fl[D_X].value || !fl[D_Y].value) {
+    data_opts f = {0};
+    int rc = mr_opts_parse(&FLAGS_ESTIMATE_DATA, argc, argv, 2, &f);
+    if (rc) return rc == MR_OPTS_HELP ? 0 : rc;
+    if (!f.x || !f.y) {
         fprintf(stderr, "mimrl estimate: --data needs --x NAME and --y NAME (and --z NAME for conditional MI)\n");
         return 2;
     }
     mr_est_opts o;
     mr_est_opts_default(&o);
     unsigned long ul;
-    size_t *sz[D_COUNT] = {[D_SEEDS] = &o.seeds, [D_EVAL] = &o.eval_every, [D_PATIENCE] = &o.patience, [D_STEPS] = &o.max_steps,
-                           [D_BATCH] = &o.batch, [D_HIDDEN] = &o.hidden, [D_EMBED] = &o.embed, [D_LAYERS] = &o.layers,
-                           [D_K] = &o.cmi_k, [D_EPOCHS] = &o.cmi_epochs, [D_CMIBATCH] = &o.cmi_batch, [D_CMIHIDDEN] = &o.cmi_hidden,
-                           [D_KNN] = &o.knn_k};
-    for (int i = D_SEEDS; i <= D_KNN; i++) {
-        size_t *t = sz[i];
-        if (!t || !fl[i].value) continue;
-        if (mr_parse_ulong("estimate", fl[i].name, fl[i].value, &ul)) return 2;
-        if (ul == 0 && i != D_LAYERS) {
-            fprintf(stderr, "mimrl estimate: %s must be at least 1\n", fl[i].name);
+    const struct {
+        size_t off, *dst;
+        unsigned long min;
+    } sizes[] = {{offsetof(data_opts, seeds), &o.seeds, 1},           {offsetof(data_opts, eval_every), &o.eval_every, 1},
+                 {offsetof(data_opts, patience), &o.patience, 1},     {offsetof(data_opts, steps), &o.max_steps, 1},
+                 {offsetof(data_opts, batch), &o.batch, 1},           {offsetof(data_opts, hidden), &o.hidden, 1},
+                 {offsetof(data_opts, embed), &o.embed, 1},           {offsetof(data_opts, layers), &o.layers, 0},
+                 {offsetof(data_opts, k), &o.cmi_k, 1},               {offsetof(data_opts, epochs), &o.cmi_epochs, 1},
+                 {offsetof(data_opts, cmi_batch), &o.cmi_batch, 1},   {offsetof(data_opts, cmi_hidden), &o.cmi_hidden, 1},
+                 {offsetof(data_opts, knn), &o.knn_k, 1}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        const char *val = val_at(&f, sizes[i].off), *name = mr_opts_name(&FLAGS_ESTIMATE_DATA, sizes[i].off);
+        if (!val) continue;
+        if (mr_parse_ulong("estimate", name, val, &ul)) return 2;
+        if (ul < sizes[i].min) {
+            fprintf(stderr, "mimrl estimate: %s must be at least 1\n", name);
             return 2;
         }
-        *t = (size_t)ul;
+        *sizes[i].dst = (size_t)ul;
     }
     if (o.layers + 2 > MR_MLP_MAXL) {
         fprintf(stderr, "mimrl estimate: --layers at most %d\n", MR_MLP_MAXL - 2);
         return 2;
     }
-    if (fl[D_SEED].value && mr_parse_ulong("estimate", "--seed", fl[D_SEED].value, &o.seed)) return 2;
-    if ((fl[D_LR].value && mr_parse_double("estimate", "--lr", fl[D_LR].value, &o.lr)) ||
-        (fl[D_CMILR].value && mr_parse_double("estimate", "--cmi-lr", fl[D_CMILR].value, &o.cmi_lr)) ||
-        (fl[D_TESTFRAC].value && mr_parse_double("estimate", "--test-frac", fl[D_TESTFRAC].value, &o.test_frac)))
+    if (f.seed && mr_parse_ulong("estimate", "--seed", f.seed, &o.seed)) return 2;
+    if ((f.lr && mr_parse_double("estimate", "--lr", f.lr, &o.lr)) ||
+        (f.cmi_lr && mr_parse_double("estimate", "--cmi-lr", f.cmi_lr, &o.cmi_lr)) ||
+        (f.test_frac && mr_parse_double("estimate", "--test-frac", f.test_frac, &o.test_frac)))
         return 2;
     if (!(o.lr > 0) || !(o.cmi_lr > 0)) {
         fprintf(stderr, "mimrl estimate: --lr and --cmi-lr must be positive\n");
         return 2;
     }
-    o.standardize = !fl[D_NOSTD].seen;
-    int cmi = fl[D_Z].value != NULL;
+    o.standardize = !f.no_standardize;
+    int cmi = f.z != NULL;
     mr_est_method ms[MR_EST_MAXMETHODS];
     size_t nm = 0;
     mr_error e = {0};
-    const char *mlist = fl[D_METHOD].value ? fl[D_METHOD].value : cmi ? "all" : MR_EST_DEFAULT_MI_METHODS;
+    const char *mlist = f.method ? f.method : cmi ? "all" : MR_EST_DEFAULT_MI_METHODS;
     if (mr_est_methods_parse(mlist, cmi, ms, MR_EST_MAXMETHODS, &nm, &e)) {
         fprintf(stderr, "mimrl estimate: %s\n", e.msg);
         return 2;
@@ -388,7 +449,8 @@ static int cmd_estimate_data(int argc, char **argv) {
     const char *flags[3] = {"--x", "--y", "--z"};
     int nmem = cmi ? 3 : 2;
     rc = 0;
-    for (int k = 0; k < nmem && !rc; k++) rc = load_member(fl[D_DATA].value, fl[D_X + k].value, flags[k], &u[k]);
+    const char *names[3] = {f.x, f.y, f.z};
+    for (int k = 0; k < nmem && !rc; k++) rc = load_member(f.data, names[k], flags[k], &u[k]);
     mr_est_member m[3];
     for (int k = 0; k < 3; k++) m[k] = (mr_est_member){u[k].label, u[k].v, u[k].n, u[k].d};
     mr_est_result *res = NULL;
@@ -401,10 +463,10 @@ static int cmd_estimate_data(int argc, char **argv) {
         rc = 2;
     }
     if (!rc) {
-        int json = fl[D_JSON].seen;
+        int json = f.json;
         FILE *pg = json ? stderr : stdout; /* progress never mixes with the JSON */
         fprintf(pg, "estimate: %s on %s, %zu rows, %zu method(s), %zu seed(s)\n", cmi ? "I(X;Y|Z)" : "I(X;Y)",
-                fl[D_DATA].value ? fl[D_DATA].value : "npy files", m[0].n, nm, o.seeds);
+                f.data ? f.data : "npy files", m[0].n, nm, o.seeds);
         fflush(pg);
         o.progress = pg;
         if (mr_est_run(&m[0], &m[1], cmi ? &m[2] : NULL, ms, nm, &o, res, &e)) {
@@ -423,22 +485,16 @@ static int cmd_estimate_data(int argc, char **argv) {
 
 int mr_cmd_estimate(int argc, char **argv) {
     for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            estimate_help(); /* both forms */
+            return 0;
+        }
+    for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "--data") || !strcmp(argv[i], "--x")) return cmd_estimate_data(argc, argv);
-    mr_flag fl[F_COUNT] = {
-        {"--preset", 1, 0, 0}, {"--dist", 1, 0, 0},     {"--bound", 1, 0, 0},   {"--critic", 1, 0, 0},
-        {"--baseline", 1, 0, 0}, {"--mi", 1, 0, 0},     {"--steps", 1, 0, 0},   {"--batch", 1, 0, 0},
-        {"--d", 1, 0, 0},       {"--lr", 1, 0, 0},      {"--hidden", 1, 0, 0},  {"--embed", 1, 0, 0},
-        {"--layers", 1, 0, 0},  {"--smile-clip", 1, 0, 0}, {"--alpha-logit", 1, 0, 0}, {"--interp-per-row", 0, 0, 0},
-        {"--k", 1, 0, 0},       {"--n-train", 1, 0, 0}, {"--n-eval", 1, 0, 0},  {"--epochs", 1, 0, 0},
-        {"--head", 1, 0, 0},    {"--no-fp", 0, 0, 0},   {"--seed", 1, 0, 0},    {"--csv", 1, 0, 0},
-        {"--help", 0, 0, 0}};
-    int rc = mr_parse_flags(argc, argv, 2, fl, F_COUNT, "estimate");
-    if (rc) return rc;
-    if (fl[F_HELP].seen) {
-        fputs(ESTIMATE_HELP, stdout);
-        return 0;
-    }
-    const char *preset = fl[F_PRESET].value, *dist = fl[F_DIST].value;
+    est_opts f = {0};
+    int rc = mr_opts_parse(&mr_flags_estimate, argc, argv, 2, &f);
+    if (rc) return rc == MR_OPTS_HELP ? 0 : rc;
+    const char *preset = f.preset, *dist = f.dist;
     if (preset && strcmp(preset, "poole") && strcmp(preset, "cmine") && strcmp(preset, "ccmi")) {
         fprintf(stderr, "mimrl estimate: --preset must be poole, cmine or ccmi (got '%s')\n", preset);
         return 2;
@@ -452,44 +508,44 @@ int mr_cmd_estimate(int argc, char **argv) {
         return 2;
     }
     unsigned long seed = 0;
-    if (fl[F_SEED].value && mr_parse_ulong("estimate", "--seed", fl[F_SEED].value, &seed)) return 2;
+    if (f.seed && mr_parse_ulong("estimate", "--seed", f.seed, &seed)) return 2;
     mr_error e = {0};
     if (is_mi) {
         mr_mi_run c;
         mr_mi_run_default(&c);
         c.seed = seed;
         c.cubic = !strcmp(dist, "cubic");
-        if (fl[F_BOUND].value && (rc = mr_bound_parse(fl[F_BOUND].value)) < 0) {
-            fprintf(stderr, "mimrl estimate: unknown --bound '%s'\n", fl[F_BOUND].value);
+        if (f.bound && (rc = mr_bound_parse(f.bound)) < 0) {
+            fprintf(stderr, "mimrl estimate: unknown --bound '%s'\n", f.bound);
             return 2;
-        } else if (fl[F_BOUND].value) c.bound = (mr_bound)rc;
-        if (fl[F_CRITIC].value && (rc = mr_critic_parse(fl[F_CRITIC].value)) < 0) {
-            fprintf(stderr, "mimrl estimate: --critic must be separate or concat (got '%s')\n", fl[F_CRITIC].value);
+        } else if (f.bound) c.bound = (mr_bound)rc;
+        if (f.critic && (rc = mr_critic_parse(f.critic)) < 0) {
+            fprintf(stderr, "mimrl estimate: --critic must be separate or concat (got '%s')\n", f.critic);
             return 2;
-        } else if (fl[F_CRITIC].value) c.critic = (mr_critic_kind)rc;
-        if (fl[F_BASELINE].value && (rc = mr_baseline_parse(fl[F_BASELINE].value)) < 0) {
-            fprintf(stderr, "mimrl estimate: --baseline must be constant, gaussian or unnormalized (got '%s')\n", fl[F_BASELINE].value);
+        } else if (f.critic) c.critic = (mr_critic_kind)rc;
+        if (f.baseline && (rc = mr_baseline_parse(f.baseline)) < 0) {
+            fprintf(stderr, "mimrl estimate: --baseline must be constant, gaussian or unnormalized (got '%s')\n", f.baseline);
             return 2;
-        } else if (fl[F_BASELINE].value) c.base = (mr_baseline_kind)rc;
-        if (get_size(fl, F_STEPS, &c.steps_per_level, 1) || get_size(fl, F_BATCH, &c.B, 2) || get_size(fl, F_D, &c.d, 1) ||
-            get_size(fl, F_HIDDEN, &c.hidden, 1) || get_size(fl, F_EMBED, &c.embed, 1) || get_size(fl, F_LAYERS, &c.layers, 0) ||
-            get_pos(fl, F_LR, &c.lr) || get_pos(fl, F_CLIP, &c.bopt.smile_clip) || get_pos(fl, F_ALPHA, &c.bopt.alpha_logit))
+        } else if (f.baseline) c.base = (mr_baseline_kind)rc;
+        if (get_size(&f, offsetof(est_opts, steps), &c.steps_per_level, 1) || get_size(&f, offsetof(est_opts, batch), &c.B, 2) || get_size(&f, offsetof(est_opts, d), &c.d, 1) ||
+            get_size(&f, offsetof(est_opts, hidden), &c.hidden, 1) || get_size(&f, offsetof(est_opts, embed), &c.embed, 1) || get_size(&f, offsetof(est_opts, layers), &c.layers, 0) ||
+            get_pos(&f, offsetof(est_opts, lr), &c.lr) || get_pos(&f, offsetof(est_opts, smile_clip), &c.bopt.smile_clip) || get_pos(&f, offsetof(est_opts, alpha_logit), &c.bopt.alpha_logit))
             return 2;
         if (c.layers + 2 > MR_MLP_MAXL) {
             fprintf(stderr, "mimrl estimate: --layers at most %d\n", MR_MLP_MAXL - 2);
             return 2;
         }
-        c.bopt.interp_per_row = fl[F_PERROW].seen;
-        if (fl[F_MI].value) {
+        c.bopt.interp_per_row = f.interp_per_row;
+        if (f.mi) {
             c.nlevels = 0;
-            const char *s = fl[F_MI].value;
+            const char *s = f.mi;
             while (*s) {
                 char *end;
                 errno = 0;
                 double v = strtod(s, &end);
                 if (end == s || errno || !(v > 0) || c.nlevels == MR_MAX_LEVELS || (*end && *end != ',')) {
                     fprintf(stderr, "mimrl estimate: --mi expects up to %d positive numbers separated by commas, got '%s'\n",
-                            MR_MAX_LEVELS, fl[F_MI].value);
+                            MR_MAX_LEVELS, f.mi);
                     return 2;
                 }
                 c.levels[c.nlevels++] = v;
@@ -498,7 +554,7 @@ int mr_cmd_estimate(int argc, char **argv) {
         }
         FILE *csv = NULL;
         char *tmp = NULL;
-        if (fl[F_CSV].value && mr_atomic_open(fl[F_CSV].value, &tmp, &csv, &e)) {
+        if (f.csv && mr_atomic_open(f.csv, &tmp, &csv, &e)) {
             fprintf(stderr, "mimrl estimate: --csv: %s\n", e.msg);
             return 2;
         }
@@ -515,7 +571,7 @@ int mr_cmd_estimate(int argc, char **argv) {
         progress_end(&pg, c.progress);
         if (csv) {
             if (rc) mr_atomic_abort(tmp, csv);
-            else if (mr_atomic_commit(fl[F_CSV].value, tmp, csv, &e)) rc = e.code;
+            else if (mr_atomic_commit(f.csv, tmp, csv, &e)) rc = e.code;
         }
         if (rc) {
             fprintf(stderr, "mimrl estimate: %s\n", e.msg);
@@ -531,15 +587,15 @@ int mr_cmd_estimate(int argc, char **argv) {
     c.dist = (mr_cmi_dist)cmi_dist;
     c.seed = seed;
     if (c.dist == MR_CMI_DIST_CCMI_F || c.dist == MR_CMI_DIST_CCMI_G) c.d = 20;
-    if (get_size(fl, F_D, &c.d, 1) || get_size(fl, F_K, &c.k, 1) || get_size(fl, F_NTRAIN, &c.n_train, 2) ||
-        get_size(fl, F_NEVAL, &c.n_eval, 2) || get_size(fl, F_EPOCHS, &c.epochs, 1) || get_size(fl, F_BATCH, &c.batch, 1) ||
-        get_size(fl, F_HIDDEN, &c.hidden, 1) || get_pos(fl, F_LR, &c.lr))
+    if (get_size(&f, offsetof(est_opts, d), &c.d, 1) || get_size(&f, offsetof(est_opts, k), &c.k, 1) || get_size(&f, offsetof(est_opts, n_train), &c.n_train, 2) ||
+        get_size(&f, offsetof(est_opts, n_eval), &c.n_eval, 2) || get_size(&f, offsetof(est_opts, epochs), &c.epochs, 1) || get_size(&f, offsetof(est_opts, batch), &c.batch, 1) ||
+        get_size(&f, offsetof(est_opts, hidden), &c.hidden, 1) || get_pos(&f, offsetof(est_opts, lr), &c.lr))
         return 2;
-    if (fl[F_HEAD].value && (rc = mr_cmi_head_parse(fl[F_HEAD].value)) < 0) {
-        fprintf(stderr, "mimrl estimate: --head must be sigmoid or hardtanh (got '%s')\n", fl[F_HEAD].value);
+    if (f.head && (rc = mr_cmi_head_parse(f.head)) < 0) {
+        fprintf(stderr, "mimrl estimate: --head must be sigmoid or hardtanh (got '%s')\n", f.head);
         return 2;
-    } else if (fl[F_HEAD].value) c.head = (mr_cmi_head)rc;
-    c.with_fp = !fl[F_NOFP].seen;
+    } else if (f.head) c.head = (mr_cmi_head)rc;
+    c.with_fp = !f.no_fp;
     printf("estimate: CMI on %s (d=%zu), k=%zu, %zu training + %zu evaluation samples, %zu epochs, batch %zu, lr %g, seed %lu\n",
            dist, c.d, c.k, c.n_train, c.n_eval, c.epochs, c.batch, c.lr, seed);
     fflush(stdout);
@@ -561,43 +617,47 @@ int mr_cmd_estimate(int argc, char **argv) {
 
 /* ------------------------------------------------------ verify-estimators */
 
-static int mkdir_p(const char *d) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", d);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(buf, 0777);
-            *p = '/';
-        }
-    return mkdir(buf, 0777) == 0 || errno == EEXIST ? 0 : -1;
+static int mkdir_p(const char *cmd, const char *d) {
+    mr_error e = {0};
+    if (mr_mkdir_p(d, &e) == MR_OK) return 0;
+    fprintf(stderr, "mimrl %s: cannot create %s: %s\n", cmd, d, e.msg);
+    return -1;
 }
 
-int mr_cmd_verify_estimators(int argc, char **argv) {
-    mr_flag fl[] = {{"--out", 1, 0, 0}, {"--quick", 0, 0, 0}, {"--seeds", 1, 0, 0}};
-    int rc = mr_parse_flags(argc, argv, 2, fl, 3, "verify-estimators");
-    if (rc) return rc;
-    const char *out = fl[0].value ? fl[0].value : "verify/results";
-    int quick = fl[1].seen;
-    unsigned long seeds = quick ? 2 : 5;
-    if (fl[2].value && (mr_parse_ulong("verify-estimators", "--seeds", fl[2].value, &seeds) || seeds == 0)) return 2;
-    if (mkdir_p(out)) {
-        fprintf(stderr, "mimrl verify-estimators: cannot create %s\n", out);
-        return 2;
-    }
+/* What the verify-estimators experiments give the report. */
+enum { VE_NBOUND = 7, VE_NCASE = 4, VE_MAXSEED = 64 };
+typedef struct {
+    int quick;
+    unsigned long seeds; /* as asked (the table header) */
+    size_t nseed;        /* as run: at most VE_MAXSEED */
+    mr_mi_run mc;        /* the staircase settings every bound ran with */
+    mr_bound bounds[VE_NBOUND];
+    mr_mi_result mi[VE_NBOUND];
+    mr_cmi_run cc0; /* the CMI settings every case ran with */
+    const char *case_name[VE_NCASE];
+    double truth[VE_NCASE];
+    double cm[VE_NCASE][4][VE_MAXSEED]; /* case × read-out (mimrl, nwj, dv, fp) × seed */
+    double t_start;
+} ve_results;
+
+/* The experiments: 1. the Poole staircase with every bound (separate critic,
+ * B = 64, d = 20), each bound's per-step trajectory in out/staircase_B.csv;
+ * 2. the four CMI cases over the seeds, one row each in out/cmi.csv.
+ * Returns 0, or the exit status after a message on stderr. */
+static int ve_run(const char *out, ve_results *r) {
     char path[4096];
     mr_error e = {0};
-    double t_start = mr_seconds();
-    /* 1. the Poole staircase, every bound, separate critic (B = 64, d = 20) */
-    mr_bound bounds[] = {MR_BOUND_NWJ, MR_BOUND_INFONCE, MR_BOUND_JS, MR_BOUND_SMILE, MR_BOUND_DV, MR_BOUND_TUBA, MR_BOUND_INTERPOLATE};
-    size_t nb = sizeof bounds / sizeof bounds[0];
-    size_t nseed = seeds < 64 ? (size_t)seeds : 64, njobs = nb + 4 * nseed; /* 4 CMI cases below */
-    mr_mi_result mi[16];
-    mr_mi_run mc;
-    mr_mi_run_default(&mc);
-    if (quick) mc.steps_per_level = 400;
+    int rc;
+    static const mr_bound bounds[VE_NBOUND] = {MR_BOUND_NWJ, MR_BOUND_INFONCE, MR_BOUND_JS,         MR_BOUND_SMILE,
+                                               MR_BOUND_DV,  MR_BOUND_TUBA,    MR_BOUND_INTERPOLATE};
+    memcpy(r->bounds, bounds, sizeof bounds);
+    size_t nb = VE_NBOUND;
+    r->nseed = r->seeds < VE_MAXSEED ? (size_t)r->seeds : VE_MAXSEED;
+    size_t njobs = nb + VE_NCASE * r->nseed;
+    mr_mi_run_default(&r->mc);
+    if (r->quick) r->mc.steps_per_level = 400;
     for (size_t b = 0; b < nb; b++) {
-        mr_mi_run c = mc;
+        mr_mi_run c = r->mc;
         c.bound = bounds[b];
         c.seed = 1000 + b;
         if (bounds[b] == MR_BOUND_TUBA) c.base = MR_BASE_UNNORMALIZED;
@@ -616,27 +676,25 @@ int mr_cmd_verify_estimators(int argc, char **argv) {
         fflush(stdout);
         progress pg;
         c.progress = progress_start(&pg, job);
-        rc = mr_run_mi(&c, &mi[b], &e);
+        rc = mr_run_mi(&c, &r->mi[b], &e);
         progress_end(&pg, c.progress);
         if (rc || (rc = mr_atomic_commit(path, tmp, csv, &e))) {
             fprintf(stderr, "mimrl verify-estimators: %s\n", e.msg);
             return 1;
         }
     }
-    /* 2. CMI benchmarks over several seeds */
-    struct { const char *name; mr_cmi_dist dist; size_t d; } cases[] = {
+    static const struct {
+        const char *name;
+        mr_cmi_dist dist;
+        size_t d;
+    } cases[VE_NCASE] = {
         {"CMINE chain I(X;Y\\|Z), d=1", MR_CMI_DIST_CMINE, 1},
         {"CMINE chain I(X;Z\\|Y) = 0, d=1", MR_CMI_DIST_CMINE_ZERO, 1},
         {"CCMI category F, d_z=20", MR_CMI_DIST_CCMI_F, 20},
         {"CCMI category G, d_z=20", MR_CMI_DIST_CCMI_G, 20},
     };
-    size_t ncase = sizeof cases / sizeof cases[0];
-    _Static_assert(sizeof cases / sizeof cases[0] == 4, "njobs counts 4 CMI cases");
-    double cm[8][5][64];
-    mr_cmi_run cc0;
-    mr_cmi_run_default(&cc0);
-    if (quick) cc0.n_train = 4000, cc0.n_eval = 1000, cc0.epochs = 5;
-    double truth[8];
+    mr_cmi_run_default(&r->cc0);
+    if (r->quick) r->cc0.n_train = 4000, r->cc0.n_eval = 1000, r->cc0.epochs = 5;
     snprintf(path, sizeof path, "%s/cmi.csv", out);
     char *tmp;
     FILE *csv;
@@ -645,88 +703,136 @@ int mr_cmd_verify_estimators(int argc, char **argv) {
         return 2;
     }
     fprintf(csv, "case,seed,n_train,n_eval,k,truth,mimrl,nwj,dv,frenzel_pompe,seconds\n");
-    for (size_t ci = 0; ci < ncase; ci++)
-        for (unsigned long s = 0; s < seeds && s < 64; s++) {
-            mr_cmi_run c = cc0;
+    for (size_t ci = 0; ci < VE_NCASE; ci++) {
+        r->case_name[ci] = cases[ci].name;
+        for (size_t s = 0; s < r->nseed; s++) {
+            mr_cmi_run c = r->cc0;
             c.dist = cases[ci].dist;
             c.d = cases[ci].d;
             c.seed = 2000 + 100 * ci + s;
             char job[160];
-            snprintf(job, sizeof job, "[job %zu/%zu cmi]", nb + ci * nseed + s + 1, njobs);
+            snprintf(job, sizeof job, "[job %zu/%zu cmi]", nb + ci * r->nseed + s + 1, njobs);
             printf("%s %s, seed %lu\n", job, cases[ci].name, c.seed);
             fflush(stdout);
             progress pg;
             c.progress = progress_start(&pg, job);
-            mr_cmi_result r;
-            rc = mr_run_cmi(&c, &r, &e);
+            mr_cmi_result res;
+            rc = mr_run_cmi(&c, &res, &e);
             progress_end(&pg, c.progress);
             if (rc) {
                 mr_atomic_abort(tmp, csv);
                 fprintf(stderr, "mimrl verify-estimators: %s\n", e.msg);
                 return 1;
             }
-            truth[ci] = r.truth;
-            for (int k = 0; k < 3; k++) cm[ci][k][s] = r.est[k];
-            cm[ci][3][s] = r.fp;
+            r->truth[ci] = res.truth;
+            for (int k = 0; k < 3; k++) r->cm[ci][k][s] = res.est[k];
+            r->cm[ci][3][s] = res.fp;
             fprintf(csv, "\"%s\",%lu,%zu,%zu,%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.1f\n", cases[ci].name, c.seed, c.n_train, c.n_eval,
-                    c.k, r.truth, r.est[0], r.est[1], r.est[2], r.fp, r.seconds);
+                    c.k, res.truth, res.est[0], res.est[1], res.est[2], res.fp, res.seconds);
             fflush(csv);
         }
+    }
     if (mr_atomic_commit(path, tmp, csv, &e)) {
         fprintf(stderr, "mimrl verify-estimators: %s\n", e.msg);
         return 1;
     }
-    /* 3. the Markdown table */
-    snprintf(path, sizeof path, "%s/RESULTS.md", out);
+    return 0;
+}
+
+/* RESULTS.md of the experiments, written atomically to path. */
+static int ve_report(const char *path, const ve_results *r, mr_error *e) {
+    char *tmp;
     FILE *md;
-    if (mr_atomic_open(path, &tmp, &md, &e)) {
-        fprintf(stderr, "mimrl verify-estimators: %s\n", e.msg);
-        return 2;
-    }
-    fprintf(md, "# Estimator verification (`make verify`%s)\n\n", quick ? ", quick mode" : "");
+    int rc = mr_atomic_open(path, &tmp, &md, e);
+    if (rc) return rc;
+    const mr_mi_run *mc = &r->mc;
+    const mr_cmi_run *cc0 = &r->cc0;
+    fprintf(md, "# Estimator verification (`make verify`%s)\n\n", r->quick ? ", quick mode" : "");
     char blas[512];
     mr_blas_describe(blas, sizeof blas);
     fprintf(md, "Generated by `mimrl verify-estimators` in %.1f minutes (BLAS: %s; OPENBLAS_NUM_THREADS=%s); per-step trajectories and per-seed rows are in the CSV files beside this one.\n\n",
-            (mr_seconds() - t_start) / 60.0, blas, getenv("OPENBLAS_NUM_THREADS") ? getenv("OPENBLAS_NUM_THREADS") : "unset");
+            (mr_seconds() - r->t_start) / 60.0, blas, getenv("OPENBLAS_NUM_THREADS") ? getenv("OPENBLAS_NUM_THREADS") : "unset");
     fprintf(md, "## Poole staircase (d = %zu, batch %zu, separate critic %zu-%zu-%zu → %zu, Adam lr %g, %zu steps per level)\n\n",
-            mc.d, mc.B, mc.hidden, mc.hidden, mc.embed, mc.embed, mc.lr, mc.steps_per_level);
-    fprintf(md, "Mean ± standard deviation of the per-step training estimates over the last half of each level. tuba and interpolate use the learned (unnormalized) baseline; interpolate uses the official α = σ(0.01) and the official per-column diagonal. log B = %.3f.\n\n", log((double)mc.B));
+            mc->d, mc->B, mc->hidden, mc->hidden, mc->embed, mc->embed, mc->lr, mc->steps_per_level);
+    fprintf(md, "Mean ± standard deviation of the per-step training estimates over the last half of each level. tuba and interpolate use the learned (unnormalized) baseline; interpolate uses the official α = σ(0.01) and the official per-column diagonal. log B = %.3f.\n\n", log((double)mc->B));
     fprintf(md, "| bound |");
-    for (size_t L = 0; L < mc.nlevels; L++) fprintf(md, " %g nats |", mc.levels[L]);
+    for (size_t L = 0; L < mc->nlevels; L++) fprintf(md, " %g nats |", mc->levels[L]);
     fprintf(md, "\n|---|");
-    for (size_t L = 0; L < mc.nlevels; L++) fprintf(md, "---|");
+    for (size_t L = 0; L < mc->nlevels; L++) fprintf(md, "---|");
     fprintf(md, "\n");
-    for (size_t b = 0; b < nb; b++) {
-        fprintf(md, "| %s |", mr_bound_name(bounds[b]));
-        for (size_t L = 0; L < mc.nlevels; L++) fprintf(md, " %.3f ± %.3f |", mi[b].mean[L], mi[b].sd[L]);
+    for (size_t b = 0; b < VE_NBOUND; b++) {
+        fprintf(md, "| %s |", mr_bound_name(r->bounds[b]));
+        for (size_t L = 0; L < mc->nlevels; L++) fprintf(md, " %.3f ± %.3f |", r->mi[b].mean[L], r->mi[b].sd[L]);
         fprintf(md, "\n");
     }
     fprintf(md, "\n## Conditional MI (%lu seeds; %zu training + %zu evaluation samples, k = %zu, classifier 3d→%zu→%zu→%zu→2, %zu epochs, batch %zu, Adam lr %g)\n\n",
-            seeds, cc0.n_train, cc0.n_eval, cc0.k, cc0.hidden, cc0.hidden, cc0.hidden, cc0.epochs, cc0.batch, cc0.lr);
+            r->seeds, cc0->n_train, cc0->n_eval, cc0->k, cc0->hidden, cc0->hidden, cc0->hidden, cc0->epochs, cc0->batch, cc0->lr);
     fprintf(md, "Mean ± standard deviation over seeds; relative error of the mean in brackets where the truth is non-zero. `mimrl` is the official read-out (O-12), `nwj`/`dv` the CMINE/CCMI textbook read-outs of the same classifier, FP is Frenzel–Pompe (k = 5) on the evaluation samples.\n\n");
     fprintf(md, "| case | truth | mimrl | nwj | dv | Frenzel–Pompe |\n|---|---|---|---|---|---|\n");
-    const char *col[4] = {"mimrl", "nwj", "dv", "fp"};
-    (void)col;
-    for (size_t ci = 0; ci < ncase; ci++) {
-        fprintf(md, "| %s | %.4f |", cases[ci].name, truth[ci]);
+    for (size_t ci = 0; ci < VE_NCASE; ci++) {
+        fprintf(md, "| %s | %.4f |", r->case_name[ci], r->truth[ci]);
         for (int k = 0; k < 4; k++) {
             double m = 0, v = 0;
-            size_t n = seeds < 64 ? seeds : 64;
-            for (size_t s = 0; s < n; s++) m += cm[ci][k][s];
+            size_t n = r->nseed;
+            for (size_t s = 0; s < n; s++) m += r->cm[ci][k][s];
             m /= (double)n;
-            for (size_t s = 0; s < n; s++) v += (cm[ci][k][s] - m) * (cm[ci][k][s] - m);
+            for (size_t s = 0; s < n; s++) v += (r->cm[ci][k][s] - m) * (r->cm[ci][k][s] - m);
             double sd = n > 1 ? sqrt(v / (double)(n - 1)) : 0;
-            if (truth[ci] != 0) fprintf(md, " %.4f ± %.4f (%+.1f%%) |", m, sd, 100 * (m - truth[ci]) / truth[ci]);
+            if (r->truth[ci] != 0) fprintf(md, " %.4f ± %.4f (%+.1f%%) |", m, sd, 100 * (m - r->truth[ci]) / r->truth[ci]);
             else fprintf(md, " %.4f ± %.4f |", m, sd);
         }
         fprintf(md, "\n");
     }
-    if (mr_atomic_commit(path, tmp, md, &e)) {
-        fprintf(stderr, "mimrl verify-estimators: %s\n", e.msg);
+    return mr_atomic_commit(path, tmp, md, e);
+}
+
+typedef struct {
+    const char *out;
+    int quick;
+    const char *seeds;
+} ve_opts;
+
+static const mr_opt VE_OPTS[] = {
+    {"--out", MR_OPT_TEXT, offsetof(ve_opts, out), "verify/results", "DIR", "where the CSV files and RESULTS.md go", NULL, 0},
+    {"--quick", MR_OPT_SWITCH, offsetof(ve_opts, quick), NULL, NULL, "400 steps per level, CMI on 4000 + 1000 samples for 5 epochs", NULL, 0},
+    {"--seeds", MR_OPT_TEXT, offsetof(ve_opts, seeds), NULL, "N", "CMI seeds per case (default 5; quick 2; at most 64 run)", NULL, 0},
+};
+
+const mr_cmd_flags mr_flags_verify_estimators = {
+    "verify-estimators", "[--out DIR] [--quick]",
+    "The slow estimator benchmark of make verify: the Poole staircase with every bound and the\n"
+    "CMINE/CCMI conditional-MI cases over seeds; CSV files and DIR/RESULTS.md.\n",
+    VE_OPTS, MR_OPT_N(VE_OPTS), NULL};
+
+int mr_cmd_verify_estimators(int argc, char **argv) {
+    ve_opts o = {0};
+    int rc = mr_opts_parse(&mr_flags_verify_estimators, argc, argv, 2, &o);
+    if (rc) return rc == MR_OPTS_HELP ? 0 : rc;
+    ve_results *r = calloc(1, sizeof *r);
+    if (!r) {
+        fprintf(stderr, "mimrl verify-estimators: out of memory (%zu bytes)\n", sizeof *r);
         return 1;
     }
-    printf("wrote %s\n", path);
-    return 0;
+    r->quick = o.quick;
+    r->seeds = o.quick ? 2 : 5;
+    if (o.seeds && (mr_parse_ulong("verify-estimators", "--seeds", o.seeds, &r->seeds) || r->seeds == 0)) rc = 2;
+    if (!rc && mkdir_p("verify-estimators", o.out)) rc = 2;
+    r->t_start = mr_seconds();
+    if (!rc) rc = ve_run(o.out, r);
+    if (!rc) {
+        char path[4096];
+        mr_error e = {0};
+        snprintf(path, sizeof path, "%s/RESULTS.md", o.out);
+        int wrc = ve_report(path, r, &e);
+        if (wrc) {
+            fprintf(stderr, "mimrl verify-estimators: %s\n", e.msg);
+            rc = wrc == MR_EIO ? 2 : 1;
+        } else {
+            printf("wrote %s\n", path);
+        }
+    }
+    free(r);
+    return rc;
 }
 
 /* ------------------------------------------------------------ verify-peer
@@ -745,36 +851,49 @@ static const char *PEER_CMI = "cmine-mimrl,cmine-nwj,cmine-dv,fp";
 /* Beyond Normal's rule on the mean estimate: |ln(est/true)| < ln 1.5 */
 static int peer_solved(double est, double truth) { return est > 0 && truth > 0 && fabs(log(est / truth)) < log(1.5); }
 
+typedef struct {
+    const char *out, *seeds, *n, *tasks, *methods, *label;
+    int quick;
+} peer_opts;
+
+static const mr_opt PEER_OPTS[] = {
+    {"--quick", MR_OPT_SWITCH, offsetof(peer_opts, quick), NULL, NULL, "the quick tasks, 3 seeds, MI methods infonce, nwj, smile, ksg", NULL, 0},
+    {"--seeds", MR_OPT_TEXT, offsetof(peer_opts, seeds), NULL, "N", "seeds per task, 1 … 64 (default 10; quick 3)", NULL, 0},
+    {"--n", MR_OPT_TEXT, offsetof(peer_opts, n), "5000", "N", "rows per data set (≥ 100)", NULL, 0},
+    {"--out", MR_OPT_TEXT, offsetof(peer_opts, out), "verify/results", "DIR", "where peer.md, peer.csv, peer_runs.csv go", NULL, 0},
+    {"--tasks", MR_OPT_TEXT, offsetof(peer_opts, tasks), NULL, "T,..", "only these tasks", NULL, 0},
+    {"--methods", MR_OPT_TEXT, offsetof(peer_opts, methods), NULL, "M,..", "only these methods (MI names to MI tasks, CMI names to CMI tasks)", NULL, 0},
+    {"--label", MR_OPT_TEXT, offsetof(peer_opts, label), NULL, "TEXT", "a label for the report (e.g. the commit)", NULL, 0},
+};
+
+const mr_cmd_flags mr_flags_verify_peer = {
+    "verify-peer", "[--quick] [--seeds N] [--n N] [--out DIR] [--tasks T,..] [--methods M,..]",
+    "Our estimators on peer benchmarks. Tasks: the Beyond Normal tasks with analytic MI, CCMI models I/II\n"
+    "(d_z = 20), tigramite's confounded Gaussians (rho 0.3, 0.6), DINE's linear-Gaussian CMI grid (dine-lin-*).\n"
+    "MI methods: every bound with the separate critic and KSG\n"
+    "(quick: infonce, nwj, smile, ksg); CMI: cmine-mimrl, cmine-nwj, cmine-dv, fp. Protocol: that of\n"
+    "'mimrl estimate --data' with its defaults. Writes DIR/peer.md, DIR/peer.csv, DIR/peer_runs.csv.\n",
+    PEER_OPTS, MR_OPT_N(PEER_OPTS), NULL};
+
 int mr_cmd_verify_peer(int argc, char **argv) {
-    mr_flag fl[] = {{"--out", 1, 0, 0},   {"--quick", 0, 0, 0},   {"--seeds", 1, 0, 0}, {"--n", 1, 0, 0},
-                    {"--tasks", 1, 0, 0}, {"--methods", 1, 0, 0}, {"--label", 1, 0, 0}, {"--help", 0, 0, 0}};
-    int rc = mr_parse_flags(argc, argv, 2, fl, 8, "verify-peer");
-    if (rc) return rc;
-    if (fl[7].seen) {
-        printf("usage: mimrl verify-peer [--quick] [--seeds N (10; quick 3)] [--n N (5000)] [--out DIR (verify/results)]\n"
-               "                         [--tasks T,..] [--methods M,..] [--label TEXT (e.g. the commit)]\n"
-               "Tasks: the Beyond Normal tasks with analytic MI, CCMI models I/II (d_z = 20), tigramite's\n"
-               "confounded Gaussians (rho 0.3, 0.6), DINE's linear-Gaussian CMI grid (dine-lin-*).\n"
-               "MI methods: every bound with the separate critic and KSG\n"
-               "(quick: infonce, nwj, smile, ksg); CMI: cmine-mimrl, cmine-nwj, cmine-dv, fp. Protocol: that of\n"
-               "'mimrl estimate --data' with its defaults. Writes DIR/peer.md, DIR/peer.csv, DIR/peer_runs.csv.\n");
-        return 0;
-    }
-    const char *out = fl[0].value ? fl[0].value : "verify/results";
-    int quick = fl[1].seen;
+    peer_opts po = {0};
+    int rc = mr_opts_parse(&mr_flags_verify_peer, argc, argv, 2, &po);
+    if (rc) return rc == MR_OPTS_HELP ? 0 : rc;
+    const char *out = po.out;
+    int quick = po.quick;
     unsigned long seeds = quick ? 3 : 10, N = 5000;
-    if (fl[2].value && (mr_parse_ulong("verify-peer", "--seeds", fl[2].value, &seeds) || seeds == 0 || seeds > MR_EST_MAXSEEDS)) {
+    if (po.seeds && (mr_parse_ulong("verify-peer", "--seeds", po.seeds, &seeds) || seeds == 0 || seeds > MR_EST_MAXSEEDS)) {
         fprintf(stderr, "mimrl verify-peer: --seeds must be 1..%d\n", MR_EST_MAXSEEDS);
         return 2;
     }
-    if (fl[3].value && (mr_parse_ulong("verify-peer", "--n", fl[3].value, &N) || N < 100)) {
+    if (mr_parse_ulong("verify-peer", "--n", po.n, &N) || N < 100) {
         fprintf(stderr, "mimrl verify-peer: --n must be at least 100\n");
         return 2;
     }
     const mr_peer_task *all, *sel[PEER_MAXT];
     size_t nall = mr_peer_tasks(&all), nt = 0;
-    if (fl[4].value) {
-        const char *s = fl[4].value;
+    if (po.tasks) {
+        const char *s = po.tasks;
         while (*s) {
             const char *end = strchr(s, ',');
             size_t len = end ? (size_t)(end - s) : strlen(s);
@@ -796,8 +915,8 @@ int mr_cmd_verify_peer(int argc, char **argv) {
     mr_error e = {0};
     mr_est_method mi_m[MR_EST_MAXMETHODS], cmi_m[MR_EST_MAXMETHODS];
     size_t nmi = 0, ncmi = 0;
-    const char *mi_list = fl[5].value ? fl[5].value : quick ? PEER_MI_QUICK : PEER_MI_FULL;
-    if (fl[5].value) { /* one list: the MI names go to MI tasks, the CMI names to CMI tasks */
+    const char *mi_list = po.methods ? po.methods : quick ? PEER_MI_QUICK : PEER_MI_FULL;
+    if (po.methods) { /* one list: the MI names go to MI tasks, the CMI names to CMI tasks */
         mr_est_method tmp[MR_EST_MAXMETHODS];
         size_t n = 0;
         if (mr_est_methods_parse(mi_list, 0, tmp, MR_EST_MAXMETHODS, &n, &e)) {
@@ -813,10 +932,7 @@ int mr_cmd_verify_peer(int argc, char **argv) {
         fprintf(stderr, "mimrl verify-peer: %s\n", e.msg);
         return 2;
     }
-    if (mkdir_p(out)) {
-        fprintf(stderr, "mimrl verify-peer: cannot create %s\n", out);
-        return 2;
-    }
+    if (mkdir_p("verify-peer", out)) return 2;
     mr_est_opts o;
     mr_est_opts_default(&o);
     o.seeds = 1;
@@ -913,7 +1029,7 @@ int mr_cmd_verify_peer(int argc, char **argv) {
     for (int i = 2; i < argc; i++) fprintf(md, strchr(argv[i], ' ') ? " \"%s\"" : " %s", argv[i]);
     fprintf(md, "` — %lu seed(s) per task (a fresh data set per seed), N = %lu rows, %zu task(s)%s; wall time %.1f min; %s; BLAS %s, "
                 "OPENBLAS_NUM_THREADS=%s. Per-run values: `peer_runs.csv`; this table: `peer.csv`.\n\n",
-            seeds, N, nt, quick ? " (the --quick subset)" : "", wall / 60, fl[6].value ? fl[6].value : "label not given", blas,
+            seeds, N, nt, quick ? " (the --quick subset)" : "", wall / 60, po.label ? po.label : "label not given", blas,
             getenv("OPENBLAS_NUM_THREADS") ? getenv("OPENBLAS_NUM_THREADS") : "unset");
     fprintf(md, "Protocol (`mimrl estimate --data` defaults, after Beyond Normal): columns standardised; 50/50 train/test split; "
                 "neural critics trained on the train half (Adam lr %g, batch %zu, ≤ %zu steps, critic MLP hidden %zu ×2, embedding %zu), "

@@ -1,6 +1,7 @@
 /* cli_model.c — `mimrl oracle`: one forward and the backward of both stage
  * losses of a checkpointed model on a given batch, with every random choice
  * injected (dropout off, anchors from the batch file). See README "Oracle". */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,35 +76,55 @@ static int load_int(const mr_npz *z, const char *name, int64_t **out, mr_oracle_
     return rc;
 }
 
+typedef struct {
+    const char *checkpoint, *batch, *out, *dump;
+    size_t bert_chunk;
+} oracle_opts;
+
+static const mr_opt ORACLE_OPTS[] = {
+    {"--checkpoint", MR_OPT_TEXT, offsetof(oracle_opts, checkpoint), NULL, "CKPT.npz", "the model (parameters and config_json; required)",
+     NULL, 0},
+    {"--batch", MR_OPT_TEXT, offsetof(oracle_opts, batch), NULL, "BATCH.npz",
+     "inputs, labels and the injected randomness (README: Oracle; required)", NULL, 0},
+    {"--out", MR_OPT_TEXT, offsetof(oracle_opts, out), NULL, "OUT.npz", "losses, outputs and every gradient (required)", NULL, 0},
+    {"--bert_chunk", MR_OPT_CUSTOM, offsetof(oracle_opts, bert_chunk), NULL, "N",
+     "samples per BERT chunk, 1 … 4096 [default: the checkpoint's]", mr_opt_bert_chunk, 0},
+    {"--dump", MR_OPT_TEXT, offsetof(oracle_opts, dump), NULL, "all", "also every named intermediate (README: Conformance)", NULL, 0},
+};
+
+const mr_cmd_flags mr_flags_oracle = {
+    "oracle", "--checkpoint CKPT.npz --batch BATCH.npz --out OUT.npz [--bert_chunk N] [--dump all]",
+    "One forward and the backward of both stage losses with the randomness injected (README: Oracle).\n", ORACLE_OPTS,
+    MR_OPT_N(ORACLE_OPTS), NULL};
+
 int mr_cmd_oracle(int argc, char **argv) {
-    mr_flag fl[] = {{"--checkpoint", 1, 0, 0}, {"--batch", 1, 0, 0}, {"--out", 1, 0, 0}, {"--bert_chunk", 1, 0, 0}, {"--dump", 1, 0, 0}};
-    int rc = mr_parse_flags(argc, argv, 2, fl, 5, "oracle");
-    if (rc) return rc;
-    if (!fl[0].value || !fl[1].value || !fl[2].value) {
+    oracle_opts op = {0};
+    int rc = mr_opts_parse(&mr_flags_oracle, argc, argv, 2, &op);
+    if (rc) return rc == MR_OPTS_HELP ? 0 : rc;
+    if (!op.checkpoint || !op.batch || !op.out) {
         fprintf(stderr, "usage: mimrl oracle --checkpoint CKPT.npz --batch BATCH.npz --out OUT.npz [--bert_chunk N] [--dump all] (README: Oracle)\n");
         return 2;
     }
     int dump_all = 0;
-    if (fl[4].value) {
-        if (strcmp(fl[4].value, "all") != 0) {
-            fprintf(stderr, "mimrl oracle: --dump takes 'all' (every named intermediate, README: Conformance); got '%s'\n", fl[4].value);
+    if (op.dump) {
+        if (strcmp(op.dump, "all") != 0) {
+            fprintf(stderr, "mimrl oracle: --dump takes 'all' (every named intermediate, README: Conformance); got '%s'\n", op.dump);
             return 2;
         }
         dump_all = 1;
     }
-    size_t bert_chunk = 0;
-    if (fl[3].value && mr_parse_bert_chunk(fl[3].value, &bert_chunk, "mimrl oracle")) return 2;
+    size_t bert_chunk = op.bert_chunk;
     mr_error e = {0};
     mr_model m;
     mr_model_cfg mc;
     mr_train_cfg tc;
-    if ((rc = mr_model_from_checkpoint(&m, &mc, &tc, fl[0].value, &e))) {
+    if ((rc = mr_model_from_checkpoint(&m, &mc, &tc, op.checkpoint, &e))) {
         fprintf(stderr, "mimrl oracle: %s\n", e.msg);
         return rc == MR_ENOMEM ? 1 : 2;
     }
     if (bert_chunk) m.cfg.bert_chunk = bert_chunk;
     mr_npz z;
-    if ((rc = mr_npz_open(&z, fl[1].value, &e))) {
+    if ((rc = mr_npz_open(&z, op.batch, &e))) {
         fprintf(stderr, "mimrl oracle: %s\n", e.msg);
         mr_model_free(&m);
         return 2;
@@ -126,12 +147,12 @@ int mr_cmd_oracle(int argc, char **argv) {
         snprintf(name, sizeof name, "anchors_%s", mr_cmi_names[j]);
         if ((rc = load(&z, name, &x[8 + j], &o, &e))) break;
         if (!o.v) {
-            rc = mr_fail(&e, MR_ENOTFOUND, "%s: no member '%s'", fl[1].value, name);
+            rc = mr_fail(&e, MR_ENOTFOUND, "%s: no member '%s'", op.batch, name);
             break;
         }
         size_t n = o.ndim == 1 ? (size_t)o.shape[0] : 0;
         if (o.ndim != 1) {
-            rc = mr_fail(&e, MR_ESHAPE, "%s: member '%s' has %d dimensions; expected 1", fl[1].value, name, o.ndim);
+            rc = mr_fail(&e, MR_ESHAPE, "%s: member '%s' has %d dimensions; expected 1", op.batch, name, o.ndim);
             break;
         }
         if (!(given[j] = malloc((n ? n : 1) * sizeof(int64_t)))) {
@@ -141,7 +162,7 @@ int mr_cmd_oracle(int argc, char **argv) {
         for (size_t a = 0; a < n && !rc; a++) {
             double v = o.v[a];
             if (!(v >= -9.2e18 && v <= 9.2e18) || v != (double)(int64_t)v)
-                rc = mr_fail(&e, MR_EINVAL, "%s: member '%s' entry %zu is %g, not a row index", fl[1].value, name, a, v);
+                rc = mr_fail(&e, MR_EINVAL, "%s: member '%s' entry %zu is %g, not a row index", op.batch, name, a, v);
             else given[j][a] = (int64_t)v;
         }
         b.anchors[j] = given[j], b.n_anchors[j] = n;
@@ -156,13 +177,13 @@ int mr_cmd_oracle(int argc, char **argv) {
         rc = load_int(&z, name, &ints[3 + j], &b.neighbors[j], &e);
     }
     if (rc) goto fail;
-    if ((rc = mr_oracle_run_dump(&m, &b, fl[1].value, NULL, dump_all, &res, &e))) {
+    if ((rc = mr_oracle_run_dump(&m, &b, op.batch, NULL, dump_all, &res, &e))) {
         if (rc == MR_ENOMEM) status = 1;
         goto fail;
     }
-    if ((rc = mr_oracle_write(&res, fl[2].value, &e))) goto fail;
+    if ((rc = mr_oracle_write(&res, op.out, &e))) goto fail;
     printf("oracle: B=%zu, loss_task %.17g, loss_stage1 %.17g, loss_stage2 %.17g%s → %s\n", res.B, res.st.loss_task, res.st.loss_stage1,
-           res.st.loss_stage2, res.st.has_mi ? "" : " (no banks: MI terms off, as in epoch 0)", fl[2].value);
+           res.st.loss_stage2, res.st.has_mi ? "" : " (no banks: MI terms off, as in epoch 0)", op.out);
     status = 0;
 fail:
     if (status) fprintf(stderr, "mimrl oracle: %s\n", e.msg);

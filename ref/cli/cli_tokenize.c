@@ -1,5 +1,6 @@
 /* cli_tokenize.c — `mimrl tokenize`: bert-base-uncased WordPiece ids of each
  * line of stdin (datasets/tokenizer.h), for diffing against another tokenizer. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,45 +8,50 @@
 #include "datasets/tokenizer.h"
 #include "ref/cli/cli.h"
 
-static const char *TOKENIZE_HELP =
-    "usage: mimrl tokenize --vocab FILE [--max_length N] [--pad longest|max_length] [--tokens] < TEXT\n"
+typedef struct {
+    const char *vocab, *max_length, *pad;
+    int tokens, mask;
+} tokenize_opts;
+
+static const mr_opt TOKENIZE_OPTS[] = {
+    {"--vocab", MR_OPT_TEXT, offsetof(tokenize_opts, vocab), NULL, "FILE", "vocab.txt, one token per line, id = line number (required)",
+     NULL, 0},
+    {"--max_length", MR_OPT_TEXT, offsetof(tokenize_opts, max_length), NULL, "N",
+     "truncate to N tokens including [CLS] and [SEP] (N ≥ 2)", NULL, 0},
+    {"--pad", MR_OPT_TEXT, offsetof(tokenize_opts, pad), NULL, "MODE",
+     "longest: pad to the longest line (default without --max_length; the\n"
+     "SDK/AVEC loaders); max_length: pad to exactly N (default with\n"
+     "--max_length; the Dec loaders)", NULL, 0},
+    {"--tokens", MR_OPT_SWITCH, offsetof(tokenize_opts, tokens), NULL, NULL, "print the token strings instead of the ids", NULL, 0},
+    {"--mask", MR_OPT_SWITCH, offsetof(tokenize_opts, mask), NULL, NULL, "print the attention mask instead of the ids", NULL, 0},
+};
+
+const mr_cmd_flags mr_flags_tokenize = {
+    "tokenize", "--vocab FILE [--max_length N] [--pad longest|max_length] [--tokens|--mask] < TEXT",
     "one text per input line (UTF-8) → one output line per input line: [CLS] pieces [SEP] and\n"
     "padding, as bert-base-uncased's BertTokenizer gives them (spec §7.6), space-separated.\n"
-    "All lines form one batch.\n"
-    "options:\n"
-    "  --vocab FILE          vocab.txt, one token per line, id = line number (required)\n"
-    "  --max_length N        truncate to N tokens including [CLS] and [SEP] (N ≥ 2)\n"
-    "  --pad MODE            longest: pad to the longest line (default without --max_length; the\n"
-    "                        SDK/AVEC loaders); max_length: pad to exactly N (default with\n"
-    "                        --max_length; the Dec loaders)\n"
-    "  --tokens              print the token strings instead of the ids\n"
-    "  --mask                print the attention mask instead of the ids\n"
-    "Invalid UTF-8 is an error naming the line and the byte offset (exit status 2).\n";
+    "All lines form one batch.\n",
+    TOKENIZE_OPTS, MR_OPT_N(TOKENIZE_OPTS), "Invalid UTF-8 is an error naming the line and the byte offset (exit status 2).\n"};
 
 int mr_cmd_tokenize(int argc, char **argv) {
-    mr_flag fl[] = {{"--vocab", 1, 0, 0},  {"--max_length", 1, 0, 0}, {"--pad", 1, 0, 0},
-                    {"--tokens", 0, 0, 0}, {"--mask", 0, 0, 0},       {"--help", 0, 0, 0}};
-    int rc = mr_parse_flags(argc, argv, 2, fl, sizeof fl / sizeof fl[0], "tokenize");
-    if (rc) return rc;
-    if (fl[5].seen) {
-        fputs(TOKENIZE_HELP, stdout);
-        return 0;
-    }
-    if (!fl[0].value) {
+    tokenize_opts o = {0};
+    int rc = mr_opts_parse(&mr_flags_tokenize, argc, argv, 2, &o);
+    if (rc) return rc == MR_OPTS_HELP ? 0 : rc;
+    if (!o.vocab) {
         fprintf(stderr, "mimrl tokenize: --vocab FILE is required (see 'mimrl tokenize --help')\n");
         return 2;
     }
     unsigned long max_length = 0;
-    if (fl[1].value && (mr_parse_ulong("tokenize", "--max_length", fl[1].value, &max_length) || max_length < 2)) {
+    if (o.max_length && (mr_parse_ulong("tokenize", "--max_length", o.max_length, &max_length) || max_length < 2)) {
         fprintf(stderr, "mimrl tokenize: --max_length must be an integer ≥ 2 (room for [CLS] and [SEP])\n");
         return 2;
     }
     mr_pad_mode pad = max_length ? MR_PAD_MAX_LENGTH : MR_PAD_LONGEST;
-    if (fl[2].value) {
-        if (!strcmp(fl[2].value, "longest")) pad = MR_PAD_LONGEST;
-        else if (!strcmp(fl[2].value, "max_length")) pad = MR_PAD_MAX_LENGTH;
+    if (o.pad) {
+        if (!strcmp(o.pad, "longest")) pad = MR_PAD_LONGEST;
+        else if (!strcmp(o.pad, "max_length")) pad = MR_PAD_MAX_LENGTH;
         else {
-            fprintf(stderr, "mimrl tokenize: --pad must be longest or max_length (got '%s')\n", fl[2].value);
+            fprintf(stderr, "mimrl tokenize: --pad must be longest or max_length (got '%s')\n", o.pad);
             return 2;
         }
         if (pad == MR_PAD_MAX_LENGTH && !max_length) {
@@ -53,14 +59,14 @@ int mr_cmd_tokenize(int argc, char **argv) {
             return 2;
         }
     }
-    if (fl[3].seen && fl[4].seen) {
+    if (o.tokens && o.mask) {
         fprintf(stderr, "mimrl tokenize: --tokens and --mask exclude each other\n");
         return 2;
     }
 
     mr_error e = {0};
     mr_tokenizer t;
-    rc = mr_tokenizer_load(&t, fl[0].value, &e);
+    rc = mr_tokenizer_load(&t, o.vocab, &e);
     if (rc != MR_OK) {
         fprintf(stderr, "mimrl tokenize: %s\n", e.msg);
         return rc == MR_ENOMEM ? 1 : 2;
@@ -113,8 +119,8 @@ int mr_cmd_tokenize(int argc, char **argv) {
         for (size_t j = 0; j < enc.L; j++) {
             int64_t id = enc.ids[b * enc.L + j];
             if (j) putchar(' ');
-            if (fl[3].seen) fputs(mr_vocab_token(t.vocab, id, NULL), stdout);
-            else if (fl[4].seen) printf("%lld", (long long)enc.att_mask[b * enc.L + j]);
+            if (o.tokens) fputs(mr_vocab_token(t.vocab, id, NULL), stdout);
+            else if (o.mask) printf("%lld", (long long)enc.att_mask[b * enc.L + j]);
             else printf("%lld", (long long)id);
         }
         putchar('\n');

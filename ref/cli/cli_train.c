@@ -15,60 +15,10 @@
 #include "ref/cli/cli.h"
 #include "ref/train/config.h"
 #include "ref/core/json.h"
+#include "ref/core/fsutil.h"
 #include "ref/train/train.h"
 #include "ref/bert/hfdir.h"
 #include "datasets/tokenizer.h"
-
-static const char *TRAIN_HELP =
-    "usage: mimrl train [--data PREFIX] [--out RUNDIR] [--overwrite] [--preset NAME] [official flags…]\n"
-    "       mimrl train --resume RUNDIR [--epochs_num N]\n"
-    "Trains MIMRL on PREFIX_train.npz / _valid.npz / _test.npz (mimrl-npz, datasets/SCHEMA.md).\n"
-    "Without --data: the built-in synthetic MOSI-like dataset (build/data/synth_mosi_*, written on first use).\n"
-    "\n"
-    "run options:\n"
-    "  --data PREFIX              the three splits PREFIX_{train,valid,test}.npz\n"
-    "  --out RUNDIR               run directory [default runs/TASK_NAME]\n"
-    "  --resume RUNDIR            continue a run from its last.npz (bit-exact); --epochs_num N extends it\n"
-    "  --overwrite                replace the run already in RUNDIR (refused without it)\n"
-    "  --preset NAME              apply a named flag set first (later flags override it)\n"
-    "  --bert DIR                 run BERT on the transcripts (text_bytes): a Hugging Face directory\n"
-    "                             (config.json, vocab.txt, model.safetensors); mimrl bert-init makes one\n"
-    "  --text_input bert|features the text branch [default bert with --bert, else features = text_emb]\n"
-    "  --bert_pad dec|longest     Dec rule (truncate + pad to time_len) or SDK/AVEC rule (pad to the longest\n"
-    "                             of the batch, cropped at time_len by the model) [default dec for MulT data]\n"
-    "  --bert_weights FILE        BERT weights from FILE (a .safetensors file or an npz state_dict, e.g. the\n"
-    "                             official model's bertmodel.* or HF's bert.* names) instead of DIR/model.safetensors;\n"
-    "                             DIR still gives config.json and vocab.txt\n"
-    "  --bert_chunk N             samples per BERT chunk (activations of one chunk kept, the rest recomputed in\n"
-    "                             the backward; memory ≈ N × 158 MB for BERT-base at 100 tokens) [default 8];\n"
-    "                             results do not depend on it beyond summation order (bit-identical with BLAS=none)\n"
-    "\n"
-    "Run directory: config.json, metrics.csv, best.npz, last.npz, predictions_valid.npz,\n"
-    "predictions_test.npz, summary.json (written last: the run is finished), train.lock (held while running;\n"
-    "a second mimrl train on the same directory is refused).\n"
-    "Exit status: 0 done; 2 bad input or run directory in use/already holding a run; 3 the run diverged\n"
-    "(a non-finite loss or gradient: the message names epoch, batch and term; last.npz keeps the last good\n"
-    "epoch); 1 anything else.\n";
-
-static void train_help(void) {
-    fputs(TRAIN_HELP, stdout);
-    printf("\npresets:\n");
-    for (size_t i = 0; i < mr_cfg_preset_count; i++) printf("  %s: %s\n    %s\n", mr_cfg_presets[i].name, mr_cfg_presets[i].about, mr_cfg_presets[i].flags);
-    printf("\nofficial flags (Parameters.py names; V = a value, switches take none or true/false):\n");
-    mr_cfg_help(stdout);
-}
-
-static int mkdirs(const char *d) {
-    char b[4096];
-    snprintf(b, sizeof b, "%s", d);
-    for (char *p = b + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(b, 0777);
-            *p = '/';
-        }
-    return mkdir(b, 0777) == 0 || errno == EEXIST ? 0 : -1;
-}
 
 static int exists(const char *p) {
     struct stat st;
@@ -80,7 +30,8 @@ static int ensure_synth(const char *prefix, mr_error *e) {
     char p[4200];
     snprintf(p, sizeof p, "%s_test.npz", prefix);
     if (exists(p)) return MR_OK;
-    mkdirs("build/data");
+    int rc = mr_mkdir_p("build/data", e);
+    if (rc != MR_OK) return rc;
     mr_synth_cfg c;
     mr_synth_default(&c, MR_LIKE_MOSI);
     c.max_frames = 50; /* shorter sequences than real MOSI: a run of a few minutes on 2 cores */
@@ -184,10 +135,77 @@ typedef struct {
     mr_train_cfg tc;
     const char *data, *out, *resume, *bert, *bert_pad, *text_input, *bert_weights;
     int overwrite, explicit_dims, have_epochs;
-    char data_buf[4096], rundir[4096], blas[512], bert_buf[4096], pad_buf[16], ti_buf[16], bw_buf[4096];
+    char rundir[4096], blas[512];
+    char resumed[8][4096]; /* --resume: the config.json values the pointers above point to */
+    size_t nresumed;
 } train_args;
 
 /* Exit status of a failed step: 0 = go on. */
+static int fail(int status, const mr_error *e);
+
+/* --preset NAME: the named flag list, applied where it stands (later flags override it). */
+static int set_preset(void *field, const char *cmd, const char *val) {
+    train_args *a = field;
+    mr_error e = {0};
+    (void)cmd;
+    if (mr_cfg_apply_preset(&a->mc, &a->tc, val, stdout, &e)) return fail(2, &e);
+    a->have_epochs |= strstr(mr_cfg_preset_find(val)->flags, "--epochs_num ") != NULL;
+    return 0;
+}
+
+/* The run options (the official flags are the table of ref/train/config.c).
+ * MR_OPT_CONFIG: written to the run's config.json and read back on --resume. */
+static const mr_opt TRAIN_OPTS[] = {
+    {NULL, MR_OPT_HEADING, 0, NULL, NULL, "run options:\n", NULL, 0},
+    {"--data", MR_OPT_TEXT, offsetof(train_args, data), NULL, "PREFIX", "the three splits PREFIX_{train,valid,test}.npz", NULL,
+     MR_OPT_CONFIG},
+    {"--out", MR_OPT_TEXT, offsetof(train_args, out), NULL, "RUNDIR", "run directory [default runs/TASK_NAME]", NULL, 0},
+    {"--resume", MR_OPT_TEXT, offsetof(train_args, resume), NULL, "RUNDIR",
+     "continue a run from its last.npz (bit-exact); --epochs_num N extends it", NULL, 0},
+    {"--overwrite", MR_OPT_SWITCH, offsetof(train_args, overwrite), NULL, NULL, "replace the run already in RUNDIR (refused without it)",
+     NULL, 0},
+    {"--preset", MR_OPT_CUSTOM, 0, NULL, "NAME", "apply a named flag set first (later flags override it)", set_preset, 0},
+    {"--bert", MR_OPT_TEXT, offsetof(train_args, bert), NULL, "DIR",
+     "run BERT on the transcripts (text_bytes): a Hugging Face directory\n"
+     "(config.json, vocab.txt, model.safetensors); mimrl bert-init makes one", NULL, MR_OPT_CONFIG},
+    {"--text_input", MR_OPT_TEXT, offsetof(train_args, text_input), NULL, "bert|features",
+     "the text branch [default bert with --bert, else features = text_emb]", NULL, MR_OPT_CONFIG},
+    {"--bert_pad", MR_OPT_TEXT, offsetof(train_args, bert_pad), NULL, "dec|longest",
+     "Dec rule (truncate + pad to time_len) or SDK/AVEC rule (pad to the longest\n"
+     "of the batch, cropped at time_len by the model) [default dec for MulT data]", NULL, MR_OPT_CONFIG},
+    {"--bert_weights", MR_OPT_TEXT, offsetof(train_args, bert_weights), NULL, "FILE",
+     "BERT weights from FILE (a .safetensors file or an npz state_dict, e.g. the\n"
+     "official model's bertmodel.* or HF's bert.* names) instead of DIR/model.safetensors;\n"
+     "DIR still gives config.json and vocab.txt", NULL, MR_OPT_CONFIG},
+    {"--bert_chunk", MR_OPT_CUSTOM, offsetof(train_args, mc.bert_chunk), NULL, "N",
+     "samples per BERT chunk (activations of one chunk kept, the rest recomputed in\n"
+     "the backward; memory ≈ N × 158 MB for BERT-base at 100 tokens) [default 8];\n"
+     "results do not depend on it beyond summation order (bit-identical with BLAS=none)", mr_opt_bert_chunk, MR_OPT_CONFIG},
+};
+
+const mr_cmd_flags mr_flags_train = {
+    "train", "[--data PREFIX] [--out RUNDIR] [--overwrite] [--preset NAME] [official flags…]\n--resume RUNDIR [--epochs_num N]",
+    "Trains MIMRL on PREFIX_train.npz / _valid.npz / _test.npz (mimrl-npz, datasets/SCHEMA.md).\n"
+    "Without --data: the built-in synthetic MOSI-like dataset (build/data/synth_mosi_*, written on first use).\n"
+    "\n",
+    TRAIN_OPTS, MR_OPT_N(TRAIN_OPTS),
+    "\n"
+    "Run directory: config.json, metrics.csv, best.npz, last.npz, predictions_valid.npz,\n"
+    "predictions_test.npz, summary.json (written last: the run is finished), train.lock (held while running;\n"
+    "a second mimrl train on the same directory is refused).\n"
+    "Exit status: 0 done; 2 bad input or run directory in use/already holding a run; 3 the run diverged\n"
+    "(a non-finite loss or gradient: the message names epoch, batch and term; last.npz keeps the last good\n"
+    "epoch); 1 anything else.\n"};
+
+static void train_help(void) {
+    mr_opts_help(&mr_flags_train, stdout);
+    printf("\npresets:\n");
+    for (size_t i = 0; i < mr_cfg_preset_count; i++) printf("  %s: %s\n    %s\n", mr_cfg_presets[i].name, mr_cfg_presets[i].about, mr_cfg_presets[i].flags);
+    printf("\nofficial flags (Parameters.py names; V = a value, switches take none or true/false):\n");
+    mr_cfg_help(stdout);
+}
+
+
 static int fail(int status, const mr_error *e) {
     fprintf(stderr, "mimrl train: %s\n", e->msg);
     return status;
@@ -209,10 +227,19 @@ static int parse_args(int argc, char **argv, train_args *a) {
             return 2;
         }
         const char *name = arg + 2, *val = NULL;
-        if (!strcmp(name, "overwrite")) {
-            a->overwrite = 1;
+        const mr_opt *o = mr_opts_find(&mr_flags_train, arg);
+        if (o) { /* a run option */
+            if (mr_opt_takes_value(o)) {
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "mimrl train: flag --%s needs a value\n", name);
+                    return 2;
+                }
+                val = argv[++i];
+            }
+            if (mr_opt_set(&mr_flags_train, o, val, a)) return 2;
             continue;
         }
+        /* an official flag */
         if (!mr_cfg_is_switch(name)) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "mimrl train: flag --%s needs a value\n", name);
@@ -222,26 +249,16 @@ static int parse_args(int argc, char **argv, train_args *a) {
         } else if (i + 1 < argc && (!strcmp(argv[i + 1], "true") || !strcmp(argv[i + 1], "false"))) {
             val = argv[++i];
         }
-        if (!strcmp(name, "data")) a->data = val;
-        else if (!strcmp(name, "out")) a->out = val;
-        else if (!strcmp(name, "resume")) a->resume = val;
-        else if (!strcmp(name, "bert")) a->bert = val;
-        else if (!strcmp(name, "bert_pad")) a->bert_pad = val;
-        else if (!strcmp(name, "text_input")) a->text_input = val;
-        else if (!strcmp(name, "bert_weights")) a->bert_weights = val;
-        else if (!strcmp(name, "bert_chunk")) {
-            if (mr_parse_bert_chunk(val, &a->mc.bert_chunk, "mimrl train")) return 2;
-        } else if (!strcmp(name, "preset")) {
-            if (mr_cfg_apply_preset(&a->mc, &a->tc, val, stdout, &e)) return fail(2, &e);
-            a->have_epochs |= strstr(mr_cfg_preset_find(val)->flags, "--epochs_num ") != NULL;
-        } else {
-            if (mr_cfg_apply(&a->mc, &a->tc, name, val ? val : "true", stdout, &e)) return fail(2, &e);
-            if (!strcmp(name, "d_a") || !strcmp(name, "d_v") || !strcmp(name, "d_t")) a->explicit_dims = 1;
-            if (!strcmp(name, "epochs_num")) a->have_epochs = 1;
-        }
+        if (mr_cfg_apply(&a->mc, &a->tc, name, val ? val : "true", stdout, &e)) return fail(2, &e);
+        if (!strcmp(name, "d_a") || !strcmp(name, "d_v") || !strcmp(name, "d_t")) a->explicit_dims = 1;
+        if (!strcmp(name, "epochs_num")) a->have_epochs = 1;
     }
     return -1;
 }
+
+/* A run's config.json is a few kB; 16 MiB leaves room for long paths and
+ * whitespace, and a bigger file is refused by name, never cut. */
+enum { CONFIG_JSON_MAX = 16 << 20 };
 
 /* --resume: every setting comes from the run directory's config.json;
  * --epochs_num may extend the run. */
@@ -250,20 +267,17 @@ static int resume_config(train_args *a) {
     char path[4200];
     mr_error e = {0};
     snprintf(path, sizeof path, "%s/config.json", a->resume);
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    char *txt;
+    size_t n;
+    int frc = mr_read_file(path, CONFIG_JSON_MAX, &txt, &n, &e);
+    if (frc == MR_EIO && access(path, F_OK) != 0) {
         fprintf(stderr, "mimrl train: --resume %s: no config.json there\n", a->resume);
         return 2;
     }
-    char *txt = malloc(1 << 20);
-    if (!txt) {
-        fclose(f);
-        fprintf(stderr, "mimrl train: out of memory\n");
-        return 1;
+    if (frc != MR_OK) {
+        fprintf(stderr, "mimrl train: --resume %s: %s\n", a->resume, e.msg);
+        return frc == MR_ENOMEM ? 1 : 2;
     }
-    size_t n = fread(txt, 1, (1 << 20) - 1, f);
-    fclose(f);
-    txt[n] = 0;
     mr_model_cfg_default(&a->mc);
     mr_train_cfg_default(&a->tc);
     mr_kvlist l;
@@ -271,23 +285,18 @@ static int resume_config(train_args *a) {
     free(txt);
     if (rc) return fail(2, &e);
     for (size_t k = 0; k < l.n && !rc; k++) {
-        if (!strcmp(l.kv[k].key, "data")) {
-            snprintf(a->data_buf, sizeof a->data_buf, "%s", l.kv[k].value);
-            a->data = a->data_buf;
-        } else if (!strcmp(l.kv[k].key, "bert")) {
-            snprintf(a->bert_buf, sizeof a->bert_buf, "%s", l.kv[k].value);
-            a->bert = a->bert_buf;
-        } else if (!strcmp(l.kv[k].key, "bert_weights")) {
-            snprintf(a->bw_buf, sizeof a->bw_buf, "%s", l.kv[k].value);
-            a->bert_weights = a->bw_buf;
-        } else if (!strcmp(l.kv[k].key, "bert_chunk")) {
-            if (mr_parse_bert_chunk(l.kv[k].value, &a->mc.bert_chunk, path)) rc = 2;
-        } else if (!strcmp(l.kv[k].key, "bert_pad")) {
-            snprintf(a->pad_buf, sizeof a->pad_buf, "%s", l.kv[k].value);
-            a->bert_pad = a->pad_buf;
-        } else if (!strcmp(l.kv[k].key, "text_input")) {
-            snprintf(a->ti_buf, sizeof a->ti_buf, "%s", l.kv[k].value);
-            a->text_input = a->ti_buf;
+        char flag[140];
+        snprintf(flag, sizeof flag, "--%.128s", l.kv[k].key);
+        const mr_opt *o = mr_opts_find(&mr_flags_train, flag);
+        if (o && (o->bits & MR_OPT_CONFIG)) { /* a run option saved by write_config */
+            if (a->nresumed == sizeof a->resumed / sizeof a->resumed[0] || strlen(l.kv[k].value) >= sizeof a->resumed[0]) {
+                fprintf(stderr, "mimrl train: %s: \"%s\" too long or too many run options\n", path, l.kv[k].key);
+                rc = 2;
+                break;
+            }
+            char *v = a->resumed[a->nresumed++];
+            snprintf(v, sizeof a->resumed[0], "%s", l.kv[k].value);
+            if ((rc = mr_opt_set(&mr_flags_train, o, v, a))) fprintf(stderr, "mimrl train: in %s\n", path);
         } else if (strcmp(l.kv[k].key, "blas") && strcmp(l.kv[k].key, "run_dir")) {
             if ((rc = mr_cfg_apply(&a->mc, &a->tc, l.kv[k].key, l.kv[k].value, NULL, &e))) fprintf(stderr, "mimrl train: %s: %s\n", path, e.msg);
         }
@@ -352,8 +361,9 @@ static const char *const RUN_FILES[] = {"summary.json", "last.npz", "best.npz", 
 static int open_rundir(train_args *a, int *lockfd) {
     char path[4200];
     if (!a->resume) snprintf(a->rundir, sizeof a->rundir, "%s%s", a->out ? "" : "runs/", a->out ? a->out : a->tc.task_name);
-    if (mkdirs(a->rundir)) {
-        fprintf(stderr, "mimrl train: cannot create the run directory %s: %s\n", a->rundir, strerror(errno));
+    mr_error me = {0};
+    if (mr_mkdir_p(a->rundir, &me)) {
+        fprintf(stderr, "mimrl train: cannot create the run directory %s: %s\n", a->rundir, me.msg);
         return 2;
     }
     snprintf(path, sizeof path, "%s/train.lock", a->rundir);
@@ -666,19 +676,40 @@ int mr_cmd_train(int argc, char **argv) {
     return rc;
 }
 
+typedef struct {
+    const char *checkpoint, *data, *split, *bert, *bert_pad;
+    int json;
+    size_t bert_chunk;
+} eval_opts;
+
+static const mr_opt EVAL_OPTS[] = {
+    {"--checkpoint", MR_OPT_TEXT, offsetof(eval_opts, checkpoint), NULL, "FILE.npz", "a saved model (best.npz, last.npz; required)", NULL, 0},
+    {"--data", MR_OPT_TEXT, offsetof(eval_opts, data), NULL, "PREFIX", "the dataset: PREFIX_{train,valid,test}.npz (required)", NULL, 0},
+    {"--split", MR_OPT_TEXT, offsetof(eval_opts, split), "test", "test|valid|train", "which split", NULL, 0},
+    {"--json", MR_OPT_SWITCH, offsetof(eval_opts, json), NULL, NULL, "print JSON instead of a table", NULL, 0},
+    {"--bert", MR_OPT_TEXT, offsetof(eval_opts, bert), NULL, "DIR", "a checkpoint with BERT: the directory with its vocab.txt", NULL, 0},
+    {"--bert_pad", MR_OPT_TEXT, offsetof(eval_opts, bert_pad), NULL, "dec|longest",
+     "padding rule of the transcripts [default dec for MulT data, else longest]", NULL, 0},
+    {"--bert_chunk", MR_OPT_CUSTOM, offsetof(eval_opts, bert_chunk), NULL, "N",
+     "samples per BERT chunk, 1 … 4096 [default: the checkpoint's]", mr_opt_bert_chunk, 0},
+};
+
+const mr_cmd_flags mr_flags_eval = {
+    "eval", "--checkpoint FILE.npz --data PREFIX [--split test|valid|train] [--json] [--bert DIR ...]",
+    "Metrics of a saved model on a split (a checkpoint with BERT needs --bert DIR for its vocab.txt).\n", EVAL_OPTS,
+    MR_OPT_N(EVAL_OPTS), NULL};
+
 int mr_cmd_eval(int argc, char **argv) {
-    mr_flag fl[] = {{"--checkpoint", 1, 0, 0}, {"--data", 1, 0, 0}, {"--split", 1, 0, 0}, {"--json", 0, 0, 0}, {"--bert", 1, 0, 0},
-                    {"--bert_pad", 1, 0, 0}, {"--bert_chunk", 1, 0, 0}};
-    int rc = mr_parse_flags(argc, argv, 2, fl, 7, "eval");
-    if (rc) return rc;
-    size_t bert_chunk = 0;
-    if (fl[6].value && mr_parse_bert_chunk(fl[6].value, &bert_chunk, "mimrl eval")) return 2;
-    if (!fl[0].value || !fl[1].value) {
+    eval_opts o = {0};
+    int rc = mr_opts_parse(&mr_flags_eval, argc, argv, 2, &o);
+    if (rc) return rc == MR_OPTS_HELP ? 0 : rc;
+    size_t bert_chunk = o.bert_chunk;
+    if (!o.checkpoint || !o.data) {
         fprintf(stderr, "usage: mimrl eval --checkpoint FILE.npz --data PREFIX [--split test|valid|train] [--json] [--bert DIR "
                         "[--bert_pad dec|longest] [--bert_chunk N]]\n(a checkpoint with BERT needs --bert DIR for its vocab.txt)\n");
         return 2;
     }
-    const char *split = fl[2].value ? fl[2].value : "test";
+    const char *split = o.split;
     if (strcmp(split, "test") && strcmp(split, "valid") && strcmp(split, "train")) {
         fprintf(stderr, "mimrl eval: --split must be train, valid or test (got '%s')\n", split);
         return 2;
@@ -686,13 +717,13 @@ int mr_cmd_eval(int argc, char **argv) {
     mr_error e = {0};
     mr_trainer t;
     memset(&t, 0, sizeof t);
-    if (mr_model_from_checkpoint(&t.m, &t.mc, &t.tc, fl[0].value, &e)) {
+    if (mr_model_from_checkpoint(&t.m, &t.mc, &t.tc, o.checkpoint, &e)) {
         fprintf(stderr, "mimrl eval: %s\n", e.msg);
         return 2;
     }
     if (bert_chunk) t.m.cfg.bert_chunk = t.mc.bert_chunk = bert_chunk;
     mr_dataset d;
-    if (load_split(&d, fl[1].value, split, &t.mc, &e)) {
+    if (load_split(&d, o.data, split, &t.mc, &e)) {
         fprintf(stderr, "mimrl eval: %s\n", e.msg);
         mr_model_free(&t.m);
         return 2;
@@ -701,11 +732,11 @@ int mr_cmd_eval(int argc, char **argv) {
     mr_tokenizer tok;
     int have_tok = 0;
     if (t.mc.bert) {
-        const char *pad = fl[5].value ? fl[5].value : strstr(d.meta_json ? d.meta_json : "", "MulT") ? "dec" : "longest";
+        const char *pad = o.bert_pad ? o.bert_pad : strstr(d.meta_json ? d.meta_json : "", "MulT") ? "dec" : "longest";
         char vp[4200];
-        snprintf(vp, sizeof vp, "%s/vocab.txt", fl[4].value ? fl[4].value : "");
-        if (!fl[4].value || (strcmp(pad, "dec") && strcmp(pad, "longest")) || mr_tokenizer_load(&tok, vp, &e)) {
-            fprintf(stderr, "mimrl eval: %s\n", !fl[4].value ? "the checkpoint has a BERT: --bert DIR gives its vocab.txt"
+        snprintf(vp, sizeof vp, "%s/vocab.txt", o.bert ? o.bert : "");
+        if (!o.bert || (strcmp(pad, "dec") && strcmp(pad, "longest")) || mr_tokenizer_load(&tok, vp, &e)) {
+            fprintf(stderr, "mimrl eval: %s\n", !o.bert ? "the checkpoint has a BERT: --bert DIR gives its vocab.txt"
                                                   : strcmp(pad, "dec") && strcmp(pad, "longest") ? "--bert_pad: expected dec or longest"
                                                                                                    : e.msg);
             mr_dataset_free(&d);
@@ -721,7 +752,7 @@ int mr_cmd_eval(int argc, char **argv) {
     rc = mr_evaluate(&t, &d, &st, pred, &e);
     if (rc) {
         fprintf(stderr, "mimrl eval: %s\n", e.msg);
-    } else if (fl[3].seen) {
+    } else if (o.json) {
         printf("{\"split\": \"%s\", \"n\": %zu, \"task_loss_mean\": %.17g, \"mae\": %.17g, \"corr\": %.17g, \"acc7\": %.17g, \"acc5\": %.17g, "
                "\"acc2_non0\": %.17g, \"f1_non0\": %.17g, \"acc2_has0\": %.17g, \"f1_has0\": %.17g, \"ccc\": %.17g, \"rmse\": %.17g}\n",
                split, d.N, st.loss, st.met.mae, st.met.corr, st.met.acc7, st.met.acc5, st.met.acc2_non0, st.met.f1_non0, st.met.acc2_has0,

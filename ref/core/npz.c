@@ -4,6 +4,7 @@
  * summary in ../shared/spec/data-formats.md §4. All integers little-endian.
  */
 #include "ref/core/npz.h"
+#include "ref/core/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -571,27 +572,12 @@ int mr_npy_load(const char *path, mr_array *a, mr_error *e) {
         mr_npz_close(&z);
         return rc;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) return mr_fail(e, MR_EIO, "%s: cannot open: %s", path, strerror(errno));
-    if (fseeko(f, 0, SEEK_END) != 0) {
-        fclose(f);
-        return mr_fail(e, MR_EIO, "%s: cannot seek", path);
-    }
-    off_t sz = ftello(f);
-    rewind(f);
-    if (sz < 0 || (uint64_t)sz > SIZE_MAX) {
-        fclose(f);
-        return mr_fail(e, MR_EIO, "%s: cannot size", path);
-    }
-    unsigned char *b = malloc(sz ? (size_t)sz : 1);
-    if (!b) {
-        fclose(f);
-        return mr_fail(e, MR_ENOMEM, "%s: out of memory", path);
-    }
-    size_t got = sz ? fread(b, 1, (size_t)sz, f) : 0;
-    fclose(f);
-    int rc = got == (size_t)sz ? mr_npy_parse(b, (uint64_t)sz, a, path, NULL, e)
-                               : mr_fail(e, MR_EIO, "%s: read error", path);
+    char *b;
+    size_t sz;
+    /* no limit beyond memory: an .npy is data, its header is checked by the parser */
+    int rc = mr_read_file(path, SIZE_MAX - 1, &b, &sz, e);
+    if (rc != MR_OK) return rc;
+    rc = mr_npy_parse((unsigned char *)b, (uint64_t)sz, a, path, NULL, e);
     free(b);
     return rc;
 }
