@@ -144,6 +144,24 @@ Test(conform, oracle_copy_passes_and_a_perturbed_tensor_is_named, .timeout = 300
     cr_assert_eq(conform("pert32", port, "--only gru-neighbors-injected --dtype float32"), 0, "%s", out);
 }
 
+/* float64 bounds per group follow the float32 measurement (cli_conform.c tol_of): the ill-conditioned
+ * stage-1 gradients of the main model (float32 rel up to 4.4, bound 5e+01) get 5e+01 x DBL_EPSILON /
+ * FLT_EPSILON = 9.3e-08; a forward intermediate keeps 1e-10 (the test above) */
+Test(conform, float64_bound_of_an_ill_conditioned_gradient_group, .timeout = 300) {
+    const char *py = t_python();
+    if (!py) cr_skip_test(T_NO_PYTHON);
+    char port[2048];
+    const char *t = "grad_stage1/mlp_encoder.layers_stack.0.mlp_l.fc1.bias";
+    char edit[512];
+    snprintf(edit, sizeof edit, "d[\\\"%s\\\"] = d[\\\"%s\\\"] * (1 + 1e-8)", t, t);
+    copy_port(port, sizeof port, py, edit);
+    cr_assert_eq(conform("g1ok", port, "--only gru-interpolate-gaussian"), 0, "1e-8 is under 9.3e-8: %s", out);
+    snprintf(edit, sizeof edit, "d[\\\"%s\\\"] = d[\\\"%s\\\"] * (1 + 1e-6)", t, t);
+    copy_port(port, sizeof port, py, edit);
+    cr_assert_eq(conform("g1bad", port, "--only gru-interpolate-gaussian"), 1, "%s", out);
+    cr_assert(strstr(out, "first diverging tensor grad_stage1/mlp_encoder.layers_stack.0.mlp_l.fc1.bias: rel") && strstr(out, "> 9.3e-08"), "%s", out);
+}
+
 Test(conform, unwritten_intermediates_are_listed_required_ones_fail, .timeout = 300) {
     const char *py = t_python();
     if (!py) cr_skip_test(T_NO_PYTHON);

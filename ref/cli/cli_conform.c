@@ -4,6 +4,7 @@
  * `--dump all` out.npz beside it; the port's command runs per case (with a
  * timeout) and every tensor it wrote is compared in forward order, one line
  * per case naming the first diverging tensor. */
+#include <float.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -367,7 +368,20 @@ static int generate(const conform_case *c, size_t idx, unsigned long seed, const
 
 /* The float64 rule is the crosscheck's (verify/torch/crosscheck.py, README
  * "Cross-check"): rel = max|port − oracle| / max(max|oracle|, 1e-4 · the
- * largest magnitude of the tensor's group) ≤ 1e-10.
+ * largest magnitude of the tensor's group) ≤ 1e-10, except in the groups the
+ * float32 measurement below shows to be ill-conditioned: a group's float64
+ * bound is max(1e-10, its float32 bound × DBL_EPSILON / FLT_EPSILON). Why: to
+ * first order a result computed with unit roundoff u differs from the exact one
+ * by about κ·u (κ the group's condition), so the float32 twin's rel measures
+ * κ·u32, and a correct float64 port that sums in another order can differ from
+ * the oracle by about κ·u64 = rel32 · u64/u32, with the same ×10 margin. Only
+ * the stage-1 gradients of the main model (float32 rel up to 4.4: the stage-1
+ * loss reaches them through the critics only, a near-cancelling sum) get more
+ * than 1e-10: 5e+01 × 1.86e-9 = 9.3e-8 (grad_stage1/vmi_estimator 9.3e-9).
+ * Measured here: the twin at float64 against the OpenBLAS build on an AMD EPYC
+ * (AVX-512, OpenBLAS 0.3.21), case gru-interpolate-gaussian, seed 1:
+ * grad_stage1/mlp_encoder.layers_stack.0.mlp_l.fc1.bias at rel 1.15e-10
+ * (6.5e-11 against the BLAS=none build).
  *
  * float32: per tolerance group, 10 × the largest rel of the PyTorch twin at
  * float32 against the oracle measured over the quick suite at seeds 1–20
@@ -445,8 +459,15 @@ static void group_of(const char *n, char *g, size_t cap) {
 /* float32: the bound of the tensor's tolerance group — for a gradient its
  * stage and module (grad_stage1/mlp_encoder, grad_stage2/vmi_estimator, …),
  * falling back to the whole stage's; otherwise its group */
+static double tol32_of(const char *name, const char *group);
+
 static double tol_of(const char *name, const char *group, int f32) {
-    if (!f32) return TOL64;
+    if (f32) return tol32_of(name, group);
+    double t = tol32_of(name, group) * (DBL_EPSILON / FLT_EPSILON);
+    return t > TOL64 ? t : TOL64;
+}
+
+static double tol32_of(const char *name, const char *group) {
     char tg[96];
     snprintf(tg, sizeof tg, "%s", group);
     if (strncmp(name, "grad_stage", 10) == 0) {
@@ -599,7 +620,7 @@ static void compare(const char *ref_path, const char *port_path, int f32, case_r
                 first = 0;
                 snprintf(r->status, sizeof r->status, "FAIL");
                 if (why[0]) snprintf(r->detail, sizeof r->detail, "first diverging tensor %s: %s", nm, why);
-                else snprintf(r->detail, sizeof r->detail, "first diverging tensor %s: rel %.2e > %.0e (group %s)", nm, rel, tol, gr[i]);
+                else snprintf(r->detail, sizeof r->detail, "first diverging tensor %s: rel %.2e > %.2g (group %s)", nm, rel, tol, gr[i]);
             }
         } else if (rel >= r->worst) {
             r->worst = rel;
@@ -919,7 +940,7 @@ int mr_cmd_conform(int argc, char **argv) {
         fflush(stdout);
     }
     printf("conform: %zu cases, %zu passed, %zu failed (%s, tolerance %s)\n", ns, ns - failed, failed, dtype,
-           f32 ? "per group, README Conformance" : "1e-10 relative with the 1e-4 group floor");
+           f32 ? "per group, README Conformance" : "1e-10 relative with the 1e-4 group floor; ill-conditioned groups per README Conformance");
     int status = failed ? 1 : 0;
     if (o.report && o.port && write_report(o.report, suite, dtype, seed, o.port, res, ns)) status = 2;
     free(res);
