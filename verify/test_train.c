@@ -652,7 +652,7 @@ Test(train, bert_weights_npz_and_chunk_size_give_the_same_run, .timeout = 600) {
     if (t_reference_phase())
         same_run(a, b, 2);
     else
-        cr_log_warn("chunk 8 vs chunk 3 compared bit for bit in the BLAS=none phase only (OpenBLAS may group sums by shape)");
+        cr_log_info("chunk 8 vs chunk 3 compared bit for bit in the BLAS=none phase only (OpenBLAS may group sums by shape)");
     char cj[700];
     snprintf(cj, sizeof cj, "%s/config.json", c2);
     size_t n;
