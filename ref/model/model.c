@@ -222,7 +222,7 @@ struct mr_workspace {
     mr_step_dims max;
     size_t rc_cap[MR_NBRANCH], rw_cap[MR_NBRANCH], cube_cap; /* allocated sizes */
     void *buf[MR_WS_MAXBUF];
-    size_t nbuf;
+    size_t nbuf, bytes;
     /* the last forward */
     int ready, has_mi;
     mr_inputs in;
@@ -248,7 +248,7 @@ struct mr_workspace {
 static void *take(mr_workspace *w, size_t n, size_t size) {
     if (!w || w->nbuf == MR_WS_MAXBUF) return NULL;
     void *p = calloc(n ? n : 1, size);
-    if (p) w->buf[w->nbuf++] = p;
+    if (p) w->buf[w->nbuf++] = p, w->bytes += (n ? n : 1) * size;
     return p;
 }
 #define TAKE(ok, w, p, n) ((ok) = (ok) && ((p) = take((w), (n), sizeof *(p))) != NULL)
@@ -266,6 +266,12 @@ static size_t branch_len(const mr_step_dims *d, int v) { return v == MR_VISUAL ?
 static int branch_parallel(void); /* below, with the encoder threads */
 
 mr_step_dims mr_workspace_dims(const mr_workspace *ws) { return ws->max; }
+
+size_t mr_workspace_bytes(const mr_workspace *ws) { return ws->bytes; }
+
+int mr_workspace_create_eval(const mr_model *m, const mr_step_dims *max, mr_workspace **out, mr_error *e) {
+    return mr_workspace_create(m, max, out, e);
+}
 
 int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace **out, mr_error *e) {
     *out = NULL;
@@ -588,6 +594,13 @@ int mr_model_forward(mr_model *m, const mr_inputs *in, const mr_banks *banks, co
     }
     w->ready = 1;
     return MR_OK;
+}
+
+int mr_model_forward_eval(mr_model *m, const mr_inputs *in, const mr_banks *banks, const mr_rand *r, mr_step *out,
+                          mr_workspace *w, mr_error *e) {
+    mr_rand q = r ? *r : (mr_rand){0};
+    q.drop = NULL;
+    return mr_model_forward(m, in, banks, &q, out, w, e);
 }
 
 /* ---------------------------------------------------------------- backward */
