@@ -270,6 +270,8 @@ mr_step_dims mr_workspace_dims(const mr_workspace *ws) { return ws->max; }
 
 size_t mr_workspace_bytes(const mr_workspace *ws) { return ws->bytes; }
 
+int mr_workspace_eval_only(const mr_workspace *ws) { return ws->eval_only; }
+
 static int workspace_create(const mr_model *m, const mr_step_dims *max, int eval_only, mr_workspace **out, mr_error *e);
 
 int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace **out, mr_error *e) {

@@ -179,6 +179,8 @@ mr_step_dims mr_workspace_dims(const mr_workspace *ws);
 int mr_workspace_create_eval(const mr_model *m, const mr_step_dims *max, mr_workspace **ws, mr_error *e);
 /* The bytes of ws's buffers (BERT's included; the threads' stacks not). */
 size_t mr_workspace_bytes(const mr_workspace *ws);
+/* 1 if ws was made by mr_workspace_create_eval. */
+int mr_workspace_eval_only(const mr_workspace *ws);
 
 typedef struct {
     double *output;             /* [B], inside the workspace */
