@@ -107,11 +107,15 @@ Test(rnn, eval_forward_equals_training_forward) {
             mr_rnn_forward(&c.r, &c.p, c.x, c.B, c.L, c.len, c.y, c.cache, c.work);
             size_t n = c.B * c.L * c.r.H, es = mr_rnn_eval_size(&c.r, c.B, c.L);
             cr_assert(es < mr_rnn_cache_size(&c.r, c.B, c.L), "eval scratch %zu, cache %zu", es, mr_rnn_cache_size(&c.r, c.B, c.L));
-            double *y2 = t_alloc(n), *sc = t_alloc(es + 16), *wk = t_alloc(mr_rnn_work_size(&c.r, c.B, c.L));
+            double *y2 = t_alloc(n), *sc = t_alloc(es + 16), *wk = t_alloc(mr_rnn_forward_work_size(&c.r, c.B, c.L) + 16);
+            cr_assert(mr_rnn_forward_work_size(&c.r, c.B, c.L) < mr_rnn_work_size(&c.r, c.B, c.L));
+            for (size_t i = 0; i < 16; i++) wk[mr_rnn_forward_work_size(&c.r, c.B, c.L) + i] = -777.0;
             for (size_t i = 0; i < 16; i++) sc[es + i] = 12345.0;
             mr_rnn_forward_eval(&c.r, &c.p, c.x, c.B, c.L, c.len, y2, sc, wk);
             cr_assert(memcmp(c.y, y2, n * sizeof(double)) == 0, "kind %d, %zu layers: eval output differs", k, layers);
             for (size_t i = 0; i < 16; i++) cr_assert(sc[es + i] == 12345.0, "kind %d, %zu layers: wrote past the scratch", k, layers);
+            for (size_t i = 0; i < 16; i++)
+                cr_assert(wk[mr_rnn_forward_work_size(&c.r, c.B, c.L) + i] == -777.0, "kind %d, %zu layers: wrote past the forward's work", k, layers);
             mr_params_free(&c.p);
         }
 }

@@ -313,7 +313,7 @@ static int workspace_create(const mr_model *m, const mr_step_dims *max, int eval
         if (c->encoder != MR_ENC_CONV) {
             /* the training cache also serves as the evaluation forward's scratch (eval size ≤ cache size) */
             w->rc_cap[v] = tr ? mr_rnn_cache_size(&m->br[v].rnn, B, branch_len(max, v)) : mr_rnn_eval_size(&m->br[v].rnn, B, branch_len(max, v));
-            w->rw_cap[v] = mr_rnn_work_size(&m->br[v].rnn, B, branch_len(max, v));
+            w->rw_cap[v] = tr ? mr_rnn_work_size(&m->br[v].rnn, B, branch_len(max, v)) : mr_rnn_forward_work_size(&m->br[v].rnn, B, branch_len(max, v));
             TAKE(ok, w, b->rc, w->rc_cap[v]), TAKE(ok, w, b->rw, w->rw_cap[v]);
         }
     }
@@ -387,7 +387,8 @@ static int fits(const mr_model *m, const mr_workspace *w, const mr_inputs *in, c
         for (int v = 0; v < MR_NBRANCH; v++) {
             size_t L = v == MR_VISUAL ? in->Lv : in->La;
             size_t need = eval ? mr_rnn_eval_size(&m->br[v].rnn, in->B, L) : mr_rnn_cache_size(&m->br[v].rnn, in->B, L);
-            if (need > w->rc_cap[v] || mr_rnn_work_size(&m->br[v].rnn, in->B, L) > w->rw_cap[v])
+            size_t work = eval ? mr_rnn_forward_work_size(&m->br[v].rnn, in->B, L) : mr_rnn_work_size(&m->br[v].rnn, in->B, L);
+            if (need > w->rc_cap[v] || work > w->rw_cap[v])
                 return mr_fail(e, MR_EINVAL, "encoder buffers for B = %zu, L = %zu exceed the workspace", in->B, L);
         }
     if (mr_cubemlp_cache_size(&m->cube, in->B) > w->cube_cap)
@@ -472,7 +473,7 @@ static void branch_forward(mr_model *m, mr_workspace *w, int v) {
          * starts from zeroed buffers whatever the previous batch left */
         int ev = w->last_eval; /* the evaluation forward: rc is scratch of mr_rnn_eval_size() */
         memset(b->rc, 0, (ev ? mr_rnn_eval_size(&br->rnn, B, L) : mr_rnn_cache_size(&br->rnn, B, L)) * sizeof *b->rc);
-        memset(b->rw, 0, mr_rnn_work_size(&br->rnn, B, L) * sizeof *b->rw);
+        memset(b->rw, 0, (ev ? mr_rnn_forward_work_size(&br->rnn, B, L) : mr_rnn_work_size(&br->rnn, B, L)) * sizeof *b->rw);
         if (ev) mr_rnn_forward_eval(&br->rnn, p, x, B, L, b->len, b->y, b->rc, b->rw);
         else mr_rnn_forward(&br->rnn, p, x, B, L, b->len, b->y, b->rc, b->rw);
     }

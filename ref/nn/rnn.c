@@ -131,6 +131,12 @@ size_t mr_rnn_work_size(const mr_rnn *r, size_t B, size_t L) {
     return 2 * B * L * 2 * H + B * L * GH + B * (5 * H + GH) + B * L * din_max(r) + 2 * B + 1;
 }
 
+/* hp, gh, act, off, gi, inc of the forward layout above */
+size_t mr_rnn_forward_work_size(const mr_rnn *r, size_t B, size_t L) {
+    size_t H = r->H, GH = G_of(r) * H;
+    return B * H + B * GH + 2 * B + 1 + B * L * GH + B * L * din_max(r);
+}
+
 typedef struct {
     double *out, *st[2];
 } layer_view;

@@ -74,6 +74,9 @@ void mr_rnn_backward(const mr_rnn *r, mr_params *p, const double *x, size_t B, s
  * per sample (two: the LSTM reads the previous cell state); work as for
  * mr_rnn_forward. mr_rnn_eval_size() ≤ mr_rnn_cache_size(). */
 size_t mr_rnn_eval_size(const mr_rnn *r, size_t B, size_t L);
+/* The part of the work buffer a forward uses (≤ mr_rnn_work_size(), which
+ * also holds the backward's scratch): enough work for mr_rnn_forward_eval. */
+size_t mr_rnn_forward_work_size(const mr_rnn *r, size_t B, size_t L);
 void mr_rnn_forward_eval(const mr_rnn *r, const mr_params *p, const double *x, size_t B, size_t L,
                          const int *len, double *y, double *scratch, double *work);
 /* Read-only: the final hidden states of the last forward held by cache, in
