@@ -6,9 +6,7 @@
  * MOSI-shaped split (229 samples = batches of 128 and 101, full lengths
  * Lt 50, La 375, Lv 500, banks of 1284 rows: an epoch > 0 evaluation).
  *
- *   cc -std=c11 -O2 -I. -Iinclude -DMR_OPENBLAS=1 bench/eval_bench.c build/libmimrl.a \
- *      -lgsl -lopenblas -lsleef -lutf8proc -lz -lm -pthread -o build/eval_bench
- *   OPENBLAS_NUM_THREADS=2 build/eval_bench [reps]
+ *   make build/eval_bench && OPENBLAS_NUM_THREADS=2 build/eval_bench [reps]
  *
  * Both forwards run in the same (training) workspace, alternately, after
  * one untimed pass of each (first touch of the pages); the
