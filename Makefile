@@ -257,6 +257,11 @@ $(OUT)/est_bench: bench/est_bench.c $(LIB)
 $(OUT)/step_bench: bench/step_bench.c $(LIB)
 	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# The evaluation forward against the training forward (bench/eval_bench.c):
+# workspace bytes with and without backward caches, one evaluation pass timed.
+$(OUT)/eval_bench: bench/eval_bench.c $(LIB)
+	$(CC) $(CPPFLAGS) $(BLAS_DEF) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS) -pthread
+
 # BERT-base in the benchmark (bench/run_bert.sh): forward+backward at
 # B = 128 x 100 tokens (bench/bert_bench.c) and the MOSI training step with
 # BERT-base (step_bench --bert base), mimrl.c against the PyTorch twin in

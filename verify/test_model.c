@@ -426,3 +426,96 @@ Test(model, forward_and_backward_do_not_allocate) {
     pthread_join(th, NULL);
     cr_assert(nt == 1, "%ld thread starts counted for 1", nt);
 }
+
+/* ---- the evaluation forward (mr_model_forward_eval) */
+
+/* Everything of a step that evaluation reads, copied out of the workspace. */
+typedef struct {
+    double out[8], F[4][8 * 8];
+    double mi[MR_NMI], mi_nats[MR_NMI], s1[MR_NMI], dv[MR_NDERIVED], dvn[MR_NDERIVED], L[3];
+    int64_t anc[MR_NCMI][8], nbr[MR_NCMI][8];
+    int has_mi;
+} step_copy;
+
+static void copy_step(step_copy *s, const mr_step *st, size_t B, size_t D) {
+    memset(s, 0, sizeof *s);
+    memcpy(s->out, st->output, B * sizeof(double));
+    const double *F[4] = {st->F_F, st->T_F, st->A_F, st->V_F};
+    for (int k = 0; k < 4; k++) memcpy(s->F[k], F[k], B * D * sizeof(double));
+    memcpy(s->mi, st->mi, sizeof s->mi), memcpy(s->mi_nats, st->mi_nats, sizeof s->mi_nats);
+    memcpy(s->s1, st->stage1_terms, sizeof s->s1), memcpy(s->dv, st->derived, sizeof s->dv);
+    memcpy(s->dvn, st->derived_nats, sizeof s->dvn);
+    s->L[0] = st->loss_task, s->L[1] = st->loss_stage1, s->L[2] = st->loss_stage2;
+    s->has_mi = st->has_mi;
+    for (int j = 0; j < MR_NCMI && st->has_mi; j++) {
+        memcpy(s->anc[j], st->anchors[j], st->m_anchor * sizeof(int64_t));
+        memcpy(s->nbr[j], st->neighbors[j], st->m_anchor * st->k * sizeof(int64_t));
+    }
+}
+
+/* The evaluation forward gives the training forward's step without dropout
+ * bit for bit (outputs, features, the 11 terms in both read-outs, the
+ * derived terms, the losses, the anchors drawn from the stream), on the
+ * training workspace and on an evaluation-only one, with and without banks,
+ * for every encoder; it allocates nothing and starts no thread; the
+ * evaluation-only workspace is smaller; a backward (or the intermediates)
+ * after it is refused instead of reading stale caches. */
+Test(model, eval_forward_matches_training_forward_bit_for_bit) {
+    mr_encoder encs[3] = {MR_ENC_GRU, MR_ENC_LSTM, MR_ENC_CONV};
+    for (int q = 0; q < 3; q++)
+        for (int banks = 0; banks <= 1; banks++) {
+            mctx c;
+            small_model(&c, encs[q], q == 2 ? MR_BOUND_TUBA : MR_BOUND_INFONCE, q == 1 ? MR_CRITIC_CONCAT : MR_CRITIC_SEPARATE, 0, 41 + q);
+            mr_error e;
+            mr_step_dims x = mr_workspace_dims(c.ws);
+            mr_workspace *ev;
+            cr_assert(mr_workspace_create_eval(&c.m, &x, &ev, &e) == MR_OK, "%s", e.msg);
+            cr_assert(mr_workspace_bytes(ev) < mr_workspace_bytes(c.ws), "encoder %d: eval-only workspace %zu bytes, training %zu", q,
+                      mr_workspace_bytes(ev), mr_workspace_bytes(c.ws));
+            const mr_banks *bk = banks ? &c.bk : NULL;
+            step_copy ref, got;
+            mr_step st;
+            /* the training forward in eval mode, anchors from a stream */
+            gsl_rng *a0 = t_rng(77), *drop = t_rng(78);
+            mr_rand r0 = {NULL, a0, {0}, {0}};
+            cr_assert(mr_model_forward(&c.m, &c.in, bk, &r0, &st, c.ws, &e) == MR_OK, "%s", e.msg);
+            copy_step(&ref, &st, c.in.B, 8);
+            for (int where = 0; where < 2; where++) {
+                mr_workspace *w = where == 0 ? c.ws : ev;
+                /* a training step with dropout first: nothing of it may leak */
+                if (where == 0) {
+                    mr_rand rd = {drop, a0, {0}, {0}};
+                    cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &rd, &st, w, &e) == MR_OK, "%s", e.msg);
+                    cr_assert(mr_model_backward(&c.m, w, 2, 1, &e) == MR_OK, "%s", e.msg);
+                }
+                gsl_rng *a1 = t_rng(77);
+                mr_rand r1 = {drop, a1, {0}, {0}}; /* a drop stream given: not read */
+                for (int rep = 0; rep < 2; rep++) {
+                    if (rep == 1) { /* the second one is counted, from the same anchor draws */
+                        gsl_rng_set(a1, 77);
+                        t_alloc_count_start(), t_thread_count_start();
+                    }
+                    int rc = mr_model_forward_eval(&c.m, &c.in, bk, &r1, &st, w, &e);
+                    long n = rep == 1 ? t_alloc_count_stop() : 0, nt = rep == 1 ? t_thread_count_stop() : 0;
+                    cr_assert(rc == MR_OK, "%s", e.msg);
+                    cr_assert(n == 0 && nt == 0, "encoder %d: %ld allocations, %ld threads in an eval forward", q, n, nt);
+                }
+                copy_step(&got, &st, c.in.B, 8);
+                cr_assert(memcmp(&ref, &got, sizeof ref) == 0, "encoder %d, banks %d, %s workspace: eval forward differs", q, banks,
+                          where ? "eval-only" : "training");
+                mr_params_zero_grad(&c.m.p);
+                cr_assert(mr_model_backward(&c.m, w, 2, 1, &e) == MR_EINVAL, "backward after an eval forward must be refused");
+                cr_assert(mr_model_backward(&c.m, w, 1, 1, &e) == MR_EINVAL);
+                for (size_t i = 0; i < c.m.p.total; i++) cr_assert(c.m.p.grad[i] == 0.0, "a refused backward accumulated");
+                mr_ws_tensor *tl;
+                size_t nt;
+                cr_assert(mr_workspace_intermediates(&c.m, w, &tl, &nt, &e) == MR_EINVAL);
+                gsl_rng_free(a1);
+            }
+            /* the evaluation-only workspace refuses the training forward */
+            cr_assert(mr_model_forward(&c.m, &c.in, bk, &r0, &st, ev, &e) == MR_EINVAL);
+            gsl_rng_free(a0), gsl_rng_free(drop);
+            mr_workspace_free(ev);
+            free_model(&c);
+        }
+}

@@ -310,3 +310,94 @@ Test(model_bert, oracle_file_contract_and_injected_neighbors) {
     mr_model_free(&m);
     mr_model_free(&m2);
 }
+
+/* The evaluation forward with BERT: the training forward's step without
+ * dropout bit for bit (outputs, features, terms, losses), on the training
+ * workspace and on an evaluation-only one, for chunk activations kept or
+ * recomputed, 1 or 2 threads, 2 or 3 chunks; it allocates nothing and
+ * starts no thread, the evaluation-only workspace is smaller, a backward
+ * after it is refused, and a training step after it gives the same
+ * gradients as one before it (no chunk slot is mistaken for its own). */
+Test(model_bert, eval_forward_matches_training_forward_bit_for_bit) {
+    gsl_rng *g = t_rng(4);
+    bbatch b;
+    make_batch(&b, g);
+    mr_inputs in = {B, LT, LA, LV, NULL, b.audio, b.vision, b.label, b.ids, b.type, b.mask};
+    mr_banks bk = {N, b.bl, b.bt, b.ba, b.bv};
+    mr_rand r;
+    memset(&r, 0, sizeof r);
+    for (int j = 0; j < MR_NCMI; j++) r.given[j] = b.anchors[j];
+    gsl_rng *drop = t_rng(9);
+    mr_rand rd = r;
+    rd.drop = drop;
+    for (int keep = 0; keep <= 1; keep++)
+        for (int threads = 1; threads <= 2; threads++)
+            for (size_t chunk = 2; chunk <= 4; chunk += 2) {
+                mr_model m;
+                mr_model_cfg mc;
+                build(&m, &mc);
+                m.cfg.bert_keep = keep, m.cfg.bert_chunk = chunk;
+                mr_workspace *w, *ev;
+                mr_error e;
+                mr_step_dims dims = {B, LT, LA, LV, N};
+                mr_model_branch_threads(threads);
+                cr_assert(mr_workspace_create(&m, &dims, &w, &e) == MR_OK, "%s", e.msg);
+                cr_assert(mr_workspace_create_eval(&m, &dims, &ev, &e) == MR_OK, "%s", e.msg);
+                mr_model_branch_threads(0);
+                cr_assert(mr_workspace_bytes(ev) < mr_workspace_bytes(w), "keep %d: eval-only %zu bytes, training %zu", keep,
+                          mr_workspace_bytes(ev), mr_workspace_bytes(w));
+                mr_step st;
+                double ref[B + 4 * B * 8 + 2 * MR_NMI + MR_NMI + 2 * MR_NDERIVED + 3], got[sizeof ref / sizeof ref[0]];
+#define COPY(dst)                                                                                                          \
+    do {                                                                                                                   \
+        double *q_ = (dst);                                                                                                \
+        memcpy(q_, st.output, B * sizeof(double)), q_ += B;                                                                \
+        const double *F_[4] = {st.F_F, st.T_F, st.A_F, st.V_F};                                                            \
+        for (int k_ = 0; k_ < 4; k_++) memcpy(q_, F_[k_], B * 8 * sizeof(double)), q_ += B * 8;                            \
+        memcpy(q_, st.mi, sizeof st.mi), q_ += MR_NMI;                                                                     \
+        memcpy(q_, st.mi_nats, sizeof st.mi_nats), q_ += MR_NMI;                                                           \
+        memcpy(q_, st.stage1_terms, sizeof st.stage1_terms), q_ += MR_NMI;                                                 \
+        memcpy(q_, st.derived, sizeof st.derived), q_ += MR_NDERIVED;                                                      \
+        memcpy(q_, st.derived_nats, sizeof st.derived_nats), q_ += MR_NDERIVED;                                            \
+        q_[0] = st.loss_task, q_[1] = st.loss_stage1, q_[2] = st.loss_stage2;                                              \
+    } while (0)
+                cr_assert(mr_model_forward(&m, &in, &bk, &r, &st, w, &e) == MR_OK, "%s", e.msg);
+                COPY(ref);
+                /* a training step's gradients, to compare with one after the eval forwards */
+                gsl_rng_set(drop, 9);
+                cr_assert(mr_model_forward(&m, &in, &bk, &rd, &st, w, &e) == MR_OK, "%s", e.msg);
+                mr_params_zero_grad(&m.p);
+                cr_assert(mr_model_backward(&m, w, 2, 1, &e) == MR_OK, "%s", e.msg);
+                double *g0 = t_alloc(m.p.total);
+                memcpy(g0, m.p.grad, m.p.total * sizeof(double));
+                for (int where = 0; where < 2; where++) {
+                    mr_workspace *x = where ? ev : w;
+                    for (int rep = 0; rep < 2; rep++) {
+                        if (rep == 1) t_alloc_count_start(), t_thread_count_start();
+                        int rc = mr_model_forward_eval(&m, &in, &bk, &rd, &st, x, &e);
+                        long n = rep == 1 ? t_alloc_count_stop() : 0, nt = rep == 1 ? t_thread_count_stop() : 0;
+                        cr_assert(rc == MR_OK, "%s", e.msg);
+                        cr_assert(n == 0 && nt == 0, "%ld allocations, %ld threads in an eval forward with BERT", n, nt);
+                    }
+                    COPY(got);
+                    cr_assert(memcmp(ref, got, sizeof ref) == 0, "keep %d, %d threads, chunk %zu, %s workspace: eval forward differs", keep,
+                              threads, chunk, where ? "eval-only" : "training");
+                    mr_params_zero_grad(&m.p);
+                    cr_assert(mr_model_backward(&m, x, 2, 1, &e) == MR_EINVAL, "backward after an eval forward must be refused");
+                    for (size_t i = 0; i < m.p.total; i++) cr_assert(m.p.grad[i] == 0.0);
+                }
+                /* the same dropout stream again: the same training step as before the eval forwards */
+                gsl_rng_set(drop, 9);
+                cr_assert(mr_model_forward(&m, &in, &bk, &rd, &st, w, &e) == MR_OK, "%s", e.msg);
+                mr_params_zero_grad(&m.p);
+                cr_assert(mr_model_backward(&m, w, 2, 1, &e) == MR_OK, "%s", e.msg);
+                cr_assert(memcmp(g0, m.p.grad, m.p.total * sizeof(double)) == 0, "keep %d, %d threads, chunk %zu: gradients after eval forwards differ",
+                          keep, threads, chunk);
+#undef COPY
+                mr_workspace_free(ev);
+                mr_workspace_free(w);
+                mr_model_free(&m);
+            }
+    gsl_rng_free(drop);
+    gsl_rng_free(g);
+}

@@ -93,6 +93,33 @@ Test(rnn, lstm_two_layers) {
     check_rnn_grad(MR_RNN_LSTM, 2, 2, 3, 2, 3, len, 4);
 }
 
+/* The evaluation forward (no cache) gives the training forward's output bit
+ * for bit, GRU and LSTM, 1 to 3 layers (the third reuses the first layer's
+ * output slot), variable lengths; its scratch is smaller than the cache, and
+ * it writes nothing beyond it (a guard after it stays untouched). */
+Test(rnn, eval_forward_equals_training_forward) {
+    int len[5] = {5, 2, 4, 1, 3};
+    for (int k = 0; k < 2; k++)
+        for (size_t layers = 1; layers <= 3; layers++) {
+            rctx c;
+            mr_rnn_kind kind = k ? MR_RNN_LSTM : MR_RNN_GRU;
+            rbuild(&c, kind, layers, 5, 5, 3, 4, len, 60 + layers + 10 * (size_t)k);
+            mr_rnn_forward(&c.r, &c.p, c.x, c.B, c.L, c.len, c.y, c.cache, c.work);
+            size_t n = c.B * c.L * c.r.H, es = mr_rnn_eval_size(&c.r, c.B, c.L);
+            cr_assert(es < mr_rnn_cache_size(&c.r, c.B, c.L), "eval scratch %zu, cache %zu", es, mr_rnn_cache_size(&c.r, c.B, c.L));
+            double *y2 = t_alloc(n), *sc = t_alloc(es + 16), *wk = t_alloc(mr_rnn_forward_work_size(&c.r, c.B, c.L) + 16);
+            cr_assert(mr_rnn_forward_work_size(&c.r, c.B, c.L) < mr_rnn_work_size(&c.r, c.B, c.L));
+            for (size_t i = 0; i < 16; i++) wk[mr_rnn_forward_work_size(&c.r, c.B, c.L) + i] = -777.0;
+            for (size_t i = 0; i < 16; i++) sc[es + i] = 12345.0;
+            mr_rnn_forward_eval(&c.r, &c.p, c.x, c.B, c.L, c.len, y2, sc, wk);
+            cr_assert(memcmp(c.y, y2, n * sizeof(double)) == 0, "kind %d, %zu layers: eval output differs", k, layers);
+            for (size_t i = 0; i < 16; i++) cr_assert(sc[es + i] == 12345.0, "kind %d, %zu layers: wrote past the scratch", k, layers);
+            for (size_t i = 0; i < 16; i++)
+                cr_assert(wk[mr_rnn_forward_work_size(&c.r, c.B, c.L) + i] == -777.0, "kind %d, %zu layers: wrote past the forward's work", k, layers);
+            mr_params_free(&c.p);
+        }
+}
+
 Test(rnn, all_padding_sample_counts_as_length_one) {
     /* an all-zero sample: the official rule gives len 1, so frame 0 (zeros)
      * is processed and the output there is the cell applied to x = 0 */

@@ -431,7 +431,9 @@ static int check_inputs(const mr_bert *m, const int64_t *ids, const int64_t *tt,
 
 /* chunk c lives in slot c (keep) or c mod nslots; with several threads,
  * thread t runs the chunks c ≡ t (mod threads), so each has slots of its own */
-static size_t slot_of(const mr_bert_ws *w, size_t c) { return w->keep ? c : c % w->nslots; }
+static size_t slot_of(const mr_bert_ws *w, size_t c) {
+    return w->eval_slots ? c % w->eval_slots : w->keep ? c : c % w->nslots;
+}
 
 static double *slot(const mr_bert *m, mr_bert_ws *w, size_t c, size_t L) {
     return w->cache + slot_of(w, c) * w->chunk * mr_bert_sample_cache_size(m, L);
@@ -504,6 +506,22 @@ int mr_bert_forward_seeded(const mr_bert *m, const mr_params *p, const int64_t *
     w->fwd_L = L;
     w->fwd_dropout = seeds != NULL;
     w->fwd_valid = 1;
+    return MR_OK;
+}
+
+int mr_bert_forward_eval(const mr_bert *m, const mr_params *p, const int64_t *ids, const int64_t *type_ids,
+                         const int64_t *att_mask, size_t B, size_t L, double *out, mr_bert_ws *w, mr_error *e) {
+    w->fwd_valid = 0;
+    for (size_t i = 0; i < w->nslots; i++) w->slot_chunk[i] = (size_t)-1;
+    if (check_inputs(m, ids, type_ids, att_mask, B, L, w, e) != MR_OK) return MR_EINVAL;
+    /* thread t of the T forwarding runs the chunks ≡ t (mod T): slot t is its own (T ≤ nslots) */
+    size_t nc = nchunks_of(B, w->chunk);
+    w->eval_slots = (size_t)w_threads(w, nc);
+    fwd_job j = {m, p, ids, type_ids, att_mask, B, L, 0, nc, NULL, w, out, 0, 1};
+    forward_chunks(j);
+    w->eval_slots = 0;
+    /* nothing a backward or mr_bert_ws_hidden could use */
+    for (size_t i = 0; i < w->nslots; i++) w->slot_chunk[i] = (size_t)-1;
     return MR_OK;
 }
 

@@ -161,6 +161,7 @@ typedef struct {
     /* set by the forward, checked by the backward */
     size_t fwd_B, fwd_L;
     int fwd_dropout, fwd_valid;
+    size_t eval_slots;  /* during mr_bert_forward_eval: chunk c in slot c mod eval_slots; else 0 */
 } mr_bert_ws;
 
 int mr_bert_ws_alloc(mr_bert_ws *w, const mr_bert *m, size_t B, size_t L, size_t chunk, int keep, mr_error *e);
@@ -182,6 +183,13 @@ int mr_bert_ws_hidden(const mr_bert *m, const mr_bert_ws *w, size_t layer, doubl
 int mr_bert_forward(const mr_bert *m, const mr_params *p, const int64_t *ids, const int64_t *type_ids,
                     const int64_t *att_mask, size_t B, size_t L, double *out, gsl_rng *rng, mr_bert_ws *w,
                     mr_error *e);
+/* The evaluation forward: out exactly as mr_bert_forward with rng NULL
+ * computes it (bit for bit), keeping no chunk's activations beyond the one
+ * each thread is computing (its slot is reused by its next chunk), so a
+ * keep = 1 workspace holds no more than a keep = 0 one would. Afterwards
+ * mr_bert_backward and mr_bert_ws_hidden are MR_EINVAL. */
+int mr_bert_forward_eval(const mr_bert *m, const mr_params *p, const int64_t *ids, const int64_t *type_ids,
+                         const int64_t *att_mask, size_t B, size_t L, double *out, mr_bert_ws *w, mr_error *e);
 /* The same with the per-sample seeds given (NULL: no dropout): replays masks. */
 int mr_bert_forward_seeded(const mr_bert *m, const mr_params *p, const int64_t *ids, const int64_t *type_ids,
                            const int64_t *att_mask, size_t B, size_t L, double *out, const unsigned long *seeds,

@@ -222,9 +222,10 @@ struct mr_workspace {
     mr_step_dims max;
     size_t rc_cap[MR_NBRANCH], rw_cap[MR_NBRANCH], cube_cap; /* allocated sizes */
     void *buf[MR_WS_MAXBUF];
-    size_t nbuf;
+    size_t nbuf, bytes;
+    int eval_only; /* mr_workspace_create_eval: no backward caches, no activation gradients */
     /* the last forward */
-    int ready, has_mi;
+    int ready, has_mi, last_eval; /* last_eval: it was mr_model_forward_eval (no backward from it) */
     mr_inputs in;
     double *t_lin, *t_mask, *t_d;
     branch_ws br[MR_NBRANCH];
@@ -248,7 +249,7 @@ struct mr_workspace {
 static void *take(mr_workspace *w, size_t n, size_t size) {
     if (!w || w->nbuf == MR_WS_MAXBUF) return NULL;
     void *p = calloc(n ? n : 1, size);
-    if (p) w->buf[w->nbuf++] = p;
+    if (p) w->buf[w->nbuf++] = p, w->bytes += (n ? n : 1) * size;
     return p;
 }
 #define TAKE(ok, w, p, n) ((ok) = (ok) && ((p) = take((w), (n), sizeof *(p))) != NULL)
@@ -267,7 +268,24 @@ static int branch_parallel(void); /* below, with the encoder threads */
 
 mr_step_dims mr_workspace_dims(const mr_workspace *ws) { return ws->max; }
 
+size_t mr_workspace_bytes(const mr_workspace *ws) { return ws->bytes; }
+
+int mr_workspace_eval_only(const mr_workspace *ws) { return ws->eval_only; }
+
+static int workspace_create(const mr_model *m, const mr_step_dims *max, int eval_only, mr_workspace **out, mr_error *e);
+
 int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace **out, mr_error *e) {
+    return workspace_create(m, max, 0, out, e);
+}
+
+int mr_workspace_create_eval(const mr_model *m, const mr_step_dims *max, mr_workspace **out, mr_error *e) {
+    return workspace_create(m, max, 1, out, e);
+}
+
+/* eval_only: the buffers of mr_model_forward_eval only (the encoders' cache
+ * at its evaluation size, no activation gradients, BERT with one chunk of
+ * activations per thread) */
+static int workspace_create(const mr_model *m, const mr_step_dims *max, int eval_only, mr_workspace **out, mr_error *e) {
     *out = NULL;
     const mr_model_cfg *c = &m->cfg;
     size_t B = max->B, Lt = max->Lt, D = c->d_common, T = c->time_len;
@@ -275,6 +293,8 @@ int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace
     mr_workspace *w = calloc(1, sizeof *w);
     if (!w) return mr_fail(e, MR_ENOMEM, "out of memory for the step workspace");
     w->max = *max;
+    w->eval_only = eval_only;
+    const int tr = !eval_only; /* 1: the training buffers too */
     /* the branch threads, started here once for every step of the workspace */
     mr_error pe = {0};
     if (!(w->pool = mr_pool_create(branch_parallel() ? 2 : 1, &pe))) {
@@ -283,52 +303,62 @@ int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace
     }
     int ok = 1;
     TAKE(ok, w, w->t_lin, B * Lt * D), TAKE(ok, w, w->t_mask, B * Lt * D), TAKE(ok, w, w->t_d, B * Lt * D);
-    TAKE(ok, w, w->dt, B * Lt * D), TAKE(ok, w, w->dtl, B * Lt * D);
+    if (tr) TAKE(ok, w, w->dt, B * Lt * D), TAKE(ok, w, w->dtl, B * Lt * D);
     for (int v = 0; v < MR_NBRANCH; v++) {
         branch_ws *b = &w->br[v];
         size_t n = B * branch_len(max, v);
         TAKE(ok, w, b->len, B), TAKE(ok, w, b->y, n * D), TAKE(ok, w, b->ln, n * D), TAKE(ok, w, b->mu, n);
         TAKE(ok, w, b->rs, n), TAKE(ok, w, b->re, n * D), TAKE(ok, w, b->mk, n * D), TAKE(ok, w, b->d, n * D);
-        TAKE(ok, w, b->dpool, n * D), TAKE(ok, w, b->dy, n * D), TAKE(ok, w, b->scratch, 2 * n * D);
+        if (tr) TAKE(ok, w, b->dpool, n * D), TAKE(ok, w, b->dy, n * D), TAKE(ok, w, b->scratch, 2 * n * D);
         if (c->encoder != MR_ENC_CONV) {
-            w->rc_cap[v] = mr_rnn_cache_size(&m->br[v].rnn, B, branch_len(max, v));
-            w->rw_cap[v] = mr_rnn_work_size(&m->br[v].rnn, B, branch_len(max, v));
+            /* the training cache also serves as the evaluation forward's scratch (eval size ≤ cache size) */
+            w->rc_cap[v] = tr ? mr_rnn_cache_size(&m->br[v].rnn, B, branch_len(max, v)) : mr_rnn_eval_size(&m->br[v].rnn, B, branch_len(max, v));
+            w->rw_cap[v] = tr ? mr_rnn_work_size(&m->br[v].rnn, B, branch_len(max, v)) : mr_rnn_forward_work_size(&m->br[v].rnn, B, branch_len(max, v));
             TAKE(ok, w, b->rc, w->rc_cap[v]), TAKE(ok, w, b->rw, w->rw_cap[v]);
         }
     }
     for (int k = 0; k < 5; k++) TAKE(ok, w, w->feat[k], B * (k == FC ? 1 : D));
-    for (int k = 0; k < 4; k++) TAKE(ok, w, w->dfeat[k], B * D);
+    for (int k = 0; k < 4 && tr; k++) TAKE(ok, w, w->dfeat[k], B * D);
     size_t Lo = c->out[c->nb - 1][0], Ko = c->out[c->nb - 1][1], Do = c->out[c->nb - 1][2];
     w->cube_cap = mr_cubemlp_cache_size(&m->cube, B);
-    TAKE(ok, w, w->X0, B * T * 3 * D), TAKE(ok, w, w->dX0, B * T * 3 * D);
+    TAKE(ok, w, w->X0, B * T * 3 * D);
+    if (tr) TAKE(ok, w, w->dX0, B * T * 3 * D);
     TAKE(ok, w, w->cube_cache, w->cube_cap), TAKE(ok, w, w->cube_work, mr_cubemlp_work_size(&m->cube, B));
-    TAKE(ok, w, w->enc, B * Lo * Ko * Do), TAKE(ok, w, w->denc, B * Lo * Ko * Do);
-    TAKE(ok, w, w->head_cache, mr_head_cache_size(&m->head, B)), TAKE(ok, w, w->head_work, mr_head_work_size(&m->head, B));
-    TAKE(ok, w, w->head_mask, B * MR_HEAD_WIDTH), TAKE(ok, w, w->output, B), TAKE(ok, w, w->dout, B);
+    TAKE(ok, w, w->enc, B * Lo * Ko * Do);
+    TAKE(ok, w, w->head_cache, mr_head_cache_size(&m->head, B));
+    TAKE(ok, w, w->head_mask, B * MR_HEAD_WIDTH), TAKE(ok, w, w->output, B);
+    if (tr) TAKE(ok, w, w->denc, B * Lo * Ko * Do), TAKE(ok, w, w->head_work, mr_head_work_size(&m->head, B)), TAKE(ok, w, w->dout, B);
     /* estimators */
     for (int i = 0; i < MR_NVMI; i++) {
         size_t cw = mr_critic_work_size(&m->vmi[i], B);
         TAKE(ok, w, w->S[i], B * B), TAKE(ok, w, w->la[i], B), TAKE(ok, w, w->cw[i], cw);
     }
-    TAKE(ok, w, w->bw, mr_bound_work_size(B)), TAKE(ok, w, w->dS, B * B), TAKE(ok, w, w->dla, B);
+    TAKE(ok, w, w->bw, mr_bound_work_size(B));
+    if (tr) TAKE(ok, w, w->dS, B * B), TAKE(ok, w, w->dla, B);
     size_t k = c->k_neighbor, mA = B / k, Mp = mA * k;
     for (int j = 0; j < MR_NCMI; j++) {
         TAKE(ok, w, w->J[j], Mp * 3 * D), TAKE(ok, w, w->P[j], Mp * 3 * D), TAKE(ok, w, w->qw[j], mr_cmi_work_size(&m->vcmi[j], Mp));
         TAKE(ok, w, w->anchors[j], mA), TAKE(ok, w, w->neighbors[j], Mp);
     }
-    TAKE(ok, w, w->dJ, Mp * 3 * D);
+    if (tr) TAKE(ok, w, w->dJ, Mp * 3 * D);
     uint64_t *knn = NULL; /* 8-byte aligned */
     TAKE(ok, w, knn, (mr_knn_work_bytes(max->N, k) + 7) / 8);
     w->knn = knn;
     if (ok && c->bert) {
         size_t H = c->d_t;
-        TAKE(ok, w, w->bert_out, B * Lt * H), TAKE(ok, w, w->bert_dout, B * Lt * H);
+        TAKE(ok, w, w->bert_out, B * Lt * H);
+        if (tr) TAKE(ok, w, w->bert_dout, B * Lt * H);
         mr_error be = {0};
         size_t chunk = c->bert_chunk ? c->bert_chunk : 8;
         if (chunk > B) chunk = B;
         /* BERT's chunk forwards on as many threads as the branches (bert.h "Threads"): the same bits either way */
-        int rc = ok ? mr_bert_ws_alloc_threads(&w->bws, &m->bert, B, Lt, chunk, c->bert_keep, mr_pool_lanes(w->pool), &be) : MR_ENOMEM;
-        if (rc == MR_OK) w->has_bws = 1;
+        int keep = tr && c->bert_keep, lanes = mr_pool_lanes(w->pool); /* evaluation keeps no chunk beyond one per thread */
+        int rc = ok ? mr_bert_ws_alloc_threads(&w->bws, &m->bert, B, Lt, chunk, keep, lanes, &be) : MR_ENOMEM;
+        if (rc == MR_OK) {
+            w->has_bws = 1;
+            w->bytes += (mr_bert_cache_size_threads(&m->bert, B, Lt, chunk, keep, lanes) + (size_t)lanes * mr_bert_work_size(&m->bert, chunk, Lt)) *
+                            sizeof(double) + B * sizeof(unsigned long);
+        }
         else if (ok) { /* its own message: the bytes or the threads it asked for */
             mr_workspace_free(w);
             return mr_fail(e, rc, "step workspace: %s", be.msg);
@@ -344,7 +374,7 @@ int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace
 }
 
 /* the inputs against the workspace's sizes */
-static int fits(const mr_model *m, const mr_workspace *w, const mr_inputs *in, const mr_banks *banks, mr_error *e) {
+static int fits(const mr_model *m, const mr_workspace *w, const mr_inputs *in, const mr_banks *banks, int eval, mr_error *e) {
     const mr_step_dims *x = &w->max;
     if (in->B > x->B) return mr_fail(e, MR_EINVAL, "batch size B = %zu exceeds the workspace's %zu", in->B, x->B);
     if (in->Lt > x->Lt) return mr_fail(e, MR_EINVAL, "text length Lt = %zu exceeds the workspace's %zu", in->Lt, x->Lt);
@@ -356,7 +386,9 @@ static int fits(const mr_model *m, const mr_workspace *w, const mr_inputs *in, c
     if (m->cfg.encoder != MR_ENC_CONV)
         for (int v = 0; v < MR_NBRANCH; v++) {
             size_t L = v == MR_VISUAL ? in->Lv : in->La;
-            if (mr_rnn_cache_size(&m->br[v].rnn, in->B, L) > w->rc_cap[v] || mr_rnn_work_size(&m->br[v].rnn, in->B, L) > w->rw_cap[v])
+            size_t need = eval ? mr_rnn_eval_size(&m->br[v].rnn, in->B, L) : mr_rnn_cache_size(&m->br[v].rnn, in->B, L);
+            size_t work = eval ? mr_rnn_forward_work_size(&m->br[v].rnn, in->B, L) : mr_rnn_work_size(&m->br[v].rnn, in->B, L);
+            if (need > w->rc_cap[v] || work > w->rw_cap[v])
                 return mr_fail(e, MR_EINVAL, "encoder buffers for B = %zu, L = %zu exceed the workspace", in->B, L);
         }
     if (mr_cubemlp_cache_size(&m->cube, in->B) > w->cube_cap)
@@ -439,9 +471,11 @@ static void branch_forward(mr_model *m, mr_workspace *w, int v) {
     } else {
         /* the encoder's cache and scratch cleared in every forward: each step
          * starts from zeroed buffers whatever the previous batch left */
-        memset(b->rc, 0, mr_rnn_cache_size(&br->rnn, B, L) * sizeof *b->rc);
-        memset(b->rw, 0, mr_rnn_work_size(&br->rnn, B, L) * sizeof *b->rw);
-        mr_rnn_forward(&br->rnn, p, x, B, L, b->len, b->y, b->rc, b->rw);
+        int ev = w->last_eval; /* the evaluation forward: rc is scratch of mr_rnn_eval_size() */
+        memset(b->rc, 0, (ev ? mr_rnn_eval_size(&br->rnn, B, L) : mr_rnn_cache_size(&br->rnn, B, L)) * sizeof *b->rc);
+        memset(b->rw, 0, (ev ? mr_rnn_forward_work_size(&br->rnn, B, L) : mr_rnn_work_size(&br->rnn, B, L)) * sizeof *b->rw);
+        if (ev) mr_rnn_forward_eval(&br->rnn, p, x, B, L, b->len, b->y, b->rc, b->rw);
+        else mr_rnn_forward(&br->rnn, p, x, B, L, b->len, b->y, b->rc, b->rw);
     }
     mr_av_tail_forward(b->y, B * L, D, mr_params_val(p, br->ln_g), mr_params_val(p, br->ln_b), b->mk, b->ln, b->mu, b->rs, b->re, b->d);
 }
@@ -529,25 +563,32 @@ static void objectives(const mr_model_cfg *c, mr_step *out) {
                        c->c2[6] * dv[6] - c->c2[7] * dv[7];
 }
 
-int mr_model_forward(mr_model *m, const mr_inputs *in, const mr_banks *banks, const mr_rand *r,
-                     mr_step *out, mr_workspace *w, mr_error *e) {
+/* eval = 0: the training forward (every backward cache); 1: the evaluation
+ * forward (no dropout, the encoders' and BERT's caches as scratch, nothing
+ * a backward may read afterwards). The same operations either way. */
+static int forward(mr_model *m, const mr_inputs *in, const mr_banks *banks, const mr_rand *r, mr_step *out,
+                   mr_workspace *w, int eval, mr_error *e) {
     const mr_model_cfg *c = &m->cfg;
     mr_params *p = &m->p;
     size_t B = in->B, Lt = in->Lt, La = in->La, Lv = in->Lv, D = c->d_common, T = c->time_len;
     memset(out, 0, sizeof *out);
     if (!w) return mr_fail(e, MR_EINVAL, "no workspace");
     w->ready = 0;
+    w->last_eval = eval;
+    if (!eval && w->eval_only)
+        return mr_fail(e, MR_EINVAL, "the training forward needs a training workspace (this one was made by mr_workspace_create_eval)");
     if (B == 0 || Lt == 0 || La == 0 || Lv == 0) return mr_fail(e, MR_EINVAL, "empty batch or sequence");
-    int rc = fits(m, w, in, banks, e);
+    int rc = fits(m, w, in, banks, eval, e);
     if (rc) return rc;
     w->in = *in;
-    gsl_rng *dr = r ? r->drop : NULL;
+    gsl_rng *dr = r && !eval ? r->drop : NULL;
     /* ---- text: H = BERT(ids) (its B dropout seeds first from the stream) */
     if (c->bert) {
         if (!in->bert_ids) return mr_fail(e, MR_EINVAL, "the model runs BERT: the inputs need bert_ids");
         if (!w->has_bws) return mr_fail(e, MR_EINVAL, "the workspace has no BERT buffers");
-        if ((rc = mr_bert_forward(&m->bert, p, in->bert_ids, in->bert_type_ids, in->bert_att_mask, B, Lt, w->bert_out, dr, &w->bws, e)))
-            return rc;
+        rc = eval ? mr_bert_forward_eval(&m->bert, p, in->bert_ids, in->bert_type_ids, in->bert_att_mask, B, Lt, w->bert_out, &w->bws, e)
+                  : mr_bert_forward(&m->bert, p, in->bert_ids, in->bert_type_ids, in->bert_att_mask, B, Lt, w->bert_out, dr, &w->bws, e);
+        if (rc) return rc;
         w->in.text = w->bert_out;
     } else if (!in->text) return mr_fail(e, MR_EINVAL, "no text features");
     /* ---- text: t = Dropout(W_t H) */
@@ -586,8 +627,18 @@ int mr_model_forward(mr_model *m, const mr_inputs *in, const mr_banks *banks, co
         if ((rc = cmi_forward(m, w, banks, r, out, e))) return rc;
         objectives(c, out);
     }
-    w->ready = 1;
+    w->ready = !eval;
     return MR_OK;
+}
+
+int mr_model_forward(mr_model *m, const mr_inputs *in, const mr_banks *banks, const mr_rand *r,
+                     mr_step *out, mr_workspace *w, mr_error *e) {
+    return forward(m, in, banks, r, out, w, 0, e);
+}
+
+int mr_model_forward_eval(mr_model *m, const mr_inputs *in, const mr_banks *banks, const mr_rand *r, mr_step *out,
+                          mr_workspace *w, mr_error *e) {
+    return forward(m, in, banks, r, out, w, 1, e);
 }
 
 /* ---------------------------------------------------------------- backward */
@@ -677,6 +728,8 @@ static int main_backward(mr_model *m, mr_workspace *w, const double *dout, mr_er
 
 int mr_model_backward(mr_model *m, mr_workspace *w, int stage, int full, mr_error *e) {
     const mr_model_cfg *c = &m->cfg;
+    if (w && w->last_eval)
+        return mr_fail(e, MR_EINVAL, "backward after an evaluation forward (mr_model_forward_eval keeps no backward caches): run mr_model_forward");
     if (!w || !w->ready) return mr_fail(e, MR_EINVAL, "backward without a forward in this workspace");
     if (stage != 1 && stage != 2) return mr_fail(e, MR_EINVAL, "stage must be 1 or 2 (got %d)", stage);
     size_t B = w->in.B, D = c->d_common;
@@ -732,6 +785,7 @@ void mr_ws_tensors_free(mr_ws_tensor *t, size_t n) {
 
 int mr_workspace_intermediates(const mr_model *m, const mr_workspace *w, mr_ws_tensor **out, size_t *n, mr_error *e) {
     *out = NULL, *n = 0;
+    if (w && w->last_eval) return mr_fail(e, MR_EINVAL, "the last forward in this workspace was an evaluation forward: it keeps no intermediates");
     if (!w || !w->ready) return mr_fail(e, MR_EINVAL, "no forward in this workspace");
     const mr_model_cfg *c = &m->cfg;
     const mr_params *p = &m->p;

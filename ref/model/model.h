@@ -172,6 +172,15 @@ int mr_workspace_create(const mr_model *m, const mr_step_dims *max, mr_workspace
 void mr_workspace_free(mr_workspace *ws);
 /* The sizes ws was created for. */
 mr_step_dims mr_workspace_dims(const mr_workspace *ws);
+/* An evaluation-only workspace for the same sizes: the buffers of
+ * mr_model_forward_eval only (no backward caches, no activation gradients,
+ * BERT's chunk activations for one chunk per thread), so fewer bytes.
+ * mr_model_forward and mr_model_backward on it are MR_EINVAL. */
+int mr_workspace_create_eval(const mr_model *m, const mr_step_dims *max, mr_workspace **ws, mr_error *e);
+/* The bytes of ws's buffers (BERT's included; the threads' stacks not). */
+size_t mr_workspace_bytes(const mr_workspace *ws);
+/* 1 if ws was made by mr_workspace_create_eval. */
+int mr_workspace_eval_only(const mr_workspace *ws);
 
 typedef struct {
     double *output;             /* [B], inside the workspace */
@@ -199,6 +208,18 @@ typedef struct {
  * banks NULL: no MI terms (epoch 0, O-22). */
 int mr_model_forward(mr_model *m, const mr_inputs *in, const mr_banks *banks, const mr_rand *r,
                      mr_step *out, mr_workspace *ws, mr_error *e);
+/* The evaluation forward: the outputs, features, MI terms (mi, mi_nats,
+ * stage1_terms), derived terms and losses of mr_model_forward without
+ * dropout (r->drop is not read), bit for bit, and the same anchor draws from
+ * r->anchor, computed without keeping what only the backward reads: the
+ * recurrent encoders write their gate states into per-step scratch and keep
+ * only the layer outputs they feed forward, BERT keeps no chunk's
+ * activations beyond the one it is computing (per thread). Runs on any
+ * workspace (a training one or mr_workspace_create_eval's); afterwards
+ * mr_model_backward and mr_workspace_intermediates are MR_EINVAL (nothing
+ * stale is used). Allocates nothing, starts no thread. */
+int mr_model_forward_eval(mr_model *m, const mr_inputs *in, const mr_banks *banks, const mr_rand *r, mr_step *out,
+                          mr_workspace *ws, mr_error *e);
 /* Accumulates ∂(loss_stage1 or loss_stage2)/∂θ into m->p.grad from the last
  * forward held by ws (may be called more than once per forward).
  * stage = 1 or 2; full = 0 lets stage 1 stop at the pooled features (the

@@ -131,6 +131,12 @@ size_t mr_rnn_work_size(const mr_rnn *r, size_t B, size_t L) {
     return 2 * B * L * 2 * H + B * L * GH + B * (5 * H + GH) + B * L * din_max(r) + 2 * B + 1;
 }
 
+/* hp, gh, act, off, gi, inc of the forward layout above */
+size_t mr_rnn_forward_work_size(const mr_rnn *r, size_t B, size_t L) {
+    size_t H = r->H, GH = G_of(r) * H;
+    return B * H + B * GH + 2 * B + 1 + B * L * GH + B * L * din_max(r);
+}
+
 typedef struct {
     double *out, *st[2];
 } layer_view;
@@ -239,8 +245,18 @@ static void lstm_cell(size_t H, const double *restrict gi, const double *restric
     for (size_t j = 0; j < H; j++) h1[j] = st[3 * H + j] * st[5 * H + j];
 }
 
-void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t B, size_t L,
-                    const int *len, double *y, double *cache, double *work) {
+size_t mr_rnn_eval_size(const mr_rnn *r, size_t B, size_t L) {
+    size_t H = r->H, nout = r->layers < 2 ? r->layers : 2;
+    return nout * B * L * 2 * H + 2 * B * S_of(r) * H;
+}
+
+/* eval = 0: the training forward into cache (layer outputs and the gate
+ * states of every position); eval = 1: cache is mr_rnn_eval_size() scratch —
+ * layer l's output in slot l mod 2, the gate states of step s of sample b in
+ * row (s mod 2)·B + b (the LSTM's c0 is the previous step's row). Every
+ * arithmetic operation is the same in both, in the same order. */
+static void rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t B, size_t L, const int *len,
+                        double *y, double *cache, double *work, int eval) {
     size_t H = r->H, G = G_of(r), GH = G * H, S = S_of(r), SH = S * H;
     int Lmax = max_len(len, B);
     double *hp = work, *gh = work + B * H;        /* h_prev [B×H], W_hh·h_prev [B×G·H] */
@@ -249,9 +265,17 @@ void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t
     double *giw = gh + B * GH + 2 * B + 1;        /* in·W_ihᵀ + b_ih [Σlen × G·H] of one direction */
     double *inc = giw + B * L * GH;               /* the layer's inputs at valid positions [Σlen × Din] */
     size_t nv = offsets(len, B, off);
+    double *eout[2] = {cache, cache + B * L * 2 * H}, *est = cache + (r->layers < 2 ? 1 : 2) * B * L * 2 * H;
     for (size_t l = 0; l < r->layers; l++) {
-        layer_view v = view(r, cache, B, L, l);
-        const double *in = l == 0 ? x : view(r, cache, B, L, l - 1).out;
+        layer_view v;
+        const double *in;
+        if (eval) {
+            v.out = eout[l % 2], v.st[0] = v.st[1] = NULL;
+            in = l == 0 ? x : eout[(l - 1) % 2];
+        } else {
+            v = view(r, cache, B, L, l);
+            in = l == 0 ? x : view(r, cache, B, L, l - 1).out;
+        }
         size_t Din = in_of(r, l);
         /* outputs at padding positions are 0; the valid ones are written below */
         for (size_t b = 0; b < B; b++)
@@ -281,10 +305,13 @@ void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t
                     size_t b = act[i];
                     size_t t = pos_of(d, s, len[b]);
                     const double *gi = giw + (off[b] + t) * GH;
-                    double *st = v.st[d] + (b * L + t) * SH, *h1 = v.out + (b * L + t) * 2 * H + d * H;
+                    double *st = eval ? est + ((size_t)(s % 2) * B + b) * SH : v.st[d] + (b * L + t) * SH;
+                    double *h1 = v.out + (b * L + t) * 2 * H + d * H;
                     if (r->kind == MR_RNN_GRU) gru_cell(H, gi, gh + i * GH, bhh, hp + i * H, st, h1);
                     else {
-                        const double *c0 = s > 0 ? v.st[d] + (b * L + pos_of(d, s - 1, len[b])) * SH + 4 * H : NULL;
+                        const double *c0 = s == 0 ? NULL
+                                           : eval ? est + ((size_t)((s - 1) % 2) * B + b) * SH + 4 * H
+                                                  : v.st[d] + (b * L + pos_of(d, s - 1, len[b])) * SH + 4 * H;
                         lstm_cell(H, gi, gh + i * GH, bhh, c0, st, h1);
                     }
                 }
@@ -292,8 +319,18 @@ void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t
         }
     }
     /* sum the two directions of the last layer */
-    const double *out = view(r, cache, B, L, r->layers - 1).out;
+    const double *out = eval ? eout[(r->layers - 1) % 2] : view(r, cache, B, L, r->layers - 1).out;
     sum_halves(y, out, B * L, H);
+}
+
+void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t B, size_t L,
+                    const int *len, double *y, double *cache, double *work) {
+    rnn_forward(r, p, x, B, L, len, y, cache, work, 0);
+}
+
+void mr_rnn_forward_eval(const mr_rnn *r, const mr_params *p, const double *x, size_t B, size_t L,
+                         const int *len, double *y, double *scratch, double *work) {
+    rnn_forward(r, p, x, B, L, len, y, scratch, work, 1);
 }
 
 /* The GRU cell backward at one step of one sample: dh (in: the gradient

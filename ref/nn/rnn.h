@@ -67,6 +67,18 @@ void mr_rnn_forward(const mr_rnn *r, const mr_params *p, const double *x, size_t
                     const int *len, double *y, double *cache, double *work);
 void mr_rnn_backward(const mr_rnn *r, mr_params *p, const double *x, size_t B, size_t L,
                      const int *len, const double *dy, double *dx, const double *cache, double *work);
+/* The evaluation forward: y exactly as mr_rnn_forward computes it (the
+ * same operations in the same order, bit for bit), keeping no cache for a
+ * backward: scratch of mr_rnn_eval_size() doubles holds the layer outputs
+ * feeding the next layer (two at most) and the gate states of one time step
+ * per sample (two: the LSTM reads the previous cell state); work as for
+ * mr_rnn_forward. mr_rnn_eval_size() ≤ mr_rnn_cache_size(). */
+size_t mr_rnn_eval_size(const mr_rnn *r, size_t B, size_t L);
+/* The part of the work buffer a forward uses (≤ mr_rnn_work_size(), which
+ * also holds the backward's scratch): enough work for mr_rnn_forward_eval. */
+size_t mr_rnn_forward_work_size(const mr_rnn *r, size_t B, size_t L);
+void mr_rnn_forward_eval(const mr_rnn *r, const mr_params *p, const double *x, size_t B, size_t L,
+                         const int *len, double *y, double *scratch, double *work);
 /* Read-only: the final hidden states of the last forward held by cache, in
  * PyTorch's h_n order [2·layers, B, H] (layer-major, forward then reverse;
  * packed semantics: forward after frame len−1, reverse after frame 0). */

@@ -219,7 +219,9 @@ static int split_dims(mr_trainer *t, const mr_dataset *d, size_t N, mr_step_dims
 
 /* The run's workspace, fit for batches of d against the current banks:
  * created on first use for every split the trainer knows (and d), kept for
- * the run, and grown only when d needs more. */
+ * the run, and grown only when d needs more. A trainer without a training
+ * split (mimrl eval) gets an evaluation-only workspace (no backward caches,
+ * fewer bytes); mr_evaluate runs the evaluation forward on either. */
 static int step_workspace(mr_trainer *t, const mr_dataset *d, mr_error *e) {
     mr_step_dims need, x;
     const mr_dataset *all[4] = {d, t->train, t->valid, t->test};
@@ -231,6 +233,11 @@ static int step_workspace(mr_trainer *t, const mr_dataset *d, mr_error *e) {
         need.B = MAXZ(need.B, x.B), need.Lt = MAXZ(need.Lt, x.Lt), need.La = MAXZ(need.La, x.La), need.Lv = MAXZ(need.Lv, x.Lv);
     }
     if (rc) return rc;
+    int eval_only = t->train == NULL;
+    if (t->ws && mr_workspace_eval_only(t->ws) && !eval_only) { /* training needs its caches */
+        mr_workspace_free(t->ws);
+        t->ws = NULL;
+    }
     if (t->ws) {
         mr_step_dims h = mr_workspace_dims(t->ws);
         if (need.B <= h.B && need.Lt <= h.Lt && need.La <= h.La && need.Lv <= h.Lv && need.N <= h.N) return MR_OK;
@@ -239,7 +246,7 @@ static int step_workspace(mr_trainer *t, const mr_dataset *d, mr_error *e) {
         mr_workspace_free(t->ws);
         t->ws = NULL;
     }
-    return mr_workspace_create(&t->m, &need, &t->ws, e);
+    return eval_only ? mr_workspace_create_eval(&t->m, &need, &t->ws, e) : mr_workspace_create(&t->m, &need, &t->ws, e);
 }
 
 /* The next batch: *more = 1 with a batch, 0 when the epoch is over; an
@@ -374,7 +381,8 @@ int mr_evaluate(mr_trainer *t, const mr_dataset *d, mr_split_stats *st, double *
         mr_inputs in;
         if ((rc = to_inputs(t, d, &b, &in, lab, e))) break;
         mr_step s;
-        if ((rc = mr_model_forward(&t->m, &in, t->N ? &bk : NULL, &r, &s, ws, e))) break;
+        /* no dropout, no backward caches: the training forward's eval-mode step, bit for bit */
+        if ((rc = mr_model_forward_eval(&t->m, &in, t->N ? &bk : NULL, &r, &s, ws, e))) break;
         stats_add(st, &s);
         for (size_t k = 0; k < b.B; k++) pred[b.index[k]] = s.output[k];
         progress(t, d == t->valid ? "valid" : d == t->test ? "test" : "eval", nb++, nbt, b.B, 1.0 / 3.0);

@@ -74,7 +74,8 @@ typedef struct {
     } tokc[4];
     /* the run's one step workspace, shared by training and evaluation, sized
      * for the largest batch, lengths and bank of its splits (grown, never
-     * shrunk, when mr_evaluate meets a larger split) */
+     * shrunk, when mr_evaluate meets a larger split); evaluation-only
+     * (mr_workspace_create_eval) for a trainer without a training split */
     mr_workspace *ws;
 } mr_trainer;
 
@@ -106,7 +107,9 @@ void mr_trainer_release(mr_trainer *t);
  * parameter changes: MR_EINVAL, a message naming the epoch, the batch and
  * the term or the parameter, and t->diverged = 1. */
 int mr_trainer_epoch(mr_trainer *t, mr_split_stats *tr, mr_split_stats *va, mr_split_stats *te, mr_error *e);
-/* Evaluate a split (eval mode); pred[N] receives the predictions in split order. */
+/* Evaluate a split (eval mode: mr_model_forward_eval, no dropout, no
+ * backward caches; the same bits as the training forward without dropout);
+ * pred[N] receives the predictions in split order. */
 int mr_evaluate(mr_trainer *t, const mr_dataset *d, mr_split_stats *st, double *pred, mr_error *e);
 
 /* last.npz: parameters, optimizer state, schedulers, RNG states, batcher
