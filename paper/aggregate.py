@@ -431,6 +431,9 @@ def build_planted(ctx, tname, t):
                  "study: paper/out/planted/ (make paper-planted; knob sweeps, MMI-PID reference, response matrix with verdicts). "
                  "This table is one setting side by side.")
     notes.append(truth_note)
+    notes.append("Units: every estimate is in nats, whatever read-out its run trained with (the column names that): the VMI terms "
+                 "by the run's bound, the CMI terms by the textbook dv read-out of the run's own classifiers (metrics.csv *_nats). "
+                 "The official read-out's values (offset 1, half scale, not nats) are not shown here; T4 shows them beside the nats.")
     notes.append("Composites as MIMRL forms them (spec 4.1): inv = I(T;A)+I(T;V); spec_T = I(T;Y|A)+I(T;Y|V)−I(T;A|Y)−I(T;V|Y); "
                  "spec_A = I(A;Y|T)−I(T;A|Y); spec_V = I(V;Y|T)−I(T;V|Y); comp = I(T;A|Y)+I(T;V|Y). Estimates are %s-split averages at the "
                  "best-valid epoch, of the learned representations (which can hold less than the raw views), mean ± sd over seeds." % split)
