@@ -32,17 +32,22 @@ static int cmpd(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* the README configuration at MOSI feature widths (with BERT-base as the text branch when bert) */
+static int readme_model(mr_model *m, mr_model_cfg *mc, int bert, mr_error *e) {
+    mr_train_cfg tc;
+    mr_model_cfg_default(mc);
+    mr_train_cfg_default(&tc);
+    if (mr_cfg_apply_preset(mc, &tc, "readme", NULL, e)) return 1;
+    mc->d_t = 768, mc->d_a = 5, mc->d_v = 20;
+    if (bert) mc->bert = 1, mr_bert_config_base(&mc->bert_cfg), mc->d_t = mc->bert_cfg.hidden_size;
+    return mr_model_build(m, mc, e) != MR_OK;
+}
+
 static int sizes(const char *what, int bert, size_t B, size_t Lt) {
     mr_model_cfg mc;
-    mr_train_cfg tc;
     mr_error e = {0};
-    mr_model_cfg_default(&mc);
-    mr_train_cfg_default(&tc);
-    if (mr_cfg_apply_preset(&mc, &tc, "readme", NULL, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
-    mc.d_t = 768, mc.d_a = 5, mc.d_v = 20;
-    if (bert) mc.bert = 1, mr_bert_config_base(&mc.bert_cfg), mc.d_t = mc.bert_cfg.hidden_size;
     mr_model m;
-    if (mr_model_build(&m, &mc, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+    if (readme_model(&m, &mc, bert, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
     mr_step_dims x = {B, Lt, 375, 500, 1284};
     mr_workspace *w, *ev;
     if (mr_workspace_create(&m, &x, &w, &e) || mr_workspace_create_eval(&m, &x, &ev, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
@@ -61,14 +66,9 @@ int main(int argc, char **argv) {
     if (sizes("README configuration with BERT-base (chunk 8, 2 threads)", 1, 128, 100)) return 1;
     /* the timed pass */
     mr_model_cfg mc;
-    mr_train_cfg tc;
     mr_error e = {0};
-    mr_model_cfg_default(&mc);
-    mr_train_cfg_default(&tc);
-    if (mr_cfg_apply_preset(&mc, &tc, "readme", NULL, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
-    mc.d_t = 768, mc.d_a = 5, mc.d_v = 20;
     mr_model m;
-    if (mr_model_build(&m, &mc, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+    if (readme_model(&m, &mc, 0, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
     mr_model_init(&m, 1);
     size_t n = 229, B = 128, Lt = 50, La = 375, Lv = 500, N = 1284, D = mc.d_common;
     gsl_rng *g = gsl_rng_alloc(gsl_rng_mt19937);
