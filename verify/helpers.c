@@ -236,15 +236,21 @@ int t_reference_phase(void) {
     return b && strcmp(b, "none") == 0;
 }
 
+int t_beside_bin(char *buf, size_t n, const char *name) {
+    const char *bin = getenv("MIMRL_BIN");
+    snprintf(buf, n, "%s", bin && *bin ? bin : "build/mimrl");
+    char *slash = strrchr(buf, '/');
+    size_t at = slash ? (size_t)(slash - buf + 1) : 0;
+    snprintf(buf + at, n - at, "%s", name);
+    FILE *f = fopen(buf, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
 int t_shared_lib(char *buf, size_t n) {
-    const char *lib = getenv("MIMRL_LIB"), *bin = getenv("MIMRL_BIN");
-    if (lib && *lib) snprintf(buf, n, "%s", lib);
-    else {
-        snprintf(buf, n, "%s", bin && *bin ? bin : "build/mimrl");
-        char *slash = strrchr(buf, '/');
-        size_t at = slash ? (size_t)(slash - buf + 1) : 0;
-        snprintf(buf + at, n - at, "libmimrl.so");
-    }
+    const char *lib = getenv("MIMRL_LIB");
+    if (!lib || !*lib) return t_beside_bin(buf, n, "libmimrl.so");
+    snprintf(buf, n, "%s", lib);
     FILE *f = fopen(buf, "rb");
     if (f) fclose(f);
     return f != NULL;

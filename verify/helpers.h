@@ -47,6 +47,9 @@ const char *t_python(void);
  * for bit-reproducibility, which the oracle and bitcheck tests cover. */
 int t_reference_phase(void);
 
+/* BUF = the file NAME in the folder of the mimrl binary (MIMRL_BIN, else build/mimrl); 1 when it exists. */
+int t_beside_bin(char *buf, size_t n, const char *name);
+
 /* The shared library this run's CLI goes with: MIMRL_LIB (make test), else
  * libmimrl.so next to MIMRL_BIN (default build/), in buf; 1 if it exists. */
 int t_shared_lib(char *buf, size_t n);

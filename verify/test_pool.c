@@ -84,16 +84,7 @@ Test(pool, a_thread_that_cannot_start_is_an_error_naming_the_threads) {
  * it was, byte for byte. */
 #define SMALL_RUN "--d_common 8 --time_len 8 --d_hiddens 4-3-8=2-3-8 --d_outs 4-3-8=2-3-8 --res_project 1-1 --batch_size 16 --stage1_n 1 --seed 3"
 
-static int shim_path(char *buf, size_t n) {
-    const char *bin = getenv("MIMRL_BIN");
-    snprintf(buf, n, "%s", bin && *bin ? bin : "build/mimrl");
-    char *slash = strrchr(buf, '/');
-    size_t at = slash ? (size_t)(slash - buf + 1) : 0;
-    snprintf(buf + at, n - at, "fail_threads.so");
-    FILE *f = fopen(buf, "rb");
-    if (f) fclose(f);
-    return f != NULL;
-}
+static int shim_path(char *buf, size_t n) { return t_beside_bin(buf, n, "fail_threads.so"); }
 
 /* `mimrl args` with pthread_create failing; its exit status */
 static int run_without_threads(const char *args, char *out, size_t n) {
