@@ -34,11 +34,8 @@ import sys
 import threading
 import time
 
-from plan import (  # noqa: F401 (re-exported: tests and Slurm scripts use sweep.X)
-    HERE, REPO, SPEC, load_spec, ratio_points, ratio_coefficients,
-    expand_ratio_table, table_groups, profile_tables, Run, train_argv, config_flags,
-    config_seeds, selected_items, data_plan, bert_dir, plan_runs, read_json,
-    data_hashes, data_changed, forget_hashes, git_commit)
+from plan import (HERE, REPO, SPEC, load_spec, Run, train_argv, config_flags, config_seeds, selected_items, bert_dir,
+                  plan_runs, read_json, data_hashes, data_changed, git_commit)
 
 QUANTITIES = ["ft", "fa", "fv", "in", "st", "sa", "sv", "cp"]
 FULL_N_TRAIN = {"mosi": 1284, "mosei": 16326, "avec": 163}
