@@ -372,6 +372,64 @@ Test(model, workspace_reuse_and_size_do_not_change_results) {
     free_model(&c);
 }
 
+/* the name of the tensor holding element i of the flat parameter array */
+static const char *tensor_at(const mr_params *p, size_t i) {
+    for (size_t k = 0; k < p->n; k++)
+        if (i >= p->t[k].offset && i < p->t[k].offset + p->t[k].size) return p->t[k].name;
+    return "?";
+}
+
+/* A step reads only what it wrote (mr_workspace_poison): a workspace whose
+ * every double is NaN, or a huge finite value (what a comparison or a
+ * multiplication by 0 would not turn into NaN), before the forward gives the
+ * fresh (calloc'd) workspace's outputs, terms, losses and both stages'
+ * gradients bit for bit, for every encoder; so does the evaluation forward
+ * on a poisoned evaluation-only workspace. Any element read before it is
+ * written carries the poison into a result. */
+Test(model, a_step_reads_only_what_it_wrote, .timeout = 120) {
+    mr_encoder encs[3] = {MR_ENC_GRU, MR_ENC_LSTM, MR_ENC_CONV};
+    const double poison[2] = {NAN, 7.5e300};
+    for (int q = 0; q < 3; q++) {
+        mctx c;
+        small_model(&c, encs[q], q == 2 ? MR_BOUND_TUBA : MR_BOUND_INFONCE, q == 1 ? MR_CRITIC_CONCAT : MR_CRITIC_SEPARATE, 0, 61 + q);
+        mr_error e;
+        mr_step_dims x = mr_workspace_dims(c.ws);
+        double out[3][6], mi[3][MR_NMI], L[3][3], ev[3][6], *g[3][2];
+        for (int run = 0; run < 3; run++) { /* 0: fresh, 1: NaN, 2: huge */
+            mr_workspace *w, *we;
+            cr_assert(mr_workspace_create(&c.m, &x, &w, &e) == MR_OK, "%s", e.msg);
+            cr_assert(mr_workspace_create_eval(&c.m, &x, &we, &e) == MR_OK, "%s", e.msg);
+            if (run) mr_workspace_poison(w, poison[run - 1]), mr_workspace_poison(we, poison[run - 1]);
+            mr_step st;
+            cr_assert(mr_model_forward(&c.m, &c.in, &c.bk, &c.r, &st, w, &e) == MR_OK, "%s", e.msg);
+            memcpy(out[run], st.output, sizeof out[run]);
+            memcpy(mi[run], st.mi, sizeof mi[run]);
+            L[run][0] = st.loss_task, L[run][1] = st.loss_stage1, L[run][2] = st.loss_stage2;
+            for (int stage = 1; stage <= 2; stage++) {
+                mr_params_zero_grad(&c.m.p);
+                cr_assert(mr_model_backward(&c.m, w, stage, 1, &e) == MR_OK, "%s", e.msg);
+                g[run][stage - 1] = t_alloc(c.m.p.total);
+                memcpy(g[run][stage - 1], c.m.p.grad, c.m.p.total * sizeof(double));
+            }
+            cr_assert(mr_model_forward_eval(&c.m, &c.in, &c.bk, &c.r, &st, we, &e) == MR_OK, "%s", e.msg);
+            memcpy(ev[run], st.output, sizeof ev[run]);
+            mr_workspace_free(w), mr_workspace_free(we);
+        }
+        for (int run = 1; run < 3; run++) {
+            cr_assert(memcmp(out[0], out[run], sizeof out[0]) == 0, "encoder %d, poison %g: outputs differ (%g vs %g)", q, poison[run - 1],
+                      out[0][0], out[run][0]);
+            cr_assert(memcmp(mi[0], mi[run], sizeof mi[0]) == 0, "encoder %d, poison %g: MI terms differ", q, poison[run - 1]);
+            cr_assert(memcmp(L[0], L[run], sizeof L[0]) == 0, "encoder %d, poison %g: losses differ", q, poison[run - 1]);
+            cr_assert(memcmp(ev[0], ev[run], sizeof ev[0]) == 0, "encoder %d, poison %g: eval outputs differ", q, poison[run - 1]);
+            for (int s = 0; s < 2; s++)
+                for (size_t i = 0; i < c.m.p.total; i++)
+                    cr_assert(memcmp(&g[0][s][i], &g[run][s][i], sizeof(double)) == 0, "encoder %d, poison %g: stage %d gradient of %s differs",
+                              q, poison[run - 1], s + 1, tensor_at(&c.m.p, i));
+        }
+        free_model(&c);
+    }
+}
+
 static void *t_nothing(void *v) { return v; }
 
 /* Forward and backward of both stages allocate nothing and start no thread

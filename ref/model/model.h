@@ -181,6 +181,13 @@ int mr_workspace_create_eval(const mr_model *m, const mr_step_dims *max, mr_work
 size_t mr_workspace_bytes(const mr_workspace *ws);
 /* 1 if ws was made by mr_workspace_create_eval. */
 int mr_workspace_eval_only(const mr_workspace *ws);
+/* For tests: every double buffer of ws (BERT's chunk buffers excepted) ← v.
+ * The contract it checks: a forward and a backward read no element of the
+ * workspace that the same step did not write first, so that a step's results
+ * do not depend on what the buffers held before (a previous batch, another
+ * shape, calloc's zeros). Forward and backward therefore clear only what they
+ * accumulate into, not whole caches. */
+void mr_workspace_poison(mr_workspace *ws, double v);
 
 typedef struct {
     double *output;             /* [B], inside the workspace */
