@@ -8,6 +8,10 @@
 # Accounting: none (slurmdbd and a MariaDB server are not among the Debian packages the tests
 # install), so sacct answers "accounting storage is disabled"; ended jobs stay visible to
 # `scontrol show job` for MinJobAge (300 s), and jobcomp/filetxt logs every ended job to DIR/jobcomp.txt.
+# cred_expire=30 (default 120): a requeued job waits that long before it may start again, Slurm's guard
+# against restarting it while slurmd still holds the killed attempt's credential as revoked; 30 s keeps
+# the requeue tests short without forcing an early start (StartTime=now restarted the task within the
+# second of the requeue: "Job credential revoked", the task ended FAILED).
 # `start` prints `export SLURM_CONF=DIR/slurm.conf` on success; exits 3 with the reason when it
 # cannot (not root, packages missing, a daemon does not come up).
 set -u
@@ -48,7 +52,7 @@ SlurmctldPort=$port
 SlurmdPort=$((port + 1))
 SlurmUser=root
 AuthType=auth/munge
-AuthInfo=socket=$dir/munge/munge.socket
+AuthInfo=socket=$dir/munge/munge.socket,cred_expire=30
 CredType=cred/munge
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
