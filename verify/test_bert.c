@@ -126,14 +126,17 @@ Test(bert, attention_gradient) {
 
 /* ------------------------------------------------------------ a tiny BERT */
 
+static size_t tb_wide; /* 0: hidden 8, FFN 12; else hidden tb_wide, FFN 3·tb_wide (products split across threads) */
+
 static mr_bert_config tiny_cfg(size_t layers) {
     mr_bert_config c;
     mr_bert_config_base(&c);
     c.vocab_size = 20;
     c.hidden_size = 8;
+    if (tb_wide) c.hidden_size = tb_wide;
     c.num_hidden_layers = layers;
     c.num_attention_heads = 2;
-    c.intermediate_size = 12;
+    c.intermediate_size = tb_wide ? 3 * tb_wide : 12;
     c.max_position_embeddings = 16;
     c.type_vocab_size = 2;
     c.hidden_dropout_prob = 0.2;
@@ -307,10 +310,10 @@ Test(bert, accumulation_and_padding_row) {
  * threads; 2 chunks on 2 threads leave both in their slots, so the backward
  * recomputes nothing) change no bit; nor does a second backward after the
  * first (it recomputes what the slots no longer hold). */
-Test(bert, chunk_size_and_thread_invariance) {
+static void chunk_thread_invariance(void) {
     size_t B = 5, L = 6;
     double *out0 = NULL, *g0 = NULL;
-    size_t total = 0, H = 8;
+    size_t total = 0, H = tb_wide ? tb_wide : 8;
     const size_t chunks[] = {5, 1, 2, 3, 4};
     for (int threads = 1; threads <= 3; threads++)
     for (int keep = 0; keep < 2; keep++)
@@ -349,6 +352,48 @@ Test(bert, chunk_size_and_thread_invariance) {
             gsl_rng_free(r);
             tb_free(&t);
         }
+}
+
+Test(bert, chunk_size_and_thread_invariance) { chunk_thread_invariance(); }
+
+/* Hidden 80, FFN 240, chunks of up to 70 token rows: the backward's
+ * products are split across the threads (bert.c lin_part, at multiples of 32
+ * rows); for each chunk size and keep, 2 and 3 threads give the outputs and
+ * gradients of 1 bit for bit. (Across chunk sizes the forward's products
+ * change shape, which in the fast builds may change bits at these sizes.) */
+Test(bert, thread_invariance_with_split_products, .timeout = 120) {
+    size_t B = 5, L = 14, H = 80;
+    tb_wide = H;
+    const size_t chunks[] = {5, 2};
+    for (int keep = 0; keep < 2; keep++)
+        for (size_t ci = 0; ci < 2; ci++) {
+            double *out0 = NULL, *g0 = NULL;
+            for (int threads = 1; threads <= 3; threads++) {
+                tb t;
+                tb_init(&t, 2, B, L, chunks[ci], keep, 25);
+                mr_error e;
+                mr_bert_ws_free(&t.w);
+                cr_assert(mr_bert_ws_alloc_threads(&t.w, &t.m, B, L, chunks[ci], keep, threads, &e) == MR_OK, "%s", e.msg);
+                gsl_rng *r = t_rng(98);
+                cr_assert(mr_bert_forward(&t.m, &t.p, t.ids, t.tt, t.am, B, L, t.out, r, &t.w, &e) == MR_OK);
+                mr_params_zero_grad(&t.p);
+                tb_backward(&t, NULL);
+                if (!out0) {
+                    out0 = t_alloc(B * L * H), g0 = t_alloc(t.p.total);
+                    memcpy(out0, t.out, B * L * H * sizeof(double));
+                    memcpy(g0, t.p.grad, t.p.total * sizeof(double));
+                } else {
+                    cr_assert(memcmp(out0, t.out, B * L * H * sizeof(double)) == 0, "output differs at chunk %zu keep %d threads %d",
+                              chunks[ci], keep, threads);
+                    for (size_t i = 0; i < t.p.total; i++)
+                        cr_assert(memcmp(&g0[i], &t.p.grad[i], sizeof(double)) == 0, "gradient %zu differs at chunk %zu keep %d threads %d: %a vs %a",
+                                  i, chunks[ci], keep, threads, g0[i], t.p.grad[i]);
+                }
+                gsl_rng_free(r);
+                tb_free(&t);
+            }
+        }
+    tb_wide = 0;
 }
 
 /* A training forward and backward on 2 and 3 chunk-forward threads (keep

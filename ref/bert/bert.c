@@ -320,17 +320,80 @@ static double *grd(const mr_params *p, const unsigned char *frozen, size_t i) {
 }
 
 /* dinp += dout·w (one product over all rows); dw += doutᵀ·inp one sample
- * (L rows) at a time in sample order; db += rows in order. */
-static void lin_bwd(double *dinp, double *dw, double *db, const double *dout, const double *inp, const double *w,
-                    size_t nb, size_t L, size_t I, size_t O) {
-    size_t N = nb * L;
-    if (dinp) mr_gemm(0, 0, N, I, O, 1.0, dout, O, w, I, 1.0, dinp, I);
-    if (dw)
-        for (size_t b = 0; b < nb; b++)
-            mr_gemm(1, 0, O, I, L, 1.0, dout + b * L * O, O, inp + b * L * I, I, 1.0, dw, I);
-    if (db)
+ * (L rows) at a time in sample order; db += rows in order. On a pool of T
+ * lanes (the backward's products, bert.h "Threads"): lane k computes the rows
+ * [k·N/T, (k+1)·N/T) of dinp and the output rows [k·O/T, (k+1)·O/T) of dw and
+ * db, one OpenBLAS thread each; every element is the sum it is in the one
+ * product, over the same terms in the same order. */
+typedef struct {
+    double *dinp, *dw, *db;
+    const double *dout, *inp, *w;
+    size_t nb, L, I, O;
+    int T;
+} lin_job;
+
+/* where part k of T of n rows starts: k·n/T rounded down to a multiple of
+ * MR_SPLIT_ROWS. In the fast builds a row block of that size keeps the rows
+ * in the same micro-kernel tiles as the one product (OpenBLAS tiles rows by
+ * 4, 8 or 16 with its Haswell, SkylakeX and Cooperlake kernels, and the sum
+ * over K of an element depends on its tile only), so the split results are
+ * the one product's bit for bit (checked in verify/test_bert.c); BLAS=none
+ * computes each element alone anyway. Fewer rows than that: no split. */
+#define MR_SPLIT_ROWS 32
+static size_t split_at(size_t n, int k, int T) {
+    if (k >= T) return n;
+    size_t r = n * (size_t)k / (size_t)T;
+    return r - r % MR_SPLIT_ROWS;
+}
+
+static void lin_part(const lin_job *j, int k) {
+    size_t N = j->nb * j->L, I = j->I, O = j->O, L = j->L;
+    size_t r0 = split_at(N, k, j->T), r1 = split_at(N, k + 1, j->T);
+    size_t o0 = split_at(O, k, j->T), o1 = split_at(O, k + 1, j->T);
+    if (j->dinp && r1 > r0) mr_gemm(0, 0, r1 - r0, I, O, 1.0, j->dout + r0 * O, O, j->w, I, 1.0, j->dinp + r0 * I, I);
+    if (j->dw && o1 > o0)
+        for (size_t b = 0; b < j->nb; b++)
+            mr_gemm(1, 0, o1 - o0, I, L, 1.0, j->dout + b * L * O + o0, O, j->inp + b * L * I, I, 1.0, j->dw + o0 * I, I);
+    if (j->db)
         for (size_t n = 0; n < N; n++)
-            for (size_t o = 0; o < O; o++) db[o] += dout[n * O + o];
+            for (size_t o = o0; o < o1; o++) j->db[o] += j->dout[n * O + o];
+}
+
+static void lin_task(void *v, int k) { lin_part(v, k); }
+
+static int pool_lanes(mr_pool *pool) { return pool ? mr_pool_lanes(pool) : 1; }
+
+static void lin_bwd(mr_pool *pool, double *dinp, double *dw, double *db, const double *dout, const double *inp,
+                    const double *w, size_t nb, size_t L, size_t I, size_t O) {
+    lin_job j = {dinp, dw, db, dout, inp, w, nb, L, I, O, pool_lanes(pool)};
+    if (j.T <= 1) {
+        lin_part(&j, 0);
+        return;
+    }
+    int old = mr_blas_threads_set(1);
+    mr_pool_run(pool, j.T, lin_task, &j);
+    mr_blas_threads_set(old);
+}
+
+/* dF = GELU'(f1)·dG elementwise, the n elements split across the pool's lanes */
+typedef struct {
+    double *dF;
+    const double *dG, *f1, *g;
+    size_t n;
+    int T;
+} act_job;
+
+static void act_task(void *v, int k) {
+    const act_job *j = v;
+    size_t i0 = j->n * (size_t)k / (size_t)j->T, i1 = j->n * (size_t)(k + 1) / (size_t)j->T;
+    memset(j->dF + i0, 0, (i1 - i0) * sizeof(double));
+    mr_act_backward(MR_ACT_GELU, j->dF + i0, j->dG + i0, j->f1 + i0, j->g + i0, i1 - i0);
+}
+
+static void gelu_bwd(mr_pool *pool, double *dF, const double *dG, const double *f1, const double *g, size_t n) {
+    act_job j = {dF, dG, f1, g, n, pool_lanes(pool)};
+    if (j.T <= 1) act_task(&j, 0);
+    else mr_pool_run(pool, j.T, act_task, &j);
 }
 
 /* r = x + a·mask (mask NULL: none) */
@@ -547,7 +610,7 @@ static int any_trainable(const unsigned char *frozen, size_t from, size_t n) {
  * output. Layers below `lowest` are skipped; emb: embeddings too. */
 static void chunk_backward(const mr_bert *m, mr_params *p, const unsigned char *frozen, const int64_t *ids,
                            const int64_t *tt, size_t nb, size_t L, const double *dy, int drop, size_t lowest, int emb,
-                           double *c, double *work) {
+                           double *c, double *work, mr_pool *pool) {
     const mr_bert_config *cf = &m->cfg;
     size_t H = cf->hidden_size, I = cf->intermediate_size, nh = cf->num_attention_heads, nl = cf->num_hidden_layers;
     size_t N = nb * L, NH = N * H;
@@ -568,10 +631,9 @@ static void chunk_backward(const mr_bert *m, mr_params *p, const unsigned char *
             for (size_t i = 0; i < NH; i++) dT[i] *= A.m2[i];
         /* f2 = g·W2ᵀ + b2, g = GELU(f1), f1 = h1·W1ᵀ + b1 */
         memset(dG, 0, N * I * sizeof(double));
-        lin_bwd(dG, G(MR_BERT_OW), G(MR_BERT_OB), dT, A.g, W(MR_BERT_OW), nb, L, I, H);
-        memset(dF, 0, N * I * sizeof(double));
-        mr_act_backward(MR_ACT_GELU, dF, dG, A.f1, A.g, N * I);
-        lin_bwd(dH1, G(MR_BERT_IW), G(MR_BERT_IB), dF, A.h1, W(MR_BERT_IW), nb, L, H, I);
+        lin_bwd(pool, dG, G(MR_BERT_OW), G(MR_BERT_OB), dT, A.g, W(MR_BERT_OW), nb, L, I, H);
+        gelu_bwd(pool, dF, dG, A.f1, A.g, N * I);
+        lin_bwd(pool, dH1, G(MR_BERT_IW), G(MR_BERT_IB), dF, A.h1, W(MR_BERT_IW), nb, L, H, I);
         /* h1 = LN1(r1), r1 = x + drop(a), a = ctx·Woᵀ + bo */
         memset(dT, 0, NH * sizeof(double));
         mr_layernorm_backward(dT, G(MR_BERT_LN1W), G(MR_BERT_LN1B), dH1, A.r1, W(MR_BERT_LN1W), A.mean1, A.rstd1,
@@ -580,13 +642,13 @@ static void chunk_backward(const mr_bert *m, mr_params *p, const unsigned char *
         if (drop)
             for (size_t i = 0; i < NH; i++) dT[i] *= A.m1[i];
         memset(dC, 0, NH * sizeof(double));
-        lin_bwd(dC, G(MR_BERT_AOW), G(MR_BERT_AOB), dT, A.ctx, W(MR_BERT_AOW), nb, L, H, H);
+        lin_bwd(pool, dC, G(MR_BERT_AOW), G(MR_BERT_AOB), dT, A.ctx, W(MR_BERT_AOW), nb, L, H, H);
         memset(dQ, 0, 3 * NH * sizeof(double));
         mr_bert_attention_backward(dQ, dK, dV, dC, A.P, drop ? A.Pm : NULL, A.q, A.k, A.v, nb, L, H, nh, aw);
         double *dx = below ? dX : NULL;
-        lin_bwd(dx, G(MR_BERT_QW), G(MR_BERT_QB), dQ, A.x, W(MR_BERT_QW), nb, L, H, H);
-        lin_bwd(dx, G(MR_BERT_KW), G(MR_BERT_KB), dK, A.x, W(MR_BERT_KW), nb, L, H, H);
-        lin_bwd(dx, G(MR_BERT_VW), G(MR_BERT_VB), dV, A.x, W(MR_BERT_VW), nb, L, H, H);
+        lin_bwd(pool, dx, G(MR_BERT_QW), G(MR_BERT_QB), dQ, A.x, W(MR_BERT_QW), nb, L, H, H);
+        lin_bwd(pool, dx, G(MR_BERT_KW), G(MR_BERT_KB), dK, A.x, W(MR_BERT_KW), nb, L, H, H);
+        lin_bwd(pool, dx, G(MR_BERT_VW), G(MR_BERT_VB), dV, A.x, W(MR_BERT_VW), nb, L, H, H);
 #undef W
 #undef G
     }
@@ -643,7 +705,7 @@ int mr_bert_backward(const mr_bert *m, mr_params *p, const unsigned char *frozen
             forward_chunks(j);
         }
         chunk_backward(m, p, frozen, id, tt, nb, L, dout + b0 * L * H, w->fwd_dropout, lowest, emb, slot(m, w, c, L),
-                       w->work_t[0]);
+                       w->work_t[0], w->pool);
     }
     /* the slots keep the last chunks recomputed: a second backward
      * recomputes what it needs again, which gives the same bits */

@@ -140,7 +140,14 @@ size_t mr_bert_cache_size_threads(const mr_bert *m, size_t B, size_t L, size_t c
  * meanwhile (mr_blas_threads_set). A chunk computes exactly what it computes
  * on one thread with one BLAS thread, so outputs and gradients do not depend
  * on T. The chunk backwards (which add into the parameter gradients in
- * sample order) stay sequential, with OpenBLAS's own threads. keep = 0 then
+ * sample order) stay sequential, but each of their linear layers' products
+ * and the GELU backward is split across the T lanes by rows (the input
+ * gradient's token rows, the weight and bias gradients' output rows, at
+ * multiples of 32 rows; OpenBLAS at one thread per call meanwhile): every
+ * element is the same sum over the same terms in the same order, so this
+ * changes no bit either (BLAS=none by construction; the fast builds because
+ * the row blocks keep OpenBLAS's tiles, checked by
+ * bert::thread_invariance_with_split_products). keep = 0 then
  * holds T chunks of activations (peak = T·chunk·A(L) + T·W(chunk, L) + …),
  * and the backward recomputes T chunks at a time; a chunk still in its slot
  * from the forward (the forward's last T chunks' slots, when B has at most T
