@@ -126,17 +126,14 @@ Test(bert, attention_gradient) {
 
 /* ------------------------------------------------------------ a tiny BERT */
 
-static size_t tb_wide; /* 0: hidden 8, FFN 12; else hidden tb_wide, FFN 3·tb_wide (products split across threads) */
-
 static mr_bert_config tiny_cfg(size_t layers) {
     mr_bert_config c;
     mr_bert_config_base(&c);
     c.vocab_size = 20;
     c.hidden_size = 8;
-    if (tb_wide) c.hidden_size = tb_wide;
     c.num_hidden_layers = layers;
     c.num_attention_heads = 2;
-    c.intermediate_size = tb_wide ? 3 * tb_wide : 12;
+    c.intermediate_size = 12;
     c.max_position_embeddings = 16;
     c.type_vocab_size = 2;
     c.hidden_dropout_prob = 0.2;
@@ -154,9 +151,8 @@ typedef struct {
     unsigned long *seeds; /* NULL: dropout off */
 } tb;
 
-static void tb_init(tb *t, size_t layers, size_t B, size_t L, size_t chunk, int keep, unsigned long seed) {
+static void tb_init_cfg(tb *t, mr_bert_config c, size_t B, size_t L, size_t chunk, int keep, unsigned long seed) {
     mr_error e;
-    mr_bert_config c = tiny_cfg(layers);
     mr_params_init(&t->p);
     cr_assert(mr_bert_add(&t->m, &t->p, &c, "bertmodel.", &e) == MR_OK, "%s", e.msg);
     cr_assert(mr_params_alloc(&t->p, &e) == MR_OK);
@@ -184,6 +180,10 @@ static void tb_init(tb *t, size_t layers, size_t B, size_t L, size_t chunk, int 
     cr_assert(mr_bert_ws_alloc(&t->w, &t->m, B, L, chunk, keep, &e) == MR_OK);
     t->seeds = NULL;
     gsl_rng_free(r);
+}
+
+static void tb_init(tb *t, size_t layers, size_t B, size_t L, size_t chunk, int keep, unsigned long seed) {
+    tb_init_cfg(t, tiny_cfg(layers), B, L, chunk, keep, seed);
 }
 
 static void tb_free(tb *t) {
@@ -310,23 +310,32 @@ Test(bert, accumulation_and_padding_row) {
  * threads; 2 chunks on 2 threads leave both in their slots, so the backward
  * recomputes nothing) change no bit; nor does a second backward after the
  * first (it recomputes what the slots no longer hold). */
-static void chunk_thread_invariance(void) {
+/* t ← a 2-layer BERT of config c on a B × L batch, its workspace on
+ * `threads` chunk-forward threads; one training forward (dropout stream
+ * rng_seed) and one backward into zeroed gradients */
+static void tb_threaded_step(tb *t, mr_bert_config c, size_t B, size_t L, size_t chunk, int keep, int threads, unsigned long seed,
+                             unsigned long rng_seed) {
+    tb_init_cfg(t, c, B, L, chunk, keep, seed);
+    mr_error e;
+    mr_bert_ws_free(&t->w);
+    cr_assert(mr_bert_ws_alloc_threads(&t->w, &t->m, B, L, chunk, keep, threads, &e) == MR_OK, "%s", e.msg);
+    gsl_rng *r = t_rng(rng_seed);
+    cr_assert(mr_bert_forward(&t->m, &t->p, t->ids, t->tt, t->am, B, L, t->out, r, &t->w, &e) == MR_OK);
+    gsl_rng_free(r);
+    mr_params_zero_grad(&t->p);
+    tb_backward(t, NULL);
+}
+
+Test(bert, chunk_size_and_thread_invariance) {
     size_t B = 5, L = 6;
     double *out0 = NULL, *g0 = NULL;
-    size_t total = 0, H = tb_wide ? tb_wide : 8;
+    size_t total = 0, H = 8;
     const size_t chunks[] = {5, 1, 2, 3, 4};
     for (int threads = 1; threads <= 3; threads++)
     for (int keep = 0; keep < 2; keep++)
         for (size_t ci = 0; ci < sizeof chunks / sizeof chunks[0]; ci++) {
             tb t;
-            tb_init(&t, 2, B, L, chunks[ci], keep, 24);
-            mr_error e;
-            mr_bert_ws_free(&t.w);
-            cr_assert(mr_bert_ws_alloc_threads(&t.w, &t.m, B, L, chunks[ci], keep, threads, &e) == MR_OK, "%s", e.msg);
-            gsl_rng *r = t_rng(99);
-            cr_assert(mr_bert_forward(&t.m, &t.p, t.ids, t.tt, t.am, B, L, t.out, r, &t.w, &e) == MR_OK);
-            mr_params_zero_grad(&t.p);
-            tb_backward(&t, NULL);
+            tb_threaded_step(&t, tiny_cfg(2), B, L, chunks[ci], keep, threads, 24, 99);
             if (out0) { /* a second backward: the same gradient again */
                 double *g1 = malloc(total * sizeof *g1);
                 cr_assert(g1);
@@ -349,12 +358,9 @@ static void chunk_thread_invariance(void) {
                 cr_assert(memcmp(g0, t.p.grad, total * sizeof(double)) == 0, "gradient differs at chunk %zu keep %d threads %d",
                           chunks[ci], keep, threads);
             }
-            gsl_rng_free(r);
             tb_free(&t);
         }
 }
-
-Test(bert, chunk_size_and_thread_invariance) { chunk_thread_invariance(); }
 
 /* Hidden 80, FFN 240, chunks of up to 70 token rows: the backward's
  * products are split across the threads (bert.c lin_part, at multiples of 32
@@ -363,21 +369,15 @@ Test(bert, chunk_size_and_thread_invariance) { chunk_thread_invariance(); }
  * change shape, which in the fast builds may change bits at these sizes.) */
 Test(bert, thread_invariance_with_split_products, .timeout = 120) {
     size_t B = 5, L = 14, H = 80;
-    tb_wide = H;
+    mr_bert_config wide = tiny_cfg(2);
+    wide.hidden_size = H, wide.intermediate_size = 3 * H;
     const size_t chunks[] = {5, 2};
     for (int keep = 0; keep < 2; keep++)
         for (size_t ci = 0; ci < 2; ci++) {
             double *out0 = NULL, *g0 = NULL;
             for (int threads = 1; threads <= 3; threads++) {
                 tb t;
-                tb_init(&t, 2, B, L, chunks[ci], keep, 25);
-                mr_error e;
-                mr_bert_ws_free(&t.w);
-                cr_assert(mr_bert_ws_alloc_threads(&t.w, &t.m, B, L, chunks[ci], keep, threads, &e) == MR_OK, "%s", e.msg);
-                gsl_rng *r = t_rng(98);
-                cr_assert(mr_bert_forward(&t.m, &t.p, t.ids, t.tt, t.am, B, L, t.out, r, &t.w, &e) == MR_OK);
-                mr_params_zero_grad(&t.p);
-                tb_backward(&t, NULL);
+                tb_threaded_step(&t, wide, B, L, chunks[ci], keep, threads, 25, 98);
                 if (!out0) {
                     out0 = t_alloc(B * L * H), g0 = t_alloc(t.p.total);
                     memcpy(out0, t.out, B * L * H * sizeof(double));
@@ -389,11 +389,9 @@ Test(bert, thread_invariance_with_split_products, .timeout = 120) {
                         cr_assert(memcmp(&g0[i], &t.p.grad[i], sizeof(double)) == 0, "gradient %zu differs at chunk %zu keep %d threads %d: %a vs %a",
                                   i, chunks[ci], keep, threads, g0[i], t.p.grad[i]);
                 }
-                gsl_rng_free(r);
                 tb_free(&t);
             }
         }
-    tb_wide = 0;
 }
 
 /* A training forward and backward on 2 and 3 chunk-forward threads (keep
