@@ -321,10 +321,10 @@ static double *grd(const mr_params *p, const unsigned char *frozen, size_t i) {
 
 /* dinp += dout·w (one product over all rows); dw += doutᵀ·inp one sample
  * (L rows) at a time in sample order; db += rows in order. On a pool of T
- * lanes (the backward's products, bert.h "Threads"): lane k computes the rows
- * [k·N/T, (k+1)·N/T) of dinp and the output rows [k·O/T, (k+1)·O/T) of dw and
- * db, one OpenBLAS thread each; every element is the sum it is in the one
- * product, over the same terms in the same order. */
+ * lanes (the backward's products, bert.h "Threads"): lane k computes the
+ * k-th of T row blocks of dinp (token rows) and of dw and db (output rows),
+ * the blocks cut by split_at, one OpenBLAS thread each; every element is the
+ * sum it is in the one product, over the same terms in the same order. */
 typedef struct {
     double *dinp, *dw, *db;
     const double *dout, *inp, *w;
